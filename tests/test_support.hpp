@@ -1,0 +1,25 @@
+// Helpers shared by the test suites: where the reference data is, scratch folders.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <string>
+
+namespace anvil::test {
+
+// ../shared/reference, next to the repository (override with ANVIL_REFERENCE_DIR in the environment).
+std::filesystem::path reference_dir();
+
+// A fresh, empty scratch folder for this test, removed at the next call with the same name.
+std::filesystem::path scratch_dir(const std::string& name);
+
+}  // namespace anvil::test
+
+// Binds `var` to reference_dir()/rel, or skips the test with a message naming the missing file.
+#define ANVIL_REFERENCE_FILE(var, rel)                                         \
+  const std::filesystem::path var = ::anvil::test::reference_dir() / (rel);    \
+  if (!std::filesystem::exists(var)) {                                         \
+    GTEST_SKIP() << "reference file missing: " << var.string()                 \
+                 << " (tests need ../shared/reference beside the repository)"; \
+  }

@@ -1,0 +1,16 @@
+// The anvil subcommands. Each adds itself to the CLI11 app; its callback returns the
+// process exit code through `exit_code` (0 only on success).
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace anvil::cli {
+
+struct Context {
+  int exit_code = 0;
+};
+
+void add_info_command(CLI::App& app, Context& ctx);      // info.cpp
+void add_pressure_command(CLI::App& app, Context& ctx);  // pressure.cpp
+
+}  // namespace anvil::cli

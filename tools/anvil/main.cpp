@@ -1,0 +1,31 @@
+// anvil — synchrotron SAXS/WAXS reduction of diamond-anvil-cell scans.
+#include <fmt/core.h>
+
+#include <CLI/CLI.hpp>
+#include <exception>
+
+#include "commands.hpp"
+#include "core/error.hpp"
+
+int main(int argc, char** argv) {
+  CLI::App app{"anvil: SAXS/WAXS diamond-anvil-cell scans to phase fractions and d-spacings vs pressure"};
+  app.set_version_flag("--version", std::string("anvil ") + ANVIL_VERSION);
+  app.require_subcommand(1);
+
+  anvil::cli::Context ctx;
+  anvil::cli::add_info_command(app, ctx);
+  anvil::cli::add_pressure_command(app, ctx);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  } catch (const anvil::InputError& e) {
+    fmt::print(stderr, "anvil: error: {}\n", e.what());
+    return 2;
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "anvil: error: {}\n", e.what());
+    return 1;
+  }
+  return ctx.exit_code;
+}
