@@ -62,23 +62,28 @@ std::uint64_t read_be(const std::byte* p, int n) {
 
 }  // namespace
 
-std::vector<std::byte> decode_bitshuffle_lz4(std::span<const std::byte> chunk, std::size_t elem_size) {
+namespace {
+
+// Decodes into `out` (resized, not zeroed when it already has the capacity); `scratch` is
+// one block's worth of LZ4 output. Both are reused across frames by the caller.
+void decode_bitshuffle_lz4_into(std::span<const std::byte> chunk, std::size_t elem_size,
+                                std::vector<std::byte>& out, std::vector<std::byte>& scratch) {
   const auto& lib = bitshuffle_library();
   if (!lib.bitunshuffle) throw std::runtime_error(lib.error);
   if (elem_size == 0) throw std::runtime_error("bitshuffle: element size 0");
   if (chunk.size() < 12) throw std::runtime_error("bitshuffle chunk shorter than its 12-byte header");
   const std::uint64_t total_bytes = read_be(chunk.data(), 8);
-  std::uint64_t block_bytes = read_be(chunk.data() + 8, 4);
+  const std::uint64_t block_bytes = read_be(chunk.data() + 8, 4);
   if (total_bytes % elem_size != 0)
     throw std::runtime_error("bitshuffle: size not a multiple of the element");
   if (total_bytes > (std::uint64_t{1} << 36)) throw std::runtime_error("bitshuffle: implausible chunk size");
   const std::size_t n_elem = total_bytes / elem_size;
-  std::size_t block_elems = block_bytes / elem_size;
+  const std::size_t block_elems = block_bytes / elem_size;
   if (block_bytes % elem_size != 0 || block_elems == 0 || block_elems % kBitshuffleBlockedMult != 0)
     throw std::runtime_error(fmt::format("bitshuffle: bad block size {} bytes", block_bytes));
 
-  std::vector<std::byte> out(total_bytes);
-  std::vector<std::byte> scratch(block_elems * elem_size);
+  out.resize(total_bytes);
+  scratch.resize(block_elems * elem_size);
   std::size_t in_pos = 12;
   std::size_t done = 0;  // elements decoded
   auto decode_block = [&](std::size_t elems) {
@@ -106,6 +111,13 @@ std::vector<std::byte> decode_bitshuffle_lz4(std::span<const std::byte> chunk, s
     if (leftover > chunk.size() - in_pos) throw std::runtime_error("bitshuffle: chunk truncated (tail)");
     std::memcpy(out.data() + done * elem_size, chunk.data() + in_pos, leftover);
   }
+}
+
+}  // namespace
+
+std::vector<std::byte> decode_bitshuffle_lz4(std::span<const std::byte> chunk, std::size_t elem_size) {
+  std::vector<std::byte> out, scratch;
+  decode_bitshuffle_lz4_into(chunk, elem_size, out, scratch);
   return out;
 }
 
@@ -320,14 +332,15 @@ void read_frame(const ImageDataset& d, std::size_t k, ImageF& out, Mask& invalid
       H5Eclear2(H5E_DEFAULT);
       throw std::runtime_error("chunk not stored (frame never written?)");
     }
-    std::vector<std::byte> raw(nbytes);
+    // Per-thread buffers: a frame's worth of memory is reused, not faulted in anew.
+    thread_local std::vector<std::byte> raw, decoded, scratch;
+    raw.resize(nbytes);
     std::uint32_t filter_mask = 0;
     if (H5Dread_chunk(d.dataset.get(), H5P_DEFAULT, offset, &filter_mask, raw.data()) < 0)
       throw std::runtime_error("cannot read chunk: " + h5::error_text());
-    std::vector<std::byte> decoded;
     const std::byte* pixels = raw.data();
     if ((filter_mask & 1u) == 0) {  // filter applied (bit set = skipped)
-      decoded = decode_bitshuffle_lz4(raw, d.format.size);
+      decode_bitshuffle_lz4_into(raw, d.format.size, decoded, scratch);
       pixels = decoded.data();
       if (decoded.size() != n * d.format.size)
         throw std::runtime_error(
@@ -339,7 +352,8 @@ void read_frame(const ImageDataset& d, std::size_t k, ImageF& out, Mask& invalid
     return;
   }
 
-  std::vector<std::byte> buf(n * d.format.size);
+  thread_local std::vector<std::byte> buf;
+  buf.resize(n * d.format.size);
   Handle fspace(H5Dget_space(d.dataset.get()));
   if (d.stack) {
     hsize_t start[3] = {k, 0, 0};
