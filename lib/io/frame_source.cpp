@@ -10,11 +10,8 @@
 #include <limits>
 #include <regex>
 
-#if __has_include("io/cbf.hpp")
 #include "io/cbf.hpp"
 #include "io/edf.hpp"
-#define ANVIL_TMP_HAVE_CBF 1
-#endif
 #include "io/hdf5_source.hpp"
 #include "io/tiff.hpp"
 
@@ -233,16 +230,10 @@ std::unique_ptr<FrameSource> open_one(const std::string& spec, const OpenOptions
       return open_hdf5(path, dataset, options);
     case Format::Tiff:
       return open_tiff(path, options);
-#ifdef ANVIL_TMP_HAVE_CBF
     case Format::Cbf:
       return open_cbf(path, options);
     case Format::Edf:
       return open_edf(path, options);
-#else
-    case Format::Cbf:
-    case Format::Edf:
-      break;
-#endif
     case Format::Unknown:
       break;
   }

@@ -306,3 +306,43 @@ TEST(Hdf5Source, FrameOutOfRangeIsAnInputError) {
   Hdf5StackWriter(path, {4, 4}, {}).append(test_image({4, 4}, 1));
   EXPECT_THROW(open_frames(path)->read(1), InputError);
 }
+
+namespace {
+// An identity filter, registered only while writing, to stand for a codec that the reading
+// machine does not have installed.
+std::size_t identity_filter(unsigned, std::size_t, const unsigned[], std::size_t nbytes, std::size_t*, void**) {
+  return nbytes;
+}
+}  // namespace
+
+TEST(Hdf5Source, FilterThatIsNotInstalledIsNamed) {
+  constexpr H5Z_filter_t kId = 32999;
+  const H5Z_class2_t cls = {H5Z_CLASS_T_VERS, kId, 1, 1, "anvil-test-codec", nullptr, nullptr, identity_filter};
+  ASSERT_GE(H5Zregister(&cls), 0);
+  const auto path = scratch("exotic.h5");
+  {
+    const hid_t f = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    hsize_t dims[3] = {1, 4, 4};
+    const hid_t sp = H5Screate_simple(3, dims, nullptr);
+    const hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    H5Pset_chunk(dcpl, 3, dims);
+    H5Pset_filter(dcpl, kId, H5Z_FLAG_MANDATORY, 0, nullptr);
+    const hid_t ds = H5Dcreate2(f, "/data", H5T_STD_U16LE, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+    std::vector<std::uint16_t> v(16, 7);
+    H5Dwrite(ds, H5T_NATIVE_UINT16, H5S_ALL, H5S_ALL, H5P_DEFAULT, v.data());
+    H5Dclose(ds);
+    H5Pclose(dcpl);
+    H5Sclose(sp);
+    H5Fclose(f);
+  }
+  ASSERT_GE(H5Zunregister(kId), 0);
+  try {
+    open_frames(path);
+    FAIL() << "expected an error naming the missing filter";
+  } catch (const InputError& e) {
+    const std::string msg = e.what();
+    EXPECT_NE(msg.find("exotic.h5"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("32999"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("not installed"), std::string::npos) << msg;
+  }
+}
