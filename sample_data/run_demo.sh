@@ -15,8 +15,8 @@ echo
 echo "== anvil pressure table: the ruby pressure log, frames tagged compression/decompression"
 "$anvil" pressure table "$scan/pressure.csv"
 echo
-echo "== anvil pressure spec: the ruby R1 column of SPEC scan 1"
-"$anvil" pressure spec "$scan/cdse_dac.spec" --scan 1 --counter "ruby R1"
+echo "== anvil pressure spec: the ruby R1 column of SPEC scan 1, converted on the Dewaele 2008 scale"
+"$anvil" pressure spec "$scan/cdse_dac.spec" --scan 1 --counter "ruby R1" --ruby-scale dewaele2008
 echo
 echo "== anvil pressure ruby: R1 = 700.0 nm on the Dewaele 2008 and Ruby2020 scales"
 "$anvil" pressure ruby 700.0 --scale dewaele2008
