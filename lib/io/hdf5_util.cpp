@@ -166,7 +166,8 @@ std::string read_string_from(hid_t obj, bool attribute) {
     if (st >= 0 && ptrs[0]) out = ptrs[0];
     if (st >= 0) H5Dvlen_reclaim(mem.get(), space.get(), H5P_DEFAULT, ptrs.data());
   } else {
-    const std::size_t size = H5Tget_size(type.get());
+    // One byte more than stored: the memory type is null-terminated, the file's may be null-padded.
+    const std::size_t size = H5Tget_size(type.get()) + 1;
     std::vector<char> buf(size * static_cast<std::size_t>(n) + 1, '\0');
     Handle mem(H5Tcopy(H5T_C_S1));
     H5Tset_size(mem.get(), size);
@@ -206,6 +207,20 @@ void write_string_attribute(hid_t obj, const std::string& name, const std::strin
   Handle attr(check(H5Acreate2(obj, name.c_str(), type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT), name,
                     "cannot create attribute"));
   H5Awrite(attr.get(), type.get(), value.empty() ? "" : value.c_str());
+}
+
+void write_string_array_attribute(hid_t obj, const std::string& name,
+                                  const std::vector<std::string>& values) {
+  Handle type(H5Tcopy(H5T_C_S1));
+  H5Tset_size(type.get(), H5T_VARIABLE);
+  hsize_t dims[1] = {values.size()};
+  Handle space(H5Screate_simple(1, dims, nullptr));
+  if (H5Aexists(obj, name.c_str()) > 0) H5Adelete(obj, name.c_str());
+  Handle attr(check(H5Acreate2(obj, name.c_str(), type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT), name,
+                    "cannot create attribute"));
+  std::vector<const char*> ptrs;
+  for (const auto& v : values) ptrs.push_back(v.c_str());
+  H5Awrite(attr.get(), type.get(), ptrs.data());
 }
 
 void write_scalar(hid_t loc, const std::string& path, double value, const std::string& units) {

@@ -59,9 +59,10 @@ std::string read_string(hid_t loc, const std::string& path);
 std::string read_string_attribute(hid_t obj, const std::string& name);
 
 void write_string_attribute(hid_t obj, const std::string& name, const std::string& value);
+void write_string_array_attribute(hid_t obj, const std::string& name, const std::vector<std::string>& values);
 void write_scalar(hid_t loc, const std::string& path, double value, const std::string& units);
 void write_string(hid_t loc, const std::string& path, const std::string& value);
-// Creates every missing group along `path`, tagging the new ones with NX_class where given.
+// Creates every missing group along `path` and returns the last one, open.
 hid_t ensure_group(hid_t file, const std::string& path);
 
 }  // namespace anvil::io::h5

@@ -1,0 +1,49 @@
+// Integrated patterns on disk: pyFAI-style text (.xy, .xye, .chi, .dat) and one HDF5/NeXus file
+// holding every frame of a scan (NXdata, ready for the pipeline and silx/pyMca/DAWN).
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/pattern.hpp"
+
+namespace anvil::io {
+
+// Writes x, I (and σ when present and `with_sigma`) as text. Header lines are written after
+// "# " as pyFAI does (geometry, method, date); ".chi" files get Fit2D's 4-line header instead.
+void write_pattern_text(const std::string& path, const Pattern1D& pattern,
+                        const std::vector<std::string>& header, bool with_sigma = true);
+
+// Reads 2- or 3-column text (x, I[, σ]); '#' lines are comments. The unit comes from a header
+// naming it (pyFAI's "# ... q_nm^-1", "2th_deg", "q_A^-1", a column header "# q_nm^-1 I sigma"),
+// else from `fallback_unit`; with neither, an InputError asks for --x-unit.
+Pattern1D read_pattern_text(const std::string& path, std::optional<RadialUnit> fallback_unit = std::nullopt);
+
+// Parses a unit name: q_nm^-1 (also "q_nm-1", "nm^-1"), q_A^-1, 2th_deg, d_A, r_mm.
+RadialUnit parse_radial_unit(const std::string& name);
+
+// One HDF5 file with all frames' patterns: /entry/<name>/ {x axis, I[frame][bin], errors,
+// frame_index}, NXdata with signal/axes attributes; frames are appended in any order.
+class PatternStackWriter {
+ public:
+  PatternStackWriter(const std::string& path, const std::string& name, RadialUnit unit,
+                     const std::vector<double>& x,
+                     const std::vector<std::pair<std::string, std::string>>& provenance = {});
+  ~PatternStackWriter();
+  PatternStackWriter(const PatternStackWriter&) = delete;
+  PatternStackWriter& operator=(const PatternStackWriter&) = delete;
+  void append(std::size_t frame_index, const Pattern1D& pattern);
+  void close();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Reads frame `k` (0-based position in the file) of a PatternStackWriter file.
+Pattern1D read_pattern_stack(const std::string& path, const std::string& name, std::size_t k);
+std::size_t pattern_stack_size(const std::string& path, const std::string& name);
+
+}  // namespace anvil::io
