@@ -194,7 +194,8 @@ Pattern1D read_pattern_text(const std::string& path, std::optional<RadialUnit> f
 struct PatternStackWriter::Impl {
   std::string path, tmp;
   std::string group;
-  std::size_t npt = 0;
+  std::size_t npt = 0;   // values per frame
+  std::size_t nchi = 0;  // cakes: χ bins (rows of each frame)
   std::size_t rows = 0;
   Handle file;
   Handle intensity, errors, frames;
@@ -202,12 +203,14 @@ struct PatternStackWriter::Impl {
 
 PatternStackWriter::PatternStackWriter(const std::string& path, const std::string& name, RadialUnit unit,
                                        const std::vector<double>& x,
-                                       const std::vector<std::pair<std::string, std::string>>& provenance)
+                                       const std::vector<std::pair<std::string, std::string>>& provenance,
+                                       const std::vector<double>& chi_deg)
     : impl_(std::make_unique<Impl>()) {
   h5::prepare();
   impl_->path = path;
   impl_->tmp = path + ".part";
-  impl_->npt = x.size();
+  impl_->nchi = chi_deg.size();
+  impl_->npt = x.size() * std::max<std::size_t>(1, chi_deg.size());
   impl_->group = "/entry/" + name;
   if (x.empty()) throw InputError(path, "a pattern stack needs at least one bin");
   impl_->file = Handle(h5::check(H5Fcreate(impl_->tmp.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT), path,
@@ -225,8 +228,20 @@ PatternStackWriter::PatternStackWriter(const std::string& path, const std::strin
   Handle g(h5::ensure_group(f, impl_->group));
   h5::write_string_attribute(g.get(), "NX_class", "NXdata");
   h5::write_string_attribute(g.get(), "signal", "I");
-  h5::write_string_attribute(g.get(), "interpretation", "spectrum");
-  h5::write_string_array_attribute(g.get(), "axes", {".", axis_name(unit)});
+  if (chi_deg.empty()) {
+    h5::write_string_attribute(g.get(), "interpretation", "spectrum");
+    h5::write_string_array_attribute(g.get(), "axes", {".", axis_name(unit)});
+  } else {
+    h5::write_string_attribute(g.get(), "interpretation", "image");
+    h5::write_string_array_attribute(g.get(), "axes", {".", "chi", axis_name(unit)});
+    hsize_t cdims[1] = {chi_deg.size()};
+    Handle cspace(H5Screate_simple(1, cdims, nullptr));
+    Handle cds(h5::check(
+        H5Dcreate2(g.get(), "chi", H5T_IEEE_F64LE, cspace.get(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), path,
+        "cannot create chi axis"));
+    H5Dwrite(cds.get(), H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, chi_deg.data());
+    h5::write_string_attribute(cds.get(), "units", "degree");
+  }
   {
     hsize_t dims[1] = {x.size()};
     Handle space(H5Screate_simple(1, dims, nullptr));
@@ -238,10 +253,13 @@ PatternStackWriter::PatternStackWriter(const std::string& path, const std::strin
     h5::write_string_attribute(ds.get(), "long_name", unit_name(unit));
   }
   auto make2d = [&](const char* dname) {
-    hsize_t dims[2] = {0, x.size()}, maxd[2] = {H5S_UNLIMITED, x.size()}, chunk[2] = {1, x.size()};
-    Handle space(H5Screate_simple(2, dims, maxd));
+    const int rank = impl_->nchi ? 3 : 2;
+    hsize_t dims[3] = {0, impl_->nchi ? impl_->nchi : x.size(), x.size()};
+    hsize_t maxd[3] = {H5S_UNLIMITED, dims[1], dims[2]};
+    hsize_t chunk[3] = {1, dims[1], dims[2]};
+    Handle space(H5Screate_simple(rank, dims, maxd));
     Handle dcpl(H5Pcreate(H5P_DATASET_CREATE));
-    H5Pset_chunk(dcpl.get(), 2, chunk);
+    H5Pset_chunk(dcpl.get(), rank, chunk);
     H5Pset_deflate(dcpl.get(), 2);
     return Handle(h5::check(
         H5Dcreate2(g.get(), dname, H5T_IEEE_F64LE, space.get(), H5P_DEFAULT, dcpl.get(), H5P_DEFAULT), path,
@@ -266,24 +284,34 @@ PatternStackWriter::~PatternStackWriter() {
 }
 
 void PatternStackWriter::append(std::size_t frame_index, const Pattern1D& p) {
+  if (impl_->nchi) throw InputError(impl_->path, "this stack holds cakes: use append_cake");
+  append_cake(frame_index, p.intensity, p.sigma);
+}
+
+void PatternStackWriter::append_cake(std::size_t frame_index, const std::vector<double>& intensity,
+                                     const std::vector<double>& sigma) {
   if (!impl_->file) throw InputError(impl_->path, "pattern stack already closed");
-  if (p.intensity.size() != impl_->npt)
+  if (intensity.size() != impl_->npt)
     throw InputError(impl_->path,
-                     fmt::format("pattern has {} bins, the stack {}", p.intensity.size(), impl_->npt));
+                     fmt::format("pattern has {} values, the stack {}", intensity.size(), impl_->npt));
   h5::prepare();
   const hsize_t k = impl_->rows;
   auto write_row = [&](const Handle& ds, const std::vector<double>& v) {
-    hsize_t dims[2] = {k + 1, impl_->npt};
+    Handle space(H5Dget_space(ds.get()));
+    const int rank = H5Sget_simple_extent_ndims(space.get());
+    hsize_t dims[3] = {};
+    H5Sget_simple_extent_dims(space.get(), dims, nullptr);
+    dims[0] = k + 1;
     H5Dset_extent(ds.get(), dims);
     Handle fs(H5Dget_space(ds.get()));
-    hsize_t start[2] = {k, 0}, count[2] = {1, impl_->npt};
+    hsize_t start[3] = {k, 0, 0}, count[3] = {1, dims[1], rank == 3 ? dims[2] : 1};
     H5Sselect_hyperslab(fs.get(), H5S_SELECT_SET, start, nullptr, count, nullptr);
-    Handle ms(H5Screate_simple(2, count, nullptr));
+    Handle ms(H5Screate_simple(rank, count, nullptr));
     h5::check_status(H5Dwrite(ds.get(), H5T_NATIVE_DOUBLE, ms.get(), fs.get(), H5P_DEFAULT, v.data()),
                      impl_->path, "cannot write pattern");
   };
-  write_row(impl_->intensity, p.intensity);
-  write_row(impl_->errors, p.sigma.size() == impl_->npt ? p.sigma : std::vector<double>(impl_->npt, NAN));
+  write_row(impl_->intensity, intensity);
+  write_row(impl_->errors, sigma.size() == impl_->npt ? sigma : std::vector<double>(impl_->npt, NAN));
   hsize_t dims[1] = {k + 1};
   H5Dset_extent(impl_->frames.get(), dims);
   Handle fs(H5Dget_space(impl_->frames.get()));

@@ -24,13 +24,19 @@ Pattern1D read_pattern_text(const std::string& path, std::optional<RadialUnit> f
 // Parses a unit name: q_nm^-1 (also "q_nm-1", "nm^-1"), q_A^-1, 2th_deg, d_A, r_mm.
 RadialUnit parse_radial_unit(const std::string& name);
 
-// One HDF5 file with all frames' patterns: /entry/<name>/ {x axis, I[frame][bin], errors,
-// frame_index}, NXdata with signal/axes attributes; frames are appended in any order.
+// One HDF5 file with all frames' patterns: /entry/<name>/ {x axis, I[frame][bin], I_errors,
+// frame_index}, NXdata with signal/axes attributes; frames are appended in any order. With a χ
+// axis (degrees) it holds 2D cakes instead: I[frame][chi][radial]. The file is written under a
+// temporary name and renamed on close(), so a reader never sees a half-written one.
 class PatternStackWriter {
  public:
   PatternStackWriter(const std::string& path, const std::string& name, RadialUnit unit,
                      const std::vector<double>& x,
-                     const std::vector<std::pair<std::string, std::string>>& provenance = {});
+                     const std::vector<std::pair<std::string, std::string>>& provenance = {},
+                     const std::vector<double>& chi_deg = {});
+  // Cakes: intensity and sigma hold chi × radial values, row-major.
+  void append_cake(std::size_t frame_index, const std::vector<double>& intensity,
+                   const std::vector<double>& sigma);
   ~PatternStackWriter();
   PatternStackWriter(const PatternStackWriter&) = delete;
   PatternStackWriter& operator=(const PatternStackWriter&) = delete;
