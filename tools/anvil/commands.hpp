@@ -10,7 +10,8 @@ struct Context {
   int exit_code = 0;
 };
 
-void add_info_command(CLI::App& app, Context& ctx);      // info.cpp
-void add_pressure_command(CLI::App& app, Context& ctx);  // pressure.cpp
+void add_info_command(CLI::App& app, Context& ctx);       // info.cpp
+void add_pressure_command(CLI::App& app, Context& ctx);   // pressure.cpp
+void add_integrate_command(CLI::App& app, Context& ctx);  // integrate.cpp
 
 }  // namespace anvil::cli

@@ -15,6 +15,7 @@ int main(int argc, char** argv) {
   anvil::cli::Context ctx;
   anvil::cli::add_info_command(app, ctx);
   anvil::cli::add_pressure_command(app, ctx);
+  anvil::cli::add_integrate_command(app, ctx);
 
   try {
     app.parse(argc, argv);

@@ -1,0 +1,251 @@
+#include "azimuthal.hpp"
+
+#include <fmt/core.h>
+
+#include <cmath>
+#include <numbers>
+
+#include "core/error.hpp"
+#include "geometry/detector.hpp"
+
+namespace anvil::pipeline {
+
+namespace {
+
+using integrate::Range;
+
+// pyFAI integrates in an internal unit (2θ in rad, q in nm⁻¹, r in m) and scales the axis on
+// output; anvil does the same so that bin edges fall exactly where pyFAI's do.
+geometry::RadialUnit internal_unit(RadialUnit u) {
+  switch (u) {
+    case RadialUnit::TwoThetaDeg:
+      return geometry::RadialUnit::TwoThetaRad;
+    case RadialUnit::RMm:
+      return geometry::RadialUnit::RM;
+    default:
+      return geometry::RadialUnit::QInvNm;
+  }
+}
+
+double scale_of(RadialUnit u) {
+  switch (u) {
+    case RadialUnit::QInvNm:
+      return 1.0;
+    case RadialUnit::QInvA:
+      return 0.1;
+    case RadialUnit::TwoThetaDeg:
+      return 180.0 / std::numbers::pi;
+    case RadialUnit::RMm:
+      return 1000.0;
+    case RadialUnit::DSpacingA:
+      return 1.0;  // integrated in q nm⁻¹, converted per bin
+  }
+  return 1.0;
+}
+
+// d (Å) ↔ q (nm⁻¹): q = 2π/d, with d in nm = d_Å/10.
+double d_from_q(double q_inv_nm) { return q_inv_nm > 0 ? 20.0 * std::numbers::pi / q_inv_nm : INFINITY; }
+
+integrate::Binning binning_from(const IntegrationSettings& s) {
+  integrate::Binning b;
+  b.radial_bins = s.radial_bins;
+  b.azimuth_bins = s.azimuth_bins;
+  b.split = s.split;
+  if (s.radial_range) {
+    Range r = *s.radial_range;
+    if (!(r.max > r.min)) throw InputError("", fmt::format("empty radial range {}..{}", r.min, r.max));
+    if (s.unit == RadialUnit::DSpacingA) {
+      if (r.min <= 0) throw InputError("", "a d-spacing range must be positive");
+      r = {d_from_q(r.max), d_from_q(r.min)};
+    } else {
+      const double k = scale_of(s.unit);
+      r = {r.min / k, r.max / k};
+    }
+    b.radial_range = r;
+  }
+  if (s.azimuth_range_deg) {
+    const auto a = *s.azimuth_range_deg;
+    if (!(a.max > a.min)) throw InputError("", fmt::format("empty azimuth range {}..{}°", a.min, a.max));
+    b.azimuth_range_rad = Range{a.min * std::numbers::pi / 180.0, a.max * std::numbers::pi / 180.0};
+  }
+  return b;
+}
+
+integrate::PixelPositions positions_for(const geometry::Geometry& g, const IntegrationSettings& s) {
+  integrate::PixelPositions p;
+  p.shape = g.detector.shape;
+  const auto unit = internal_unit(s.unit);
+  p.radial = geometry::radial_array(g, unit).pixels;
+  const bool need_azimuth = s.azimuth_bins > 0 || s.azimuth_range_deg.has_value();
+  if (need_azimuth) p.azimuth = geometry::chi_array(g).pixels;
+  if (s.split != integrate::PixelSplit::none) {
+    const auto corners = geometry::corner_array(g, unit);  // [pixel][4][radial, χ]
+    const std::size_t n = p.shape.pixel_count();
+    p.corner_radial.resize(4 * n);
+    p.corner_azimuth.resize(4 * n);
+    for (std::size_t i = 0; i < 4 * n; ++i) {
+      p.corner_radial[i] = corners[2 * i];
+      p.corner_azimuth[i] = corners[2 * i + 1];
+    }
+  }
+  return p;
+}
+
+integrate::Integrator build(geometry::Geometry& g, Shape frame_shape, Mask& mask,
+                            const IntegrationSettings& s) {
+  if (!(g.wavelength_m > 0))
+    throw InputError("geometry", "wavelength must be positive (is it missing from the .poni?)");
+  if (!(g.dist_m > 0)) throw InputError("geometry", "sample–detector distance must be positive");
+  if (s.radial_bins == 0) throw InputError("", "the number of radial bins must be positive");
+  if (g.detector.shape.pixel_count() == 0) {
+    g.detector.shape = frame_shape;
+  } else if (g.detector.shape != frame_shape) {
+    throw InputError("geometry", fmt::format("the detector '{}' is {}x{} pixels but the frames are {}x{}",
+                                             g.detector.name, g.detector.shape.rows, g.detector.shape.cols,
+                                             frame_shape.rows, frame_shape.cols));
+  }
+  if (!mask.empty() && mask.shape != frame_shape)
+    throw InputError("mask", fmt::format("mask is {}x{} but the frames are {}x{}", mask.rows(), mask.cols(),
+                                         frame_shape.rows, frame_shape.cols));
+  if (mask.empty()) mask = Mask(frame_shape, 0);
+  if (!g.detector.is_generic()) {
+    const Mask gaps = g.detector.dead_pixel_mask();
+    if (gaps.shape == mask.shape)
+      for (std::size_t i = 0; i < gaps.pixels.size(); ++i) mask.pixels[i] |= gaps.pixels[i];
+  }
+  return integrate::Integrator(positions_for(g, s), &mask, binning_from(s));
+}
+
+std::vector<float> to_float(const Image<double>& img) { return {img.pixels.begin(), img.pixels.end()}; }
+
+}  // namespace
+
+DetectorIntegrator::DetectorIntegrator(geometry::Geometry geometry, Shape frame_shape, const Mask& mask,
+                                       const IntegrationSettings& settings, const ImageF* dark,
+                                       const ImageF* flat)
+    : geometry_(std::move(geometry)),
+      settings_(settings),
+      mask_(mask),
+      integrator_(build(geometry_, frame_shape, mask_, settings_)),
+      output_scale_(scale_of(settings.unit)) {
+  integrate::Corrections c;
+  if (settings.correct_solid_angle) c.solid_angle = to_float(geometry::solid_angle_array(geometry_));
+  if (settings.polarization_factor) {
+    if (std::abs(*settings.polarization_factor) > 1.0)
+      throw InputError("",
+                       fmt::format("polarisation factor {} outside [-1, 1]", *settings.polarization_factor));
+    c.polarization = to_float(geometry::polarization_array(geometry_, *settings.polarization_factor));
+  }
+  if (dark) {
+    if (dark->shape != frame_shape) throw InputError("dark", "dark frame shape differs from the frames'");
+    c.dark = dark->pixels;
+  }
+  if (flat) {
+    if (flat->shape != frame_shape) throw InputError("flat", "flat frame shape differs from the frames'");
+    c.flat = flat->pixels;
+  }
+  corrections_ = integrate::PreparedCorrections(frame_shape.pixel_count(), c);
+  bool any = false;
+  for (double v : integrator_.matrix().weights) {
+    if (v > 0) {
+      any = true;
+      break;
+    }
+  }
+  if (!any) throw InputError("", "no pixel falls in the requested radial/azimuthal range");
+}
+
+std::vector<double> DetectorIntegrator::radial_axis() const {
+  std::vector<double> x = integrator_.radial_centers();
+  if (settings_.unit == RadialUnit::DSpacingA)
+    for (auto& v : x) v = d_from_q(v);
+  else
+    for (auto& v : x) v *= output_scale_;
+  return x;
+}
+
+integrate::IntegrationResult DetectorIntegrator::run(const io::Frame& frame) const {
+  if (frame.image.shape != integrator_.shape())
+    throw FrameError(frame.origin, frame.index,
+                     fmt::format("frame is {}x{}, the integrator {}x{}", frame.image.rows(),
+                                 frame.image.cols(), integrator_.shape().rows, integrator_.shape().cols));
+  integrate::FrameInput in;
+  in.pixels = frame.image.pixels;
+  if (!frame.invalid.empty()) in.invalid = frame.invalid.pixels;
+  if (settings_.sigma_clip) {
+    integrate::SigmaClipOptions o;
+    o.threshold = *settings_.sigma_clip;
+    o.max_iterations = settings_.sigma_clip_iterations;
+    o.error_model = settings_.error_model == integrate::ErrorModel::none ? integrate::ErrorModel::azimuthal
+                                                                         : settings_.error_model;
+    return integrator_.sigma_clip(in, corrections_, o);
+  }
+  if (settings_.median_quantiles) {
+    integrate::MedianFilterOptions o;
+    o.quantile_min = settings_.median_quantiles->min;
+    o.quantile_max = settings_.median_quantiles->max;
+    o.error_model = settings_.error_model;
+    return integrator_.median_filter(in, corrections_, o);
+  }
+  integrate::IntegrateOptions o;
+  o.error_model = settings_.error_model;
+  return integrator_.integrate(in, corrections_, o);
+}
+
+Pattern1D DetectorIntegrator::integrate(const io::Frame& frame) const {
+  if (integrator_.is_cake()) throw InputError("", "this integrator makes 2D cakes: use integrate_cake");
+  const auto r = run(frame);
+  Pattern1D p;
+  p.unit = settings_.unit;
+  p.x = radial_axis();
+  p.intensity = r.intensity;
+  if (settings_.error_model != integrate::ErrorModel::none) p.sigma = r.sigma;
+  p.count = r.count;
+  if (settings_.unit == RadialUnit::DSpacingA) {  // ascending d
+    std::reverse(p.x.begin(), p.x.end());
+    std::reverse(p.intensity.begin(), p.intensity.end());
+    std::reverse(p.sigma.begin(), p.sigma.end());
+    std::reverse(p.count.begin(), p.count.end());
+  }
+  return p;
+}
+
+Cake DetectorIntegrator::integrate_cake(const io::Frame& frame) const {
+  if (!integrator_.is_cake())
+    throw InputError("", "this integrator makes 1D patterns: set azimuth bins for cakes");
+  const auto r = run(frame);
+  Cake c;
+  c.unit = settings_.unit;
+  c.radial = radial_axis();
+  for (double a : integrator_.azimuth_centers_rad()) c.chi_deg.push_back(a * 180.0 / std::numbers::pi);
+  const std::size_t nr = r.radial_bins, na = r.azimuth_bins;
+  c.intensity.resize(nr * na);
+  c.sigma.resize(nr * na);
+  for (std::size_t i = 0; i < nr; ++i)
+    for (std::size_t j = 0; j < na; ++j) {
+      c.intensity[j * nr + i] = r.intensity[i * na + j];
+      c.sigma[j * nr + i] = r.sigma.empty() ? 0.0 : r.sigma[i * na + j];
+    }
+  return c;
+}
+
+std::string DetectorIntegrator::describe() const {
+  const char* split = settings_.split == integrate::PixelSplit::none   ? "no"
+                      : settings_.split == integrate::PixelSplit::bbox ? "bbox"
+                                                                       : "full";
+  const char* err = settings_.error_model == integrate::ErrorModel::poisson     ? "poisson"
+                    : settings_.error_model == integrate::ErrorModel::azimuthal ? "azimuthal"
+                                                                                : "none";
+  std::string s =
+      fmt::format("anvil integrate: split={} csr, npt={}{}, unit={}, error_model={}, solid_angle={}", split,
+                  settings_.radial_bins,
+                  settings_.azimuth_bins ? fmt::format(" x {} azimuthal", settings_.azimuth_bins) : "",
+                  unit_name(settings_.unit), err, settings_.correct_solid_angle ? "yes" : "no");
+  if (settings_.polarization_factor)
+    s += fmt::format(", polarization_factor={}", *settings_.polarization_factor);
+  if (settings_.sigma_clip)
+    s += fmt::format(", sigma_clip={}σ x{}", *settings_.sigma_clip, settings_.sigma_clip_iterations);
+  return s;
+}
+
+}  // namespace anvil::pipeline
