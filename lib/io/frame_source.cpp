@@ -13,6 +13,7 @@
 #include "io/cbf.hpp"
 #include "io/edf.hpp"
 #include "io/hdf5_source.hpp"
+#include "io/spe.hpp"
 #include "io/tiff.hpp"
 
 namespace anvil::io {
@@ -181,7 +182,7 @@ std::vector<std::string> expand_pattern(const std::string& pattern) {
 
 namespace {
 
-enum class Format { Hdf5, Tiff, Cbf, Edf, Unknown };
+enum class Format { Hdf5, Tiff, Cbf, Edf, Spe, Unknown };
 
 std::string lower(std::string s) {
   for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -209,6 +210,7 @@ Format sniff_format(const std::string& path) {
   if (ext == ".tif" || ext == ".tiff" || ext == ".mask") return Format::Tiff;
   if (ext == ".cbf") return Format::Cbf;
   if (ext == ".edf") return Format::Edf;
+  if (ext == ".spe") return Format::Spe;
   return Format::Unknown;
 }
 
@@ -234,10 +236,12 @@ std::unique_ptr<FrameSource> open_one(const std::string& spec, const OpenOptions
       return open_cbf(path, options);
     case Format::Edf:
       return open_edf(path, options);
+    case Format::Spe:
+      return open_spe(path, options);
     case Format::Unknown:
       break;
   }
-  throw InputError(path, "unrecognised file format (expected HDF5/NeXus, TIFF, CBF or EDF)");
+  throw InputError(path, "unrecognised file format (expected HDF5/NeXus, TIFF, CBF, EDF or SPE)");
 }
 
 // Several sources read as one: frames concatenated. A file that cannot be opened at all

@@ -7,9 +7,11 @@
 #include <fstream>
 #include <limits>
 
+#include "io/edf.hpp"
 #include "io/frame_source.hpp"
 #include "io/hdf5_source.hpp"
 #include "io/mask.hpp"
+#include "io/tiff.hpp"
 #include "test_support.hpp"
 
 namespace fs = std::filesystem;
@@ -118,4 +120,21 @@ TEST(DarkFrames, SeriesIsAveraged) {
   }
   const auto dark = read_mean_frame((dir / "dark.h5").string(), Shape{2, 2});
   EXPECT_EQ(dark.pixels, (std::vector<float>{3, 3, 3, 3}));
+}
+
+// Masks as Dioptas (TIFF, ".mask") and pyFAI/silx (EDF) write them read the same.
+TEST(MaskFiles, DioptasTiffAndSilxEdfMasks) {
+  const auto dir = scratch();
+  Mask m({5, 4}, 0);
+  m(0, 1) = 1;
+  m(4, 3) = 1;
+  write_tiff_mask((dir / "dioptas.mask").string(), m);
+  write_edf_mask((dir / "silx_mask.edf").string(), m);
+  EXPECT_EQ(read_mask((dir / "dioptas.mask").string(), Shape{5, 4}).pixels, m.pixels);
+  EXPECT_EQ(read_mask((dir / "silx_mask.edf").string(), Shape{5, 4}).pixels, m.pixels);
+  OpenOptions flip;
+  flip.flip_up_down = true;
+  const auto flipped = read_mask((dir / "dioptas.mask").string(), Shape{5, 4}, flip);
+  EXPECT_EQ(flipped(4, 1), 1);
+  EXPECT_EQ(flipped(0, 3), 1);
 }
