@@ -218,7 +218,10 @@ std::pair<std::string, std::string> detector_lines(const Detector& d) {
             ? std::string("\"max_shape\": null")
             : "\"max_shape\": [" + std::to_string(d.shape.rows) + ", " + std::to_string(d.shape.cols) + "]");
   }
-  add("\"orientation\": " + std::to_string(static_cast<int>(d.orientation)));
+  // pyFAI before 2024 (e.g. Debian's 0.21) reads only version 2 files, which have no
+  // orientation: write it, and version 2.1, only when it is not the default (3).
+  if (d.orientation != Orientation::BottomRight)
+    add("\"orientation\": " + std::to_string(static_cast<int>(d.orientation)));
   cfg += "}";
   return {as_preset ? d.name : std::string("Detector"), cfg};
 }
@@ -274,7 +277,7 @@ std::string format_poni(const Geometry& g) {
   std::string out;
   out += "# Nota: C-Order, 1 refers to the Y axis, 2 to the X axis\n";
   out += "# Written by anvil " ANVIL_VERSION "\n";
-  out += "poni_version: 2.1\n";
+  out += g.detector.orientation == Orientation::BottomRight ? "poni_version: 2\n" : "poni_version: 2.1\n";
   out += "Detector: " + det_name + "\n";
   out += "Detector_config: " + det_config + "\n";
   out += "Distance: " + python_float_repr(g.dist_m) + "\n";
