@@ -1,0 +1,291 @@
+#include "scan_config.hpp"
+
+#include <fmt/core.h>
+#include <toml++/toml.h>
+
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "core/error.hpp"
+#include "io/pattern_io.hpp"
+
+namespace anvil::pipeline {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+// Reads one table, remembering which keys were used so that the rest can be reported.
+class Table {
+ public:
+  Table(const toml::table& t, std::string path, const std::string& source)
+      : t_(t), path_(std::move(path)), source_(source) {}
+
+  std::string where(const toml::node& n) const {
+    return fmt::format("{}:{}", source_, n.source().begin.line);
+  }
+  std::string key_name(std::string_view key) const {
+    return path_.empty() ? std::string(key) : path_ + "." + std::string(key);
+  }
+
+  [[noreturn]] void fail(const toml::node& n, std::string_view key, const std::string& what) const {
+    throw InputError(where(n), fmt::format("'{}': {}", key_name(key), what));
+  }
+
+  const toml::node* get(std::string_view key) {
+    used_.insert(std::string(key));
+    return t_.get(key);
+  }
+
+  template <class T>
+  std::optional<T> opt(std::string_view key, const char* type_name) {
+    const toml::node* n = get(key);
+    if (!n) return std::nullopt;
+    if constexpr (std::is_same_v<T, double>) {
+      if (auto v = n->value<double>()) return *v;  // integers convert
+    } else if constexpr (std::is_same_v<T, std::int64_t>) {
+      if (n->is_integer()) return *n->value<std::int64_t>();
+    } else {
+      if (auto v = n->value<T>()) return *v;
+    }
+    fail(*n, key,
+         fmt::format("expected {}, found {}", type_name,
+                     toml::impl::node_type_friendly_names[static_cast<int>(n->type())]));
+  }
+
+  std::optional<std::string> string(std::string_view key) { return opt<std::string>(key, "a string"); }
+  std::optional<double> number(std::string_view key) { return opt<double>(key, "a number"); }
+  std::optional<bool> boolean(std::string_view key) { return opt<bool>(key, "true or false"); }
+  std::optional<std::int64_t> integer(std::string_view key) { return opt<std::int64_t>(key, "an integer"); }
+
+  std::optional<std::size_t> count(std::string_view key) {
+    auto v = integer(key);
+    if (!v) return std::nullopt;
+    if (*v <= 0) fail(*t_.get(key), key, fmt::format("must be positive, is {}", *v));
+    return static_cast<std::size_t>(*v);
+  }
+
+  // A string or an array of strings.
+  std::optional<std::vector<std::string>> strings(std::string_view key) {
+    const toml::node* n = get(key);
+    if (!n) return std::nullopt;
+    std::vector<std::string> out;
+    if (auto s = n->value<std::string>()) {
+      out.push_back(*s);
+    } else if (const auto* arr = n->as_array()) {
+      for (const auto& e : *arr) {
+        auto s2 = e.value<std::string>();
+        if (!s2) fail(e, key, "expected an array of strings");
+        out.push_back(*s2);
+      }
+    } else {
+      fail(*n, key, "expected a string or an array of strings");
+    }
+    return out;
+  }
+
+  std::optional<integrate::Range> range(std::string_view key) {
+    const toml::node* n = get(key);
+    if (!n) return std::nullopt;
+    const auto* arr = n->as_array();
+    if (!arr || arr->size() != 2 || !(*arr)[0].value<double>() || !(*arr)[1].value<double>())
+      fail(*n, key, "expected [min, max]");
+    integrate::Range r{*(*arr)[0].value<double>(), *(*arr)[1].value<double>()};
+    if (!(r.max > r.min)) fail(*n, key, fmt::format("empty range [{}, {}]", r.min, r.max));
+    return r;
+  }
+
+  std::optional<Table> table(std::string_view key) {
+    const toml::node* n = get(key);
+    if (!n) return std::nullopt;
+    const auto* t = n->as_table();
+    if (!t) fail(*n, key, "expected a table ([" + key_name(key) + "])");
+    return Table(*t, key_name(key), source_);
+  }
+
+  // Every key not read is a mistake (a typo, or a setting anvil does not have).
+  void reject_unknown() const {
+    for (const auto& [k, v] : t_)
+      if (!used_.count(std::string(k.str())))
+        throw InputError(where(v), fmt::format("unknown key '{}'", key_name(k.str())));
+  }
+
+  const std::string& source() const { return source_; }
+
+ private:
+  const toml::table& t_;
+  std::string path_;
+  std::string source_;
+  std::set<std::string> used_;
+};
+
+std::string resolve(const fs::path& base, const std::string& p) {
+  if (p.empty()) return p;
+  const auto colon = p.find(":/");  // keep "file.h5:/dataset" together
+  const std::string file = colon == std::string::npos ? p : p.substr(0, colon);
+  const std::string rest = colon == std::string::npos ? "" : p.substr(colon);
+  const fs::path fp(file);
+  return (fp.is_absolute() ? fp : base / fp).lexically_normal().string() + rest;
+}
+
+integrate::PixelSplit parse_split(const std::string& s, const Table& t, const toml::node* n) {
+  if (s == "none" || s == "no") return integrate::PixelSplit::none;
+  if (s == "bbox") return integrate::PixelSplit::bbox;
+  if (s == "full") return integrate::PixelSplit::full;
+  t.fail(*n, "split", "expected none, bbox or full, not '" + s + "'");
+}
+
+integrate::ErrorModel parse_error(const std::string& s, const Table& t, const toml::node* n) {
+  if (s == "poisson") return integrate::ErrorModel::poisson;
+  if (s == "azimuthal") return integrate::ErrorModel::azimuthal;
+  if (s == "none") return integrate::ErrorModel::none;
+  t.fail(*n, "error_model", "expected poisson, azimuthal or none, not '" + s + "'");
+}
+
+DetectorConfig parse_detector(Table t, const std::string& name, const fs::path& base) {
+  DetectorConfig d;
+  d.name = name;
+  auto frames = t.strings("frames");
+  if (!frames) throw InputError(t.source(), fmt::format("[{}] needs 'frames'", name));
+  for (auto& f : *frames) d.frames.push_back(resolve(base, f));
+  auto poni = t.string("poni");
+  if (!poni) throw InputError(t.source(), fmt::format("[{}] needs 'poni' (the geometry)", name));
+  d.poni = resolve(base, *poni);
+  d.mask = resolve(base, t.string("mask").value_or(""));
+  d.dark = resolve(base, t.string("dark").value_or(""));
+  d.flat = resolve(base, t.string("flat").value_or(""));
+  d.detector = t.string("detector").value_or("");
+  d.flip_ud = t.boolean("flip_ud").value_or(false);
+  d.flip_lr = t.boolean("flip_lr").value_or(false);
+  auto& s = d.integration;
+  s.unit = name == "saxs" ? RadialUnit::QInvNm : RadialUnit::TwoThetaDeg;
+  if (auto it = t.table("integration")) {
+    if (auto u = it->string("unit")) {
+      try {
+        s.unit = io::parse_radial_unit(*u);
+      } catch (const InputError& e) {
+        it->fail(*it->get("unit"), "unit", e.problem());
+      }
+    }
+    if (auto v = it->count("bins")) s.radial_bins = *v;
+    if (auto v = it->count("azimuth_bins")) s.azimuth_bins = *v;
+    if (auto r = it->range("range")) s.radial_range = r;
+    if (auto r = it->range("azimuth_range")) s.azimuth_range_deg = r;
+    if (auto v = it->string("split")) s.split = parse_split(*v, *it, it->get("split"));
+    if (auto v = it->string("error_model")) s.error_model = parse_error(*v, *it, it->get("error_model"));
+    if (auto v = it->boolean("solid_angle")) s.correct_solid_angle = *v;
+    if (auto v = it->number("polarization")) {
+      if (std::abs(*v) > 1) it->fail(*it->get("polarization"), "polarization", "must be within [-1, 1]");
+      s.polarization_factor = v;
+    }
+    if (auto v = it->number("sigma_clip")) {
+      if (*v <= 0) it->fail(*it->get("sigma_clip"), "sigma_clip", "must be positive (σ)");
+      s.sigma_clip = v;
+    }
+    if (auto v = it->count("sigma_clip_iterations")) s.sigma_clip_iterations = static_cast<int>(*v);
+    it->reject_unknown();
+  }
+  t.reject_unknown();
+  return d;
+}
+
+PressureSource parse_pressure(Table t, const fs::path& base) {
+  PressureSource p;
+  const auto kind = t.string("source").value_or("table");
+  const auto file = t.string("file");
+  if (!file) throw InputError(t.source(), "[pressure] needs 'file' (a CSV table or a SPEC file)");
+  p.path = resolve(base, *file);
+  if (kind == "table") {
+    p.kind = PressureSource::Kind::Table;
+  } else if (kind == "spec" || kind == "ruby") {
+    p.kind = kind == "ruby" ? PressureSource::Kind::SpecRuby : PressureSource::Kind::SpecPressure;
+    auto scan = t.get("scan");
+    if (!scan) throw InputError(t.source(), "[pressure] with source = \"" + kind + "\" needs 'scan'");
+    if (auto i = scan->value<std::int64_t>())
+      p.spec_scan = std::to_string(*i);
+    else if (auto s = scan->value<std::string>())
+      p.spec_scan = *s;
+    else
+      t.fail(*scan, "scan", "expected a scan number");
+    auto counter = t.string("counter");
+    if (!counter) throw InputError(t.source(), "[pressure] with source = \"" + kind + "\" needs 'counter'");
+    p.spec_counter = *counter;
+    p.spec_frame_counter = t.string("frame_counter").value_or("");
+    if (auto sc = t.string("scale")) {
+      try {
+        p.ruby_scale = pressure::parse_ruby_scale(*sc);
+      } catch (const InputError& e) {
+        t.fail(*t.get("scale"), "scale", e.problem());
+      }
+    }
+    p.ruby_lambda0_nm = t.number("lambda0_nm");
+    p.ruby_esd_nm = t.number("r1_esd_nm");
+  } else {
+    t.fail(*t.get("source"), "source", "expected table, spec or ruby, not '" + kind + "'");
+  }
+  t.reject_unknown();
+  return p;
+}
+
+}  // namespace
+
+ScanConfig parse_scan_config(const std::string& text, const fs::path& source_name) {
+  toml::table root;
+  try {
+    root = toml::parse(text, source_name.string());
+  } catch (const toml::parse_error& e) {
+    throw InputError(fmt::format("{}:{}", source_name.string(), e.source().begin.line),
+                     std::string(e.description()));
+  }
+  ScanConfig c;
+  c.file = source_name;
+  c.name = source_name.stem().string();
+  const fs::path base = source_name.has_parent_path() ? source_name.parent_path() : fs::path(".");
+  Table t(root, "", source_name.string());
+  if (auto scan = t.table("scan")) {
+    if (auto n = scan->string("name")) c.name = *n;
+    if (auto n = scan->count("frames_in_flight")) c.frames_in_flight = *n;
+    scan->reject_unknown();
+  }
+  if (auto w = t.table("waxs")) c.waxs = parse_detector(*w, "waxs", base);
+  if (auto s = t.table("saxs")) c.saxs = parse_detector(*s, "saxs", base);
+  if (!c.waxs && !c.saxs)
+    throw InputError(source_name.string(), "describes no detector: add a [waxs] or [saxs] table");
+  if (auto p = t.table("pressure")) c.pressure = parse_pressure(*p, base);
+  if (auto f = t.table("fit")) {
+    if (auto ph = f->strings("phases")) c.fit.phases = *ph;
+    if (auto m = f->string("mode")) {
+      if (*m != "independent" && *m != "sequential")
+        f->fail(*f->get("mode"), "mode", "expected independent or sequential, not '" + *m + "'");
+      c.fit.mode = *m;
+    }
+    c.fit.instrument = resolve(base, f->string("instrument").value_or(""));
+    c.fit.range = f->range("range");
+    f->reject_unknown();
+  }
+  if (auto s = t.table("index")) {
+    if (auto l = s->strings("lattices")) {
+      static const std::set<std::string> known = {"fcc", "bcc", "sc", "hcp", "hex2d", "hex3d", "lamellar"};
+      for (const auto& name : *l)
+        if (!known.count(name))
+          s->fail(*s->get("lattices"), "lattices",
+                  "unknown lattice '" + name + "' (fcc, bcc, sc, hcp, hex2d, hex3d, lamellar)");
+      c.saxs_index.lattices = *l;
+    }
+    c.saxs_index.q_range_inv_nm = s->range("q_range");
+    s->reject_unknown();
+  }
+  t.reject_unknown();
+  return c;
+}
+
+ScanConfig load_scan_config(const fs::path& toml_file) {
+  std::ifstream in(toml_file);
+  if (!in) throw InputError(toml_file.string(), fs::exists(toml_file) ? "cannot open" : "file not found");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return parse_scan_config(ss.str(), toml_file);
+}
+
+}  // namespace anvil::pipeline

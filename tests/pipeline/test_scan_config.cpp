@@ -1,0 +1,111 @@
+// The scan description: what a beamline scientist writes, and the mistakes they make.
+#include <gtest/gtest.h>
+
+#include "core/error.hpp"
+#include "scan_config.hpp"
+
+using namespace anvil;
+using namespace anvil::pipeline;
+
+namespace {
+
+const char* kGood = R"(# a CdSe compression-decompression scan
+[scan]
+name = "cdse_dac_3"
+
+[waxs]
+frames = "raw/cdse_waxs_master.h5"
+poni = "waxs.poni"
+mask = "waxs.mask"
+flip_ud = true
+
+[waxs.integration]
+unit = "2th_deg"
+bins = 2000
+range = [2.0, 25.0]
+split = "full"
+polarization = 0.99
+sigma_clip = 4
+
+[saxs]
+frames = ["raw/saxs_00001.tif", "raw/saxs_00002.tif"]
+poni = "/abs/saxs.poni"
+
+[pressure]
+source = "ruby"
+file = "log.spec"
+scan = 12
+counter = "ruby R1"
+scale = "dewaele2008"
+
+[fit]
+phases = ["CdSe-WZ", "CdSe-ZB", "CdSe-RS"]
+mode = "sequential"
+
+[index]
+lattices = ["fcc", "lamellar"]
+q_range = [0.3, 3.0]
+)";
+
+std::string error_of(const std::string& text) {
+  try {
+    parse_scan_config(text, "/data/beamtime/scan.toml");
+  } catch (const InputError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+}  // namespace
+
+TEST(ScanConfig, ReadsEverySectionWithPathsRelativeToTheFile) {
+  const auto c = parse_scan_config(kGood, "/data/beamtime/scan.toml");
+  EXPECT_EQ(c.name, "cdse_dac_3");
+  ASSERT_TRUE(c.waxs && c.saxs && c.pressure);
+  EXPECT_EQ(c.waxs->frames, std::vector<std::string>{"/data/beamtime/raw/cdse_waxs_master.h5"});
+  EXPECT_EQ(c.waxs->poni, "/data/beamtime/waxs.poni");
+  EXPECT_TRUE(c.waxs->flip_ud);
+  EXPECT_EQ(c.waxs->integration.unit, RadialUnit::TwoThetaDeg);
+  EXPECT_EQ(c.waxs->integration.radial_bins, 2000u);
+  EXPECT_EQ(c.waxs->integration.split, integrate::PixelSplit::full);
+  ASSERT_TRUE(c.waxs->integration.sigma_clip);
+  EXPECT_DOUBLE_EQ(*c.waxs->integration.sigma_clip, 4.0);
+  EXPECT_DOUBLE_EQ(c.waxs->integration.radial_range->max, 25.0);
+  EXPECT_EQ(c.saxs->frames.size(), 2u);
+  EXPECT_EQ(c.saxs->poni, "/abs/saxs.poni");
+  EXPECT_EQ(c.saxs->integration.unit, RadialUnit::QInvNm);  // SAXS default
+  EXPECT_EQ(c.pressure->kind, PressureSource::Kind::SpecRuby);
+  EXPECT_EQ(c.pressure->spec_scan, "12");
+  EXPECT_EQ(c.pressure->ruby_scale, pressure::RubyScale::Dewaele2008);
+  EXPECT_EQ(c.fit.phases.size(), 3u);
+  EXPECT_EQ(c.fit.mode, "sequential");
+  EXPECT_EQ(c.saxs_index.lattices, (std::vector<std::string>{"fcc", "lamellar"}));
+}
+
+TEST(ScanConfig, UnknownKeysAreNamedWithTheirLine) {
+  std::string text = kGood;
+  text.replace(text.find("sigma_clip = 4"), 14, "sigma_clipp = 4");
+  const auto e = error_of(text);
+  EXPECT_NE(e.find("scan.toml:17"), std::string::npos) << e;
+  EXPECT_NE(e.find("unknown key 'waxs.integration.sigma_clipp'"), std::string::npos) << e;
+}
+
+TEST(ScanConfig, WrongTypesAndValuesAreNamed) {
+  std::string text = kGood;
+  text.replace(text.find("bins = 2000"), 11, "bins = \"2000\"");
+  auto e = error_of(text);
+  EXPECT_NE(e.find("'waxs.integration.bins'"), std::string::npos) << e;
+  EXPECT_NE(e.find("expected an integer"), std::string::npos) << e;
+  EXPECT_NE(error_of(std::string(kGood).replace(std::string(kGood).find("\"full\""), 6, "\"exact\""))
+                .find("none, bbox or full"),
+            std::string::npos);
+  EXPECT_NE(error_of(std::string(kGood).replace(std::string(kGood).find("[2.0, 25.0]"), 11, "[25.0, 2.0]"))
+                .find("empty range"),
+            std::string::npos);
+  EXPECT_NE(error_of(std::string(kGood).replace(std::string(kGood).find("dewaele2008"), 11, "dewael"))
+                .find("'pressure.scale'"),
+            std::string::npos);
+  EXPECT_NE(error_of("[fit]\nphases = [\"CdSe-WZ\"]\n").find("no detector"), std::string::npos);
+  EXPECT_NE(error_of("[waxs]\nponi = \"a.poni\"\n").find("needs 'frames'"), std::string::npos);
+  EXPECT_NE(error_of("[waxs\nframes = 1").find("scan.toml:1"), std::string::npos);  // TOML syntax
+}
