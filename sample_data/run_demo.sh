@@ -1,13 +1,21 @@
 #!/usr/bin/env bash
-# anvil's main job on the sample scan. Until the full pipeline (`anvil run`) lands, this runs
-# the most complete job that exists: ingest every frame of the EIGER-style scan, read its
-# metadata, and turn the pressure log and the ruby R1 readings into per-frame pressures
-# tagged compression / decompression.
+# anvil's main job on the sample scan: `anvil run` reduces the whole scan described by
+# cdse_dac.toml (ingest the EIGER-style frames, integrate them pyFAI-exactly, attach ruby
+# pressures tagged compression/decompression) into results.h5 and frames.csv. WAXS fitting,
+# SAXS indexing and plots join the same run as those stages land. The other commands show
+# the building blocks on the same files.
 #   sample_data/run_demo.sh [path/to/anvil]
 set -euo pipefail
 anvil=${1:-build/tools/anvil}
 here=$(cd "$(dirname "$0")" && pwd)
 scan="$here/cdse_dac"
+out=${ANVIL_DEMO_OUT:-$here/../out/cdse_dac}
+
+echo "== anvil run: the whole scan"
+"$anvil" run "$scan/cdse_dac.toml" -o "$out" --force
+echo "first rows of $out/frames.csv:"
+head -n 4 "$out/frames.csv"
+echo
 
 echo "== anvil info: the WAXS frames (EIGER master + bitshuffle-LZ4 data files)"
 "$anvil" info "$scan/cdse_waxs_master.h5"

@@ -259,7 +259,7 @@ class FileListSource final : public FrameSource {
         part.source = open_one(f, options);
         part.count = part.source->frame_count();
       } catch (const InputError& e) {
-        part.error = e.what();
+        part.error = e.source() == f ? e.problem() : e.what();
         part.count = 1;
       }
       parts_.push_back(std::move(part));

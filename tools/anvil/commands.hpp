@@ -3,6 +3,7 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <string>
 
 namespace anvil::cli {
 
@@ -10,8 +11,9 @@ struct Context {
   int exit_code = 0;
 };
 
-void add_info_command(CLI::App& app, Context& ctx);       // info.cpp
-void add_pressure_command(CLI::App& app, Context& ctx);   // pressure.cpp
-void add_integrate_command(CLI::App& app, Context& ctx);  // integrate.cpp
+void add_info_command(CLI::App& app, Context& ctx);                                  // info.cpp
+void add_pressure_command(CLI::App& app, Context& ctx);                              // pressure.cpp
+void add_integrate_command(CLI::App& app, Context& ctx);                             // integrate.cpp
+void add_run_command(CLI::App& app, Context& ctx, const std::string& command_line);  // run.cpp
 
 }  // namespace anvil::cli

@@ -1,0 +1,180 @@
+#include "io/results_file.hpp"
+
+#include <fmt/core.h>
+#include <fmt/os.h>
+
+#include <cmath>
+
+#include "core/error.hpp"
+#include "io/hdf5_util.hpp"
+
+namespace anvil::io {
+
+namespace fs = std::filesystem;
+using h5::Handle;
+
+namespace {
+
+const char* axis_name(RadialUnit u) {
+  switch (u) {
+    case RadialUnit::QInvNm:
+    case RadialUnit::QInvA:
+      return "q";
+    case RadialUnit::TwoThetaDeg:
+      return "two_theta";
+    case RadialUnit::DSpacingA:
+      return "d_spacing";
+    case RadialUnit::RMm:
+      return "r";
+  }
+  return "x";
+}
+
+const char* nexus_units(RadialUnit u) {
+  switch (u) {
+    case RadialUnit::QInvNm:
+      return "1/nm";
+    case RadialUnit::QInvA:
+      return "1/angstrom";
+    case RadialUnit::TwoThetaDeg:
+      return "degree";
+    case RadialUnit::DSpacingA:
+      return "angstrom";
+    case RadialUnit::RMm:
+      return "mm";
+  }
+  return "";
+}
+
+void write_1d(hid_t loc, const std::string& name, const std::vector<double>& v, const std::string& units,
+              const std::string& origin) {
+  hsize_t dims[1] = {v.size()};
+  Handle space(H5Screate_simple(1, dims, nullptr));
+  Handle ds(h5::check(
+      H5Dcreate2(loc, name.c_str(), H5T_IEEE_F64LE, space.get(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
+      origin, "cannot create " + name));
+  if (!v.empty()) H5Dwrite(ds.get(), H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, v.data());
+  if (!units.empty()) h5::write_string_attribute(ds.get(), "units", units);
+}
+
+void write_strings(hid_t loc, const std::string& name, const std::vector<std::string>& v,
+                   const std::string& origin) {
+  Handle type(H5Tcopy(H5T_C_S1));
+  H5Tset_size(type.get(), H5T_VARIABLE);
+  H5Tset_cset(type.get(), H5T_CSET_UTF8);
+  hsize_t dims[1] = {v.size()};
+  Handle space(H5Screate_simple(1, dims, nullptr));
+  Handle ds(
+      h5::check(H5Dcreate2(loc, name.c_str(), type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
+                origin, "cannot create " + name));
+  std::vector<const char*> ptrs;
+  for (const auto& s : v) ptrs.push_back(s.c_str());
+  if (!v.empty()) H5Dwrite(ds.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, ptrs.data());
+}
+
+void write_2d(hid_t loc, const std::string& name, const std::vector<std::vector<double>>& rows,
+              std::size_t cols, const std::string& origin) {
+  hsize_t dims[2] = {rows.size(), cols};
+  Handle space(H5Screate_simple(2, dims, nullptr));
+  Handle dcpl(H5Pcreate(H5P_DATASET_CREATE));
+  if (!rows.empty() && cols > 0) {
+    hsize_t chunk[2] = {1, cols};
+    H5Pset_chunk(dcpl.get(), 2, chunk);
+    H5Pset_deflate(dcpl.get(), 2);
+  }
+  Handle ds(h5::check(
+      H5Dcreate2(loc, name.c_str(), H5T_IEEE_F64LE, space.get(), H5P_DEFAULT, dcpl.get(), H5P_DEFAULT),
+      origin, "cannot create " + name));
+  std::vector<double> flat;
+  flat.reserve(rows.size() * cols);
+  for (const auto& r : rows) {
+    if (r.size() != cols)
+      throw InputError(origin, fmt::format("{}: a row has {} values, expected {}", name, r.size(), cols));
+    flat.insert(flat.end(), r.begin(), r.end());
+  }
+  if (!flat.empty()) H5Dwrite(ds.get(), H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, flat.data());
+}
+
+}  // namespace
+
+void write_results_file(const fs::path& path, const ResultsContent& c) {
+  h5::prepare();
+  const std::string origin = path.string();
+  const fs::path tmp = fs::path(path).concat(".part");
+  {
+    Handle file(
+        h5::check(H5Fcreate(tmp.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT), origin, "cannot create"));
+    const hid_t f = file.get();
+    h5::write_string_attribute(f, "default", "entry");
+    h5::write_string_attribute(f, "creator", "anvil " ANVIL_VERSION);
+    Handle entry(h5::ensure_group(f, "/entry"));
+    h5::write_string_attribute(entry.get(), "NX_class", "NXentry");
+    if (!c.default_group.empty()) h5::write_string_attribute(entry.get(), "default", c.default_group);
+    for (const auto& p : c.patterns) {
+      Handle g(h5::ensure_group(f, "/entry/" + p.name));
+      h5::write_string_attribute(g.get(), "NX_class", "NXdata");
+      h5::write_string_attribute(g.get(), "signal", "I");
+      h5::write_string_attribute(g.get(), "interpretation", "spectrum");
+      h5::write_string_array_attribute(g.get(), "axes", {"frame_index", axis_name(p.unit)});
+      write_1d(g.get(), axis_name(p.unit), p.x, nexus_units(p.unit), origin);
+      {
+        Handle ax(H5Dopen2(g.get(), axis_name(p.unit), H5P_DEFAULT));
+        h5::write_string_attribute(ax.get(), "long_name", unit_name(p.unit));
+      }
+      std::vector<double> idx(p.frame_index.begin(), p.frame_index.end());
+      write_1d(g.get(), "frame_index", idx, "", origin);
+      write_2d(g.get(), "I", p.intensity, p.x.size(), origin);
+      if (!p.sigma.empty()) write_2d(g.get(), "I_errors", p.sigma, p.x.size(), origin);
+    }
+    if (!c.frame_table.empty()) {
+      Handle g(h5::ensure_group(f, "/entry/frames"));
+      h5::write_string_attribute(g.get(), "NX_class", "NXcollection");
+      for (const auto& col : c.frame_table) {
+        if (!col.strings.empty() || col.numbers.empty())
+          write_strings(g.get(), col.name, col.strings, origin);
+        else
+          write_1d(g.get(), col.name, col.numbers, col.units, origin);
+      }
+    }
+    if (!c.provenance.empty()) {
+      Handle g(h5::ensure_group(f, "/entry/process"));
+      h5::write_string_attribute(g.get(), "NX_class", "NXprocess");
+      for (const auto& [k, v] : c.provenance) h5::write_string(g.get(), k, v);
+    }
+    H5Fflush(f, H5F_SCOPE_GLOBAL);
+  }
+  fs::rename(tmp, path);
+}
+
+void write_csv(const fs::path& path, const std::vector<TableColumn>& columns) {
+  std::size_t rows = 0;
+  for (const auto& c : columns) rows = std::max(rows, std::max(c.numbers.size(), c.strings.size()));
+  const fs::path tmp = fs::path(path).concat(".part");
+  {
+    auto out = fmt::output_file(tmp.string());
+    for (std::size_t j = 0; j < columns.size(); ++j) out.print("{}{}", j ? "," : "", columns[j].name);
+    out.print("\n");
+    for (std::size_t i = 0; i < rows; ++i) {
+      for (std::size_t j = 0; j < columns.size(); ++j) {
+        const auto& c = columns[j];
+        if (j) out.print(",");
+        if (!c.strings.empty()) {
+          const std::string& s = i < c.strings.size() ? c.strings[i] : std::string();
+          if (s.find_first_of(",\"\n") != std::string::npos) {
+            std::string q = "\"";
+            for (char ch : s) q += ch == '"' ? std::string("\"\"") : std::string(1, ch);
+            out.print("{}\"", q);
+          } else {
+            out.print("{}", s);
+          }
+        } else if (i < c.numbers.size() && std::isfinite(c.numbers[i])) {
+          out.print("{}", c.numbers[i]);
+        }
+      }
+      out.print("\n");
+    }
+  }
+  fs::rename(tmp, path);
+}
+
+}  // namespace anvil::io

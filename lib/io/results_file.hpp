@@ -1,0 +1,45 @@
+// The scan's results file (results.h5, NeXus): every frame's patterns for each detector as
+// NXdata stacks, a per-frame table, and the provenance of every number. Written whole, to a
+// temporary name, then renamed: a reader never sees a half-written file.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/pattern.hpp"
+
+namespace anvil::io {
+
+struct PatternStackData {
+  std::string name;  // group under /entry, e.g. "waxs"
+  RadialUnit unit = RadialUnit::QInvNm;
+  std::vector<double> x;
+  std::vector<std::int64_t> frame_index;       // one per row
+  std::vector<std::vector<double>> intensity;  // rows (frames) × bins
+  std::vector<std::vector<double>> sigma;      // same shape, or empty
+};
+
+struct TableColumn {
+  std::string name;
+  std::string units;
+  std::vector<double> numbers;       // numeric column, or
+  std::vector<std::string> strings;  // text column
+};
+
+struct ResultsContent {
+  std::vector<PatternStackData> patterns;
+  std::vector<TableColumn> frame_table;                         // /entry/frames/<column>
+  std::vector<std::pair<std::string, std::string>> provenance;  // /entry/process/<key>
+  std::string default_group;                                    // NXdata a viewer opens first
+};
+
+void write_results_file(const std::filesystem::path& path, const ResultsContent& content);
+
+// Writes a CSV table atomically: a header line, then one row per entry of the columns (all the
+// same length); numbers with full precision, empty cells for NaN.
+void write_csv(const std::filesystem::path& path, const std::vector<TableColumn>& columns);
+
+}  // namespace anvil::io

@@ -1,0 +1,385 @@
+#include "run_scan.hpp"
+
+#include <fmt/core.h>
+#include <fmt/os.h>
+#include <tbb/flow_graph.h>
+#include <tbb/task_arena.h>
+
+#include <atomic>
+#include <cmath>
+#include <fstream>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "core/error.hpp"
+#include "geometry/detector.hpp"
+#include "geometry/poni.hpp"
+#include "io/mask.hpp"
+#include "io/results_file.hpp"
+
+namespace anvil::pipeline {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+namespace {
+
+// FNV-1a: a stable 64-bit fingerprint of bytes (config text, masks) for provenance and resume.
+std::uint64_t fnv1a(const void* data, std::size_t n, std::uint64_t h = 1469598103934665603ull) {
+  const auto* p = static_cast<const unsigned char*>(data);
+  for (std::size_t i = 0; i < n; ++i) h = (h ^ p[i]) * 1099511628211ull;
+  return h;
+}
+
+std::string read_text(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+void write_atomically(const fs::path& path, const std::string& text) {
+  const fs::path tmp = fs::path(path).concat(".part");
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    if (!out) throw InputError(path.string(), "cannot write");
+    out << text;
+    out.flush();
+    if (!out) throw InputError(path.string(), "write failed (disk full?)");
+  }
+  fs::rename(tmp, path);
+}
+
+// Everything one detector needs for the whole scan, built once.
+struct DetectorSetup {
+  const DetectorConfig* config = nullptr;
+  std::unique_ptr<io::FrameSource> source;
+  std::unique_ptr<DetectorIntegrator> integrator;
+  std::string poni_text;
+  std::uint64_t mask_checksum = 0;
+};
+
+DetectorSetup set_up(const DetectorConfig& c) {
+  DetectorSetup d;
+  d.config = &c;
+  io::OpenOptions open;
+  open.flip_up_down = c.flip_ud;
+  open.flip_left_right = c.flip_lr;
+  d.source = io::open_frames(c.frames, open);
+  auto geometry = geometry::read_poni(c.poni);
+  if (!c.detector.empty()) geometry.detector = geometry::detector_preset(c.detector);
+  const Shape shape = d.source->shape();
+  Mask mask;
+  if (!c.mask.empty()) mask = io::read_mask(c.mask, shape, open);
+  std::optional<ImageF> dark, flat;
+  if (!c.dark.empty()) dark = io::read_mean_frame(c.dark, shape, open);
+  if (!c.flat.empty()) flat = io::read_mean_frame(c.flat, shape, open);
+  try {
+    d.integrator = std::make_unique<DetectorIntegrator>(geometry, shape, mask, c.integration,
+                                                        dark ? &*dark : nullptr, flat ? &*flat : nullptr);
+  } catch (const InputError& e) {
+    throw InputError(c.name + " (" + c.poni + ")", e.what());
+  }
+  d.poni_text = geometry::format_poni(d.integrator->geometry());
+  const auto& m = d.integrator->static_mask();
+  d.mask_checksum = fnv1a(m.pixels.data(), m.pixels.size());
+  return d;
+}
+
+DetectorOutcome process(const DetectorSetup& d, std::size_t k) {
+  DetectorOutcome out;
+  out.present = true;
+  if (k >= d.source->frame_count()) {
+    out.error = fmt::format("{} has only {} frames", d.config->name, d.source->frame_count());
+    return out;
+  }
+  try {
+    const auto frame = d.source->read(k);
+    out.pattern = d.integrator->integrate(frame);
+    out.ok = true;
+  } catch (const InputError& e) {
+    out.error = e.what();
+  } catch (const std::exception& e) {
+    out.error = fmt::format("frame {}: {}", k, e.what());
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------- checkpoints
+
+json outcome_to_json(const DetectorOutcome& o) {
+  json j;
+  j["present"] = o.present;
+  j["ok"] = o.ok;
+  if (!o.error.empty()) j["error"] = o.error;
+  if (o.ok) {
+    j["unit"] = unit_name(o.pattern.unit);
+    j["x"] = o.pattern.x;
+    j["I"] = o.pattern.intensity;
+    j["sigma"] = o.pattern.sigma;
+  }
+  return j;
+}
+
+DetectorOutcome outcome_from_json(const json& j) {
+  DetectorOutcome o;
+  o.present = j.value("present", false);
+  o.ok = j.value("ok", false);
+  o.error = j.value("error", "");
+  if (o.ok) {
+    const std::string u = j.at("unit");
+    for (auto unit : {RadialUnit::QInvNm, RadialUnit::QInvA, RadialUnit::TwoThetaDeg, RadialUnit::DSpacingA,
+                      RadialUnit::RMm})
+      if (u == unit_name(unit)) o.pattern.unit = unit;
+    o.pattern.x = j.at("x").get<std::vector<double>>();
+    o.pattern.intensity = j.at("I").get<std::vector<double>>();
+    o.pattern.sigma = j.at("sigma").get<std::vector<double>>();
+  }
+  return o;
+}
+
+json frame_to_json(const FrameResult& r, std::uint64_t fingerprint) {
+  json j;
+  j["fingerprint"] = fmt::format("{:016x}", fingerprint);
+  j["frame"] = r.index;
+  if (r.pressure_gpa) j["pressure_gpa"] = *r.pressure_gpa;
+  j["pressure_esd_gpa"] = r.pressure_esd_gpa;
+  j["direction"] = std::string(pressure::direction_name(r.direction));
+  j["waxs"] = outcome_to_json(r.waxs);
+  j["saxs"] = outcome_to_json(r.saxs);
+  return j;
+}
+
+std::optional<FrameResult> frame_from_json(const json& j, std::uint64_t fingerprint) {
+  if (j.value("fingerprint", "") != fmt::format("{:016x}", fingerprint)) return std::nullopt;
+  FrameResult r;
+  r.index = j.at("frame");
+  if (j.contains("pressure_gpa")) r.pressure_gpa = j.at("pressure_gpa").get<double>();
+  r.pressure_esd_gpa = j.value("pressure_esd_gpa", 0.0);
+  const std::string dir = j.value("direction", "unknown");
+  for (auto d :
+       {pressure::Direction::Compression, pressure::Direction::Decompression, pressure::Direction::Unknown})
+    if (dir == pressure::direction_name(d)) r.direction = d;
+  r.waxs = outcome_from_json(j.at("waxs"));
+  r.saxs = outcome_from_json(j.at("saxs"));
+  return r;
+}
+
+fs::path checkpoint_path(const fs::path& dir, std::size_t k) {
+  return dir / fmt::format("frame_{:06d}.json", k);
+}
+
+std::optional<FrameResult> load_checkpoint(const fs::path& dir, std::size_t k, std::uint64_t fingerprint) {
+  const auto p = checkpoint_path(dir, k);
+  if (!fs::exists(p)) return std::nullopt;
+  try {
+    return frame_from_json(json::parse(read_text(p)), fingerprint);
+  } catch (const std::exception&) {
+    return std::nullopt;  // unreadable: the frame is simply redone
+  }
+}
+
+// ---------------------------------------------------------------- final outputs
+
+io::PatternStackData stack_of(const std::string& name, const std::vector<FrameResult>& frames, bool waxs) {
+  io::PatternStackData s;
+  s.name = name;
+  for (const auto& r : frames) {
+    const auto& o = waxs ? r.waxs : r.saxs;
+    if (!o.ok) continue;
+    if (s.x.empty()) {
+      s.x = o.pattern.x;
+      s.unit = o.pattern.unit;
+    }
+    s.frame_index.push_back(static_cast<std::int64_t>(r.index));
+    s.intensity.push_back(o.pattern.intensity);
+    if (!o.pattern.sigma.empty()) s.sigma.push_back(o.pattern.sigma);
+  }
+  if (s.sigma.size() != s.intensity.size()) s.sigma.clear();
+  return s;
+}
+
+std::string status_of(const DetectorOutcome& o) { return !o.present ? "" : o.ok ? "ok" : "failed"; }
+
+}  // namespace
+
+RunSummary run_scan(const ScanConfig& config, const RunOptions& options) {
+  RunSummary summary;
+  const fs::path out = options.output_dir;
+  const fs::path checkpoints = out / ".checkpoints";
+  fs::create_directories(checkpoints);
+
+  // Everything a result depends on goes into the fingerprint: a changed description, geometry
+  // or mask makes earlier checkpoints stale, and they are redone rather than reused.
+  std::vector<DetectorSetup> setups;
+  if (config.waxs) setups.push_back(set_up(*config.waxs));
+  if (config.saxs) setups.push_back(set_up(*config.saxs));
+  const std::string config_text = fs::exists(config.file) ? read_text(config.file) : std::string();
+  std::uint64_t fingerprint = fnv1a(config_text.data(), config_text.size());
+  for (const auto& s : setups) {
+    fingerprint = fnv1a(s.poni_text.data(), s.poni_text.size(), fingerprint);
+    fingerprint = fnv1a(&s.mask_checksum, sizeof s.mask_checksum, fingerprint);
+  }
+  const fs::path config_copy = checkpoints / "scan.toml";
+
+  std::size_t n = 0;
+  for (const auto& s : setups) n = std::max(n, s.source->frame_count());
+  for (const auto& s : setups)
+    if (s.source->frame_count() != n)
+      summary.warnings.push_back(fmt::format("{} has {} frames, the scan {}: the missing frames fail for {}",
+                                             s.config->name, s.source->frame_count(), n, s.config->name));
+  summary.frames = n;
+
+  ScanPressures pressures;
+  if (config.pressure) {
+    pressures = load_scan_pressures(*config.pressure, n);
+    for (const auto& w : pressures.warnings) summary.warnings.push_back(w);
+  }
+
+  // Frames to do, and frames an earlier run finished (resume).
+  std::vector<std::optional<FrameResult>> results(n);
+  std::vector<std::size_t> todo;
+  for (std::size_t k = 0; k < n; ++k) {
+    if (!options.force) results[k] = load_checkpoint(checkpoints, k, fingerprint);
+    if (results[k]) {
+      ++summary.resumed;
+    } else {
+      todo.push_back(k);
+    }
+  }
+  write_atomically(config_copy, config_text);
+
+  const DetectorSetup* waxs = config.waxs ? &setups.front() : nullptr;
+  const DetectorSetup* saxs = config.saxs ? &setups.back() : nullptr;
+
+  struct Work {
+    std::size_t seq = 0;  // position among this run's frames: the sequencer restores this order
+    std::size_t index = 0;
+  };
+  struct Done {
+    std::size_t seq = 0;
+    FrameResult result;
+  };
+
+  std::exception_ptr fatal;
+  std::mutex fatal_mutex;
+  const std::size_t threads =
+      options.threads ? options.threads : static_cast<std::size_t>(tbb::this_task_arena::max_concurrency());
+  tbb::task_arena arena(static_cast<int>(threads));
+  arena.execute([&] {
+    tbb::flow::graph g;
+    std::size_t next = 0;
+    tbb::flow::input_node<Work> source(g, [&](tbb::flow_control& fc) -> Work {
+      if (next >= todo.size()) {
+        fc.stop();
+        return {};
+      }
+      const Work w{next, todo[next]};
+      ++next;
+      return w;
+    });
+    tbb::flow::limiter_node<Work> limiter(g, config.frames_in_flight);
+    tbb::flow::function_node<Work, Done> work(g, tbb::flow::unlimited, [&](const Work& w) {
+      Done d;
+      d.seq = w.seq;
+      FrameResult& r = d.result;
+      r.index = w.index;
+      if (w.index < pressures.pressure_gpa.size()) {
+        r.pressure_gpa = pressures.pressure_gpa[w.index];
+        r.pressure_esd_gpa = pressures.esd_gpa[w.index];
+        r.direction = pressures.direction[w.index];
+      }
+      if (waxs) r.waxs = process(*waxs, w.index);
+      if (saxs) r.saxs = process(*saxs, w.index);
+      return d;
+    });
+    tbb::flow::sequencer_node<Done> order(g, [](const Done& d) { return d.seq; });
+    std::size_t written = 0;
+    tbb::flow::function_node<Done, tbb::flow::continue_msg> writer(g, tbb::flow::serial, [&](const Done& d) {
+      try {
+        write_atomically(checkpoint_path(checkpoints, d.result.index),
+                         frame_to_json(d.result, fingerprint).dump());
+      } catch (...) {
+        std::lock_guard lock(fatal_mutex);
+        if (!fatal) fatal = std::current_exception();
+      }
+      results[d.result.index] = d.result;
+      ++written;
+      if (options.on_frame) options.on_frame(d.result, written, todo.size());
+      return tbb::flow::continue_msg();
+    });
+    tbb::flow::make_edge(source, limiter);
+    tbb::flow::make_edge(limiter, work);
+    tbb::flow::make_edge(work, order);
+    tbb::flow::make_edge(order, writer);
+    tbb::flow::make_edge(writer, limiter.decrementer());
+    source.activate();
+    g.wait_for_all();
+  });
+  if (fatal) std::rethrow_exception(fatal);
+
+  // Tables and results file from every frame, this run's and resumed ones.
+  std::vector<FrameResult> all;
+  all.reserve(n);
+  for (auto& r : results) all.push_back(std::move(*r));
+  io::TableColumn frame{"frame", "", {}, {}}, p{"pressure_gpa", "GPa", {}, {}},
+      pe{"pressure_esd_gpa", "GPa", {}, {}};
+  io::TableColumn dir{"direction", "", {}, {}}, ws{"waxs_status", "", {}, {}}, ss{"saxs_status", "", {}, {}};
+  io::TableColumn err{"error", "", {}, {}};
+  for (const auto& r : all) {
+    frame.numbers.push_back(static_cast<double>(r.index));
+    p.numbers.push_back(r.pressure_gpa.value_or(NAN));
+    pe.numbers.push_back(r.pressure_gpa ? r.pressure_esd_gpa : NAN);
+    dir.strings.push_back(std::string(pressure::direction_name(r.direction)));
+    ws.strings.push_back(status_of(r.waxs));
+    ss.strings.push_back(status_of(r.saxs));
+    std::string e = r.waxs.error;
+    if (!r.saxs.error.empty()) e += (e.empty() ? "" : "; ") + r.saxs.error;
+    err.strings.push_back(e);
+    if (r.ok()) {
+      ++summary.succeeded;
+    } else {
+      ++summary.failed;
+      for (const auto* o : {&r.waxs, &r.saxs}) {
+        if (o->present && !o->ok) {
+          // Group reasons by their text after the frame-specific part.
+          std::string reason = o->error;
+          if (const auto pos = reason.find("frame "); pos != std::string::npos) {
+            const auto colon = reason.find(": ", pos);
+            if (colon != std::string::npos) reason = reason.substr(colon + 2);
+          }
+          ++summary.failure_reasons[reason];
+        }
+      }
+    }
+  }
+  std::vector<io::TableColumn> table = {frame, p, pe, dir};
+  if (waxs) table.push_back(ws);
+  if (saxs) table.push_back(ss);
+  table.push_back(err);
+  io::write_csv(out / "frames.csv", table);
+  summary.outputs.push_back(out / "frames.csv");
+
+  io::ResultsContent rc;
+  if (waxs) rc.patterns.push_back(stack_of("waxs", all, true));
+  if (saxs) rc.patterns.push_back(stack_of("saxs", all, false));
+  rc.default_group = waxs ? "waxs" : "saxs";
+  rc.frame_table = table;
+  rc.provenance = {{"program", "anvil"},
+                   {"version", ANVIL_VERSION},
+                   {"command_line", options.command_line},
+                   {"scan_description", config_text},
+                   {"fingerprint", fmt::format("{:016x}", fingerprint)}};
+  for (const auto& s : setups) {
+    rc.provenance.emplace_back(s.config->name + "_poni", s.poni_text);
+    rc.provenance.emplace_back(s.config->name + "_mask_fnv1a", fmt::format("{:016x}", s.mask_checksum));
+    rc.provenance.emplace_back(s.config->name + "_integration", s.integrator->describe());
+    rc.provenance.emplace_back(s.config->name + "_frames", s.source->info().path);
+  }
+  io::write_results_file(out / "results.h5", rc);
+  summary.outputs.push_back(out / "results.h5");
+  return summary;
+}
+
+}  // namespace anvil::pipeline

@@ -1,0 +1,65 @@
+// The scan reduction as a TBB flow graph:
+//
+//   frame index ─► limiter ─► read + correct + integrate (WAXS, SAXS) ─► analyse ─► sequencer ─► write
+//                    ▲         (parallel, one frame per task)             (parallel)  (frame order)  (serial)
+//                    └──────────────────────── frame done ─────────────────────────────────────────┘
+//
+// At most `frames_in_flight` frames are in memory whatever the scan's length. Each finished
+// frame is made durable at once (a checkpoint file per frame, written to a temporary name and
+// renamed), so a run killed at any point loses at most the frames in flight; running the same
+// command again skips the frames already done (`force` redoes them). When every frame has been
+// seen, results.h5 and the CSV tables are written from the checkpoints, atomically.
+#pragma once
+
+#include <cstddef>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/pattern.hpp"
+#include "pressure/direction.hpp"
+#include "scan_config.hpp"
+
+namespace anvil::pipeline {
+
+struct DetectorOutcome {
+  bool present = false;  // this detector is part of the scan
+  bool ok = false;
+  std::string error;  // why it failed (read, integration, analysis)
+  Pattern1D pattern;
+};
+
+struct FrameResult {
+  std::size_t index = 0;
+  std::optional<double> pressure_gpa;
+  double pressure_esd_gpa = 0.0;
+  pressure::Direction direction = pressure::Direction::Unknown;
+  DetectorOutcome waxs, saxs;
+  bool ok() const { return (!waxs.present || waxs.ok) && (!saxs.present || saxs.ok); }
+};
+
+struct RunOptions {
+  std::filesystem::path output_dir;
+  std::size_t threads = 0;  // 0: all cores
+  bool force = false;       // redo frames already done
+  std::string command_line;
+  // Called from the writer (serially, in frame order) for every frame finished in this run.
+  std::function<void(const FrameResult&, std::size_t done, std::size_t total)> on_frame;
+};
+
+struct RunSummary {
+  std::size_t frames = 0;
+  std::size_t succeeded = 0;
+  std::size_t failed = 0;
+  std::size_t resumed = 0;  // frames taken from an earlier run's checkpoints
+  std::map<std::string, std::size_t> failure_reasons;
+  std::vector<std::filesystem::path> outputs;
+  std::vector<std::string> warnings;
+};
+
+RunSummary run_scan(const ScanConfig& config, const RunOptions& options);
+
+}  // namespace anvil::pipeline

@@ -1,0 +1,71 @@
+// anvil run SCAN.toml -o DIR: the whole reduction of a scan (see pipeline/run_scan.hpp).
+#include <fmt/core.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+
+#include "commands.hpp"
+#include "progress.hpp"
+#include "run_scan.hpp"
+
+namespace anvil::cli {
+
+namespace {
+
+struct RunArgs {
+  std::string config;
+  std::string output;
+  std::size_t threads = 0;
+  bool force = false;
+  bool quiet = false;
+};
+
+}  // namespace
+
+void add_run_command(CLI::App& app, Context& ctx, const std::string& command_line) {
+  auto a = std::make_shared<RunArgs>();
+  auto* cmd = app.add_subcommand(
+      "run",
+      "Reduce a whole scan described by a TOML file: integrate, fit, index; tables, results.h5, plots");
+  cmd->add_option("scan", a->config, "Scan description (TOML; see docs/scan_description.md)")->required();
+  cmd->add_option("-o,--output", a->output, "Output folder (default: <scan name>_results next to the TOML)");
+  cmd->add_option("--threads", a->threads,
+                  "Worker threads (default: all cores); results do not depend on it");
+  cmd->add_flag("--force", a->force, "Redo frames that an earlier run of this command already finished");
+  cmd->add_flag("-q,--quiet", a->quiet, "No progress bar");
+  cmd->callback([a, &ctx, command_line] {
+    const auto config = pipeline::load_scan_config(a->config);
+    pipeline::RunOptions o;
+    o.output_dir = a->output.empty()
+                       ? std::filesystem::path(a->config).parent_path() / (config.name + "_results")
+                       : std::filesystem::path(a->output);
+    o.threads = a->threads;
+    o.force = a->force;
+    o.command_line = command_line;
+    std::unique_ptr<Progress> progress;
+    o.on_frame = [&](const pipeline::FrameResult& r, std::size_t done, std::size_t total) {
+      if (!progress && !a->quiet) progress = std::make_unique<Progress>("anvil run", total);
+      if (progress) progress->advance();
+      if (!r.ok() && !a->quiet) {
+        for (const auto* d : {&r.waxs, &r.saxs})
+          if (d->present && !d->ok) fmt::print(stderr, "\nframe {}: {}\n", r.index, d->error);
+      }
+      (void)done;
+    };
+    const auto t0 = std::chrono::steady_clock::now();
+    const auto s = pipeline::run_scan(config, o);
+    if (progress) progress->finish();
+    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    for (const auto& w : s.warnings) fmt::print(stderr, "warning: {}\n", w);
+    fmt::print("scan '{}': {} frames, {} succeeded, {} failed{} in {:.2f} s\n", config.name, s.frames,
+               s.succeeded, s.failed,
+               s.resumed ? fmt::format(" ({} taken from an earlier run)", s.resumed) : "", secs);
+    for (const auto& [reason, count] : s.failure_reasons) fmt::print("  {} x {}\n", count, reason);
+    fmt::print("wrote:\n");
+    for (const auto& p : s.outputs) fmt::print("  {}\n", p.string());
+    ctx.exit_code = s.failed ? 3 : 0;
+  });
+}
+
+}  // namespace anvil::cli
