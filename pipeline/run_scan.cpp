@@ -271,7 +271,7 @@ RunSummary run_scan(const ScanConfig& config, const RunOptions& options) {
     tbb::flow::graph g;
     std::size_t next = 0;
     tbb::flow::input_node<Work> source(g, [&](tbb::flow_control& fc) -> Work {
-      if (next >= todo.size()) {
+      if (next >= todo.size() || (options.stop && options.stop->load())) {
         fc.stop();
         return {};
       }
@@ -318,6 +318,13 @@ RunSummary run_scan(const ScanConfig& config, const RunOptions& options) {
     g.wait_for_all();
   });
   if (fatal) std::rethrow_exception(fatal);
+  for (std::size_t k = 0; k < n; ++k)
+    if (!results[k]) {
+      summary.interrupted = true;
+      summary.resumed = 0;
+      for (const auto& r : results) summary.succeeded += r && r->ok();
+      return summary;  // stopped early: the checkpoints stand, the tables wait for a complete run
+    }
 
   // Tables and results file from every frame, this run's and resumed ones.
   std::vector<FrameResult> all;

@@ -11,6 +11,7 @@
 // seen, results.h5 and the CSV tables are written from the checkpoints, atomically.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <filesystem>
 #include <functional>
@@ -46,6 +47,9 @@ struct RunOptions {
   std::size_t threads = 0;  // 0: all cores
   bool force = false;       // redo frames already done
   std::string command_line;
+  // Set (e.g. by a SIGINT handler) to stop: frames in flight finish and are checkpointed, no
+  // new frame starts, and the final tables are not written (the next run resumes).
+  const std::atomic<bool>* stop = nullptr;
   // Called from the writer (serially, in frame order) for every frame finished in this run.
   std::function<void(const FrameResult&, std::size_t done, std::size_t total)> on_frame;
 };
@@ -54,7 +58,8 @@ struct RunSummary {
   std::size_t frames = 0;
   std::size_t succeeded = 0;
   std::size_t failed = 0;
-  std::size_t resumed = 0;  // frames taken from an earlier run's checkpoints
+  std::size_t resumed = 0;   // frames taken from an earlier run's checkpoints
+  bool interrupted = false;  // stopped early: checkpoints kept, tables not written
   std::map<std::string, std::size_t> failure_reasons;
   std::vector<std::filesystem::path> outputs;
   std::vector<std::string> warnings;

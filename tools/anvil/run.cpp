@@ -2,7 +2,9 @@
 #include <fmt/core.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
+#include <csignal>
 #include <filesystem>
 
 #include "commands.hpp"
@@ -12,6 +14,9 @@
 namespace anvil::cli {
 
 namespace {
+
+std::atomic<bool> g_stop{false};  // set by SIGINT/SIGTERM: the only global, owned by the CLI
+extern "C" void request_stop(int) { g_stop.store(true); }
 
 struct RunArgs {
   std::string config;
@@ -53,9 +58,21 @@ void add_run_command(CLI::App& app, Context& ctx, const std::string& command_lin
       }
       (void)done;
     };
+    o.stop = &g_stop;
+    std::signal(SIGINT, request_stop);
+    std::signal(SIGTERM, request_stop);
     const auto t0 = std::chrono::steady_clock::now();
     const auto s = pipeline::run_scan(config, o);
+    std::signal(SIGINT, SIG_DFL);
+    std::signal(SIGTERM, SIG_DFL);
     if (progress) progress->finish();
+    if (s.interrupted) {
+      fmt::print(stderr,
+                 "anvil run: interrupted after {} of {} frames; run the same command again to finish\n",
+                 s.succeeded, s.frames);
+      ctx.exit_code = 130;
+      return;
+    }
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     for (const auto& w : s.warnings) fmt::print(stderr, "warning: {}\n", w);
     fmt::print("scan '{}': {} frames, {} succeeded, {} failed{} in {:.2f} s\n", config.name, s.frames,
