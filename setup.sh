@@ -14,7 +14,8 @@ PACKAGES=(
   libtiff-dev libcbf-dev
   libfftw3-dev libceres-dev libeigen3-dev libtbb-dev libfmt-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  gemmi-dev libcli11-dev libtomlplusplus-dev nlohmann-json3-dev
+  gemmi-dev tao-pegtl-dev libcli11-dev libtomlplusplus-dev nlohmann-json3-dev
+  libplplot-dev plplot-driver-cairo
 )
 
 log() { printf '[setup] %s\n' "$*"; }

@@ -1,0 +1,188 @@
+#include "plots.hpp"
+
+#include <fmt/core.h>
+#include <plplot.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <mutex>
+
+#include "core/error.hpp"
+
+namespace anvil::pipeline {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+// PLplot keeps its state in global streams: one figure at a time.
+std::mutex& plplot_mutex() {
+  static std::mutex m;
+  return m;
+}
+
+const char* device_for(const fs::path& file) {
+  const auto ext = file.extension().string();
+  if (ext == ".png") return "pngcairo";
+  if (ext == ".svg") return "svgcairo";
+  if (ext == ".pdf") return "pdfcairo";
+  throw InputError(file.string(), "unknown plot format (use .png, .svg or .pdf)");
+}
+
+}  // namespace
+
+void draw_plot(const fs::path& file, const XYPlot& p) {
+  const char* dev = device_for(file);
+  double xmin = std::numeric_limits<double>::infinity(), xmax = -xmin, ymin = xmin, ymax = -xmin;
+  for (const auto& s : p.series)
+    for (std::size_t i = 0; i < s.x.size() && i < s.y.size(); ++i) {
+      const double y = p.log_y ? (s.y[i] > 0 ? std::log10(s.y[i]) : NAN) : s.y[i];
+      if (!std::isfinite(s.x[i]) || !std::isfinite(y)) continue;
+      const double e = (!p.log_y && i < s.y_err.size() && std::isfinite(s.y_err[i])) ? s.y_err[i] : 0.0;
+      xmin = std::min(xmin, s.x[i]);
+      xmax = std::max(xmax, s.x[i]);
+      ymin = std::min(ymin, y - e);
+      ymax = std::max(ymax, y + e);
+    }
+  if (!(xmax >= xmin)) xmin = 0, xmax = 1, ymin = 0, ymax = 1;
+  if (xmax == xmin) xmin -= 0.5, xmax += 0.5;
+  if (ymax == ymin) ymin -= 0.5, ymax += 0.5;
+  const double ypad = 0.05 * (ymax - ymin), xpad = 0.02 * (xmax - xmin);
+  const fs::path tmp = fs::path(file).concat(".part");
+
+  std::lock_guard lock(plplot_mutex());
+  PLINT stream = 0;
+  plmkstrm(&stream);
+  plsdev(dev);
+  plsfnam(tmp.c_str());
+  plspage(0, 0, static_cast<PLINT>(p.width_px), static_cast<PLINT>(p.height_px), 0, 0);
+  plscolbg(255, 255, 255);
+  plscol0(0, 255, 255, 255);
+  plscol0(1, 0, 0, 0);
+  plinit();
+  pladv(0);
+  plvpor(0.1, p.y_tick_labels.empty() ? 0.95 : 0.85, 0.12, 0.9);
+  plwind(xmin - xpad, xmax + xpad, ymin - ypad, ymax + ypad);
+  plcol0(1);
+  plschr(0, 1.0);
+  plbox("bcnst", 0, 0, p.log_y ? "bcnstlv" : "bcnstv", 0, 0);
+  pllab(p.x_label.c_str(), p.y_label.c_str(), p.title.c_str());
+  int colour = 2;
+  std::vector<PLINT> leg_opt, leg_col, leg_lcol, leg_sym_n;
+  std::vector<PLFLT> leg_scale, leg_width;
+  std::vector<std::string> leg_text, leg_sym;
+  for (const auto& s : p.series) {
+    plscol0(colour, s.rgb[0], s.rgb[1], s.rgb[2]);
+    plcol0(colour);
+    std::vector<double> y(s.y.size());
+    for (std::size_t i = 0; i < y.size(); ++i) y[i] = p.log_y ? (s.y[i] > 0 ? std::log10(s.y[i]) : NAN) : s.y[i];
+    // Draw runs of finite points.
+    std::vector<double> rx, ry;
+    auto flush = [&] {
+      if (rx.size() > 1 && s.line) {
+        if (s.dashed) pllsty(2);
+        plline(static_cast<PLINT>(rx.size()), rx.data(), ry.data());
+        pllsty(1);
+      }
+      rx.clear();
+      ry.clear();
+    };
+    for (std::size_t i = 0; i < y.size() && i < s.x.size(); ++i) {
+      if (std::isfinite(y[i]) && std::isfinite(s.x[i])) {
+        rx.push_back(s.x[i]);
+        ry.push_back(y[i]);
+      } else {
+        flush();
+      }
+    }
+    flush();
+    if (s.symbol) {
+      std::vector<double> sx, sy;
+      for (std::size_t i = 0; i < y.size() && i < s.x.size(); ++i)
+        if (std::isfinite(y[i]) && std::isfinite(s.x[i])) sx.push_back(s.x[i]), sy.push_back(y[i]);
+      plssym(0, 1.2);
+      plsym(static_cast<PLINT>(sx.size()), sx.data(), sy.data(), s.symbol);
+    }
+    if (!s.y_err.empty() && !p.log_y) {
+      for (std::size_t i = 0; i < s.x.size() && i < s.y_err.size(); ++i)
+        if (std::isfinite(s.y_err[i]) && std::isfinite(s.y[i])) {
+          const double lo = s.y[i] - s.y_err[i], hi = s.y[i] + s.y_err[i];
+          plerry(1, &s.x[i], &lo, &hi);
+        }
+    }
+    if (!s.label.empty()) {
+      leg_opt.push_back((s.line ? PL_LEGEND_LINE : 0) | (s.symbol ? PL_LEGEND_SYMBOL : 0));
+      leg_col.push_back(colour);
+      leg_lcol.push_back(colour);
+      leg_sym_n.push_back(s.symbol ? 1 : 0);
+      leg_scale.push_back(1.0);
+      leg_width.push_back(1.0);
+      leg_text.push_back(s.label);
+      leg_sym.push_back(s.symbol ? "#(840)" : "");
+    }
+    if (colour < 15) ++colour;
+  }
+  plcol0(1);
+  for (const auto& [y, text] : p.y_tick_labels) {
+    const double yy = p.log_y ? std::log10(std::max(y, 1e-300)) : y;
+    plptex(xmax + xpad, yy, 1, 0, 0, (" " + text).c_str());
+  }
+  if (!leg_text.empty()) {
+    std::vector<const char*> texts, syms;
+    std::vector<PLINT> styles(leg_text.size(), 1);
+    for (std::size_t i = 0; i < leg_text.size(); ++i) {
+      texts.push_back(leg_text[i].c_str());
+      syms.push_back(leg_sym[i].c_str());
+    }
+    PLFLT w = 0, h = 0;
+    const auto n = static_cast<PLINT>(leg_text.size());
+    pllegend(&w, &h, PL_LEGEND_BACKGROUND | PL_LEGEND_BOUNDING_BOX, PL_POSITION_TOP | PL_POSITION_RIGHT | PL_POSITION_INSIDE,
+             0.02, 0.02, 0.1, 0, 1, 1, 0, 0, n, leg_opt.data(), 1.0, 1.0, 2.0, 1.0, leg_col.data(), texts.data(),
+             nullptr, nullptr, nullptr, nullptr, leg_lcol.data(), styles.data(), leg_width.data(), leg_col.data(),
+             leg_scale.data(), leg_sym_n.data(), syms.data());
+  }
+  plend1();
+  if (!fs::exists(tmp)) throw InputError(file.string(), std::string("PLplot wrote nothing (is the ") + dev + " driver installed? Debian: plplot-driver-cairo)");
+  fs::rename(tmp, file);
+}
+
+XYPlot waterfall(const std::vector<std::vector<double>>& x, const std::vector<std::vector<double>>& y,
+                 const std::vector<std::string>& labels, const std::vector<std::array<int, 3>>& colours, bool log_y,
+                 const std::string& x_label, const std::string& title) {
+  XYPlot p;
+  p.title = title;
+  p.x_label = x_label;
+  p.y_label = log_y ? "I (offset, log scale)" : "I (offset)";
+  p.log_y = log_y;
+  p.height_px = 400 + 40.0 * static_cast<double>(std::min<std::size_t>(y.size(), 40));
+  // Offset: the typical pattern height (linear) or one decade per 3 patterns (log).
+  double span = 0;
+  for (const auto& v : y) {
+    double lo = std::numeric_limits<double>::infinity(), hi = -lo;
+    for (double e : v)
+      if (std::isfinite(e)) lo = std::min(lo, e), hi = std::max(hi, e);
+    if (hi > lo) span = std::max(span, 0.35 * (hi - lo));
+  }
+  for (std::size_t k = 0; k < y.size(); ++k) {
+    Series s;
+    s.x = x[k];
+    s.y = y[k];
+    const double factor = std::pow(10.0, 0.35 * static_cast<double>(k));
+    for (auto& v : s.y) v = log_y ? v * factor : v + span * static_cast<double>(k);
+    s.rgb = k < colours.size() ? colours[k] : std::array<int, 3>{0, 0, 0};
+    if (!s.y.empty() && k < labels.size()) {
+      double tail = s.y.back();
+      for (auto it = s.y.rbegin(); it != s.y.rend(); ++it)
+        if (std::isfinite(*it) && (!log_y || *it > 0)) {
+          tail = *it;
+          break;
+        }
+      p.y_tick_labels.emplace_back(tail, labels[k]);
+    }
+    p.series.push_back(std::move(s));
+  }
+  return p;
+}
+
+}  // namespace anvil::pipeline
