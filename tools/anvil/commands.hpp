@@ -16,5 +16,6 @@ void add_pressure_command(CLI::App& app, Context& ctx);                         
 void add_integrate_command(CLI::App& app, Context& ctx);                             // integrate.cpp
 void add_run_command(CLI::App& app, Context& ctx, const std::string& command_line);  // run.cpp
 void add_phase_command(CLI::App& app, Context& ctx);                                 // phase.cpp
+void add_calibrate_command(CLI::App& app, Context& ctx);                             // calibrate.cpp
 
 }  // namespace anvil::cli

@@ -1,0 +1,453 @@
+#include "calibration/calibrate.hpp"
+
+#include <fmt/core.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <map>
+#include <numbers>
+
+#include "calibration/initial_guess.hpp"
+#include "calibration/ring_model.hpp"
+
+namespace anvil::calibration {
+
+namespace {
+
+constexpr double kDeg = 180.0 / std::numbers::pi;
+
+double median(std::vector<double> v) {
+  if (v.empty()) return 0.0;
+  const auto mid = v.begin() + static_cast<std::ptrdiff_t>(v.size() / 2);
+  std::nth_element(v.begin(), mid, v.end());
+  return *mid;
+}
+
+std::string hkl_text(const std::array<int, 3>& h) { return fmt::format("({} {} {})", h[0], h[1], h[2]); }
+
+struct Coverage {
+  double tth_min = 0.0, tth_max = 0.0;
+};
+
+Coverage coverage(const PixelMaps& maps, const Mask& mask) {
+  Coverage c{std::numeric_limits<double>::infinity(), 0.0};
+  for (std::size_t i = 0; i < maps.two_theta.pixels.size(); ++i) {
+    if (mask.pixels[i]) continue;
+    const double t = maps.two_theta.pixels[i];
+    c.tth_min = std::min(c.tth_min, t);
+    c.tth_max = std::max(c.tth_max, t);
+  }
+  return c;
+}
+
+std::vector<double> line_two_thetas(const std::vector<CalibrantLine>& lines, double wavelength_m) {
+  std::vector<double> t;
+  for (const auto& l : lines) t.push_back(geometry::two_theta_from_d_spacing(l.d_angstrom, wavelength_m));
+  return t;
+}
+
+// Peaks of the 2θ mean profile, split into those a calibrant line explains and those none
+// does (another phase, a gasket — or the wrong calibrant or wavelength).
+struct ProfilePeaks {
+  std::vector<double> unexplained_tth;  // rad
+  double explained_height = 0.0, unexplained_height = 0.0;
+};
+
+ProfilePeaks profile_peaks(const ImageF& image, const Mask& mask, const geometry::Geometry& g,
+                           const PixelMaps& maps, const std::vector<double>& line_tth,
+                           double max_relative_height) {
+  ProfilePeaks out;
+  const Coverage cov = coverage(maps, mask);
+  const double step = 0.5 * pixel_two_theta(g, 0.0);
+  const int n = static_cast<int>((cov.tth_max - cov.tth_min) / step) + 1;
+  if (n < 20 || n > 2000000) return out;
+  std::vector<double> sum(n, 0.0);
+  std::vector<int> cnt(n, 0);
+  for (std::size_t i = 0; i < image.pixels.size(); ++i) {
+    if (mask.pixels[i] || std::isnan(image.pixels[i])) continue;
+    const int b = std::min(n - 1, static_cast<int>((maps.two_theta.pixels[i] - cov.tth_min) / step));
+    sum[b] += image.pixels[i];
+    ++cnt[b];
+  }
+  std::vector<double> prof(n, std::nan(""));
+  for (int b = 0; b < n; ++b)
+    if (cnt[b] >= 5) prof[b] = sum[b] / cnt[b];
+  const int H = 24;
+  std::vector<double> mn(n, std::nan("")), ex(n, std::nan(""));
+  for (int b = 0; b < n; ++b) {
+    if (std::isnan(prof[b])) continue;
+    double m = prof[b];
+    for (int k = std::max(0, b - H); k <= std::min(n - 1, b + H); ++k)
+      if (!std::isnan(prof[k])) m = std::min(m, prof[k]);
+    mn[b] = m;
+  }
+  for (int b = 0; b < n; ++b) {
+    if (std::isnan(prof[b])) continue;
+    double s = 0;
+    int c = 0;
+    for (int k = std::max(0, b - H); k <= std::min(n - 1, b + H); ++k)
+      if (!std::isnan(mn[k])) {
+        s += mn[k];
+        ++c;
+      }
+    ex[b] = prof[b] - s / c;
+  }
+  std::vector<double> diffs;
+  double top = 0;
+  for (int b = 1; b < n; ++b) {
+    if (!std::isnan(ex[b]) && !std::isnan(ex[b - 1])) diffs.push_back(std::fabs(ex[b] - ex[b - 1]));
+    if (!std::isnan(ex[b])) top = std::max(top, ex[b]);
+  }
+  const double noise = 1.4826 * median(diffs) / std::sqrt(2.0);
+  for (int b = 3; b < n - 3; ++b) {
+    if (std::isnan(ex[b]) || ex[b] < 10 * noise || ex[b] < max_relative_height * top) continue;
+    bool is_max = true;
+    for (int k = b - 3; k <= b + 3; ++k)
+      if (k != b && !std::isnan(ex[k]) && ex[k] >= ex[b]) is_max = false;
+    if (!is_max) continue;
+    const double t = cov.tth_min + (b + 0.5) * step;
+    const double tol = 4.0 * pixel_two_theta(g, t);
+    const bool explained =
+        std::any_of(line_tth.begin(), line_tth.end(), [&](double lt) { return std::fabs(lt - t) <= tol; });
+    if (explained) {
+      out.explained_height += ex[b];
+    } else {
+      out.unexplained_height += ex[b];
+      out.unexplained_tth.push_back(t);
+    }
+  }
+  return out;
+}
+
+struct PassState {
+  geometry::Geometry geometry;
+  std::vector<ControlPoint> points;
+  RefinedGeometry refined;
+  int passes = 0;
+  bool failed = false;
+  std::string failure;
+};
+
+// Drop points further than 4 robust σ (and 0.3 px) from their ring.
+std::vector<ControlPoint> drop_outliers(const geometry::Geometry& g, const std::vector<ControlPoint>& pts,
+                                        const std::vector<CalibrantLine>& lines,
+                                        const std::vector<double>& line_tth) {
+  const auto res = two_theta_residuals(g, pts, lines);
+  std::vector<double> scaled(res.size());
+  for (std::size_t i = 0; i < res.size(); ++i)
+    scaled[i] = std::fabs(res[i]) / pixel_two_theta(g, line_tth[pts[i].line]);
+  const double sigma = 1.4826 * median(scaled);
+  const double cut = std::max(4.0 * sigma, 0.3);
+  std::vector<ControlPoint> kept;
+  for (std::size_t i = 0; i < pts.size(); ++i)
+    if (scaled[i] <= cut) kept.push_back(pts[i]);
+  return kept;
+}
+
+PassState run_passes(const ImageF& image, const Mask& mask, geometry::Geometry g,
+                     const std::vector<CalibrantLine>& lines, const CalibrationOptions& opt,
+                     std::vector<std::string>& log) {
+  PassState st;
+  static constexpr double kWindowsPx[] = {20, 12, 8, 6, 5};
+  double fwhm_px = 2.0;
+  double tth_limit = -1;
+  bool tilts = false;
+  double last_change = std::numeric_limits<double>::infinity();
+  bool all_in = false;
+  for (int pass = 0; pass < opt.max_passes; ++pass) {
+    st.passes = pass + 1;
+    const PixelMaps maps = pixel_maps(g);
+    const Coverage cov = coverage(maps, mask);
+    const auto tth = line_two_thetas(lines, g.wavelength_m);
+    std::vector<int> cand;
+    for (int k = 0; k < static_cast<int>(lines.size()); ++k)
+      if (!std::isnan(tth[k]) && tth[k] > cov.tth_min && tth[k] < cov.tth_max) cand.push_back(k);
+    if (cand.empty()) {
+      st.failed = true;
+      st.failure = fmt::format("no calibrant line falls on the detector (2θ {:.3f}°–{:.3f}°)",
+                               cov.tth_min * kDeg, cov.tth_max * kDeg);
+      return st;
+    }
+    if (tth_limit < 0) tth_limit = tth[cand[std::min<std::size_t>(cand.size() - 1, 3)]];
+    const double window_px = std::max(pass < 5 ? kWindowsPx[pass] : 5.0, 3.0 * fwhm_px);
+    std::vector<RingTarget> targets;
+    for (int k : cand) {
+      if (tth[k] > tth_limit * 1.0000001) continue;
+      double sep = std::numeric_limits<double>::infinity();
+      if (k > 0 && !std::isnan(tth[k - 1])) sep = std::min(sep, tth[k] - tth[k - 1]);
+      if (k + 1 < static_cast<int>(lines.size()) && !std::isnan(tth[k + 1]))
+        sep = std::min(sep, tth[k + 1] - tth[k]);
+      const double pix = pixel_two_theta(g, tth[k]);
+      const double hw = std::min(window_px * pix, 0.45 * sep);
+      if (hw < std::max(2.5, 1.5 * fwhm_px) * pix) continue;  // unresolved from its neighbour
+      targets.push_back({k, tth[k], hw});
+    }
+    std::vector<ControlPoint> pts = pick_control_points(image, mask, g, maps, targets, opt.pick);
+    std::map<int, int> per_ring;
+    for (const auto& p : pts) ++per_ring[p.line];
+    const int nrings = static_cast<int>(per_ring.size());
+    if (nrings < opt.min_rings || static_cast<int>(pts.size()) < opt.min_points) {
+      st.failed = true;
+      st.failure = fmt::format("pass {}: only {} control points on {} ring(s) (need {} on {})", pass + 1,
+                               pts.size(), nrings, opt.min_points, opt.min_rings);
+      if (pass > 0)
+        st.failure += fmt::format("; the previous pass fitted {} points with RMS residual {:.4f}° 2θ",
+                                  st.points.size(), st.refined.rms_rad * kDeg);
+      else
+        st.failure += "; no residuals to report";
+      st.points = pts;
+      return st;
+    }
+    if (nrings >= 3) tilts = true;
+    FreeParameters free = opt.free;
+    if (!tilts) free.rot1 = free.rot2 = free.rot3 = false;
+    if (!all_in) free.wavelength = false;
+    std::vector<double> fw;
+    for (const auto& p : pts) fw.push_back(p.fwhm_rad / pixel_two_theta(g, tth[p.line]));
+    fwhm_px = std::clamp(median(fw), 1.0, 10.0);
+    const double huber = pixel_two_theta(g, tth[pts.front().line]);
+    RefineOptions ro{free, huber, 100, false};
+    RefinedGeometry r = refine_geometry(g, pts, lines, ro);
+    pts = drop_outliers(r.geometry, pts, lines, tth);
+    r = refine_geometry(r.geometry, pts, lines, ro);
+    // Parameter change in pixels: centre shift and distance change at the detector.
+    const auto c0 = beam_center_px(g), c1 = beam_center_px(r.geometry);
+    double change = std::fabs(r.geometry.dist_m - g.dist_m) / g.detector.pixel1_m;
+    if (c0 && c1) change = std::max(change, std::hypot((*c0)[0] - (*c1)[0], (*c0)[1] - (*c1)[1]));
+    log.push_back(fmt::format(
+        "pass {}: {} rings to 2θ {:.2f}°, window ±{:.0f} px, {} points, RMS {:.3f} px-eq, dist {:.3f} mm, "
+        "rot1 {:.4f}°, rot2 {:.4f}°, change {:.3f} px{}",
+        pass + 1, nrings, std::min(tth_limit, cov.tth_max) * kDeg, window_px, pts.size(),
+        r.rms_rad / pixel_two_theta(r.geometry, tth[pts.front().line]), r.geometry.dist_m * 1e3,
+        r.geometry.rot1 * kDeg, r.geometry.rot2 * kDeg, change, tilts ? "" : " (tilts fixed)"));
+    g = r.geometry;
+    st.points = pts;
+    st.refined = r;
+    const bool was_all_in = all_in;
+    all_in = tth_limit >= cov.tth_max;
+    double reached = 0;
+    for (const auto& [k, n] : per_ring) reached = std::max(reached, tth[k]);
+    if (tilts)
+      tth_limit = std::max(tth_limit, std::max(reached, tth_limit) * 1.5);
+    else
+      tth_limit = std::max(tth_limit, reached * 1.25);
+    if (was_all_in && pass >= 3 && change < 0.05 && last_change < 0.1) break;
+    last_change = change;
+  }
+  st.geometry = g;
+  return st;
+}
+
+}  // namespace
+
+const char* status_name(CalibrationStatus s) {
+  switch (s) {
+    case CalibrationStatus::Converged:
+      return "converged";
+    case CalibrationStatus::NoRings:
+      return "no rings";
+    case CalibrationStatus::PoorFit:
+      return "poor fit";
+    case CalibrationStatus::NotConverged:
+      return "not converged";
+  }
+  return "?";
+}
+
+namespace {
+
+CalibrationResult finish(const ImageF& image, const Mask& mask, PassState st,
+                         const std::vector<CalibrantLine>& lines, const CalibrationOptions& opt,
+                         std::vector<std::string> log) {
+  CalibrationResult res;
+  res.log = std::move(log);
+  res.passes = st.passes;
+  res.geometry = st.geometry;
+  if (st.failed) {
+    res.status = CalibrationStatus::NoRings;
+    res.points = st.points;
+    res.message = "calibration failed: " + st.failure;
+    return res;
+  }
+  // Final refinement with uncertainties.
+  RefineOptions ro{opt.free, 0.0, 200, true};
+  const auto tth0 = line_two_thetas(lines, st.geometry.wavelength_m);
+  ro.huber_scale_rad = pixel_two_theta(st.geometry, tth0[st.points.front().line]);
+  RefinedGeometry r = refine_geometry(st.geometry, st.points, lines, ro);
+  res.geometry = r.geometry;
+  res.sigma = r.sigma;
+  res.points = st.points;
+  res.residuals_rad = r.residuals_rad;
+  res.rms_rad = r.rms_rad;
+  const auto tth = line_two_thetas(lines, r.geometry.wavelength_m);
+  double ss = 0;
+  std::map<int, std::vector<double>> by_ring;
+  for (std::size_t i = 0; i < res.points.size(); ++i) {
+    const int k = res.points[i].line;
+    const double px = res.residuals_rad[i] / pixel_two_theta(r.geometry, tth[k]);
+    ss += px * px;
+    by_ring[k].push_back(res.residuals_rad[i]);
+  }
+  res.rms_px = std::sqrt(ss / std::max<std::size_t>(1, res.points.size()));
+  for (const auto& [k, v] : by_ring) {
+    RingFit f;
+    f.line = k;
+    f.calibrant_line = lines[k];
+    f.two_theta_expected_rad = tth[k];
+    f.points = static_cast<int>(v.size());
+    double s = 0, s2 = 0;
+    for (double x : v) {
+      s += x;
+      s2 += x * x;
+    }
+    f.mean_residual_rad = s / v.size();
+    f.rms_residual_rad = std::sqrt(s2 / v.size());
+    f.two_theta_observed_rad = tth[k] + f.mean_residual_rad;
+    res.rings.push_back(f);
+  }
+  const std::string summary =
+      fmt::format("{} control points on {} rings, RMS residual {:.4f}° 2θ ({:.3f} px-equivalent)",
+                  res.points.size(), res.rings.size(), res.rms_rad * kDeg, res.rms_px);
+  if (static_cast<int>(res.rings.size()) < opt.min_rings ||
+      static_cast<int>(res.points.size()) < opt.min_points) {
+    res.status = CalibrationStatus::NoRings;
+    res.message = "calibration failed: too few rings: " + summary;
+    return res;
+  }
+  if (!r.converged) {
+    res.status = CalibrationStatus::NotConverged;
+    res.message = "calibration did not converge (" + r.solver_report + "): " + summary;
+    return res;
+  }
+  if (res.rms_px > opt.max_rms_px) {
+    res.status = CalibrationStatus::PoorFit;
+    res.message = fmt::format(
+        "calibration did not converge to a geometry that fits the rings: {} exceeds the {:.2f} px allowed; "
+        "check "
+        "the calibrant, the wavelength and the start geometry",
+        summary, opt.max_rms_px);
+    return res;
+  }
+  for (const auto& f : res.rings) {
+    const double off = std::fabs(f.mean_residual_rad) / pixel_two_theta(r.geometry, f.two_theta_expected_rad);
+    if (f.points >= 5 && off > opt.max_ring_offset_px) {
+      res.status = CalibrationStatus::PoorFit;
+      res.message = fmt::format(
+          "calibration did not converge: ring {} (d = {:.5f} Å) sits {:.2f} px-equivalent ({:.4f}° 2θ) off "
+          "its expected position; the rings do not fit one geometry at this wavelength: {}",
+          hkl_text(f.calibrant_line.hkl), f.calibrant_line.d_angstrom, off, f.mean_residual_rad * kDeg,
+          summary);
+      return res;
+    }
+  }
+  const PixelMaps maps = pixel_maps(r.geometry);
+  const ProfilePeaks pk = profile_peaks(image, mask, r.geometry, maps, tth, opt.max_unexplained_peak);
+  std::string extra;
+  for (double t : pk.unexplained_tth) extra += fmt::format("{}{:.3f}°", extra.empty() ? "" : ", ", t * kDeg);
+  if (pk.unexplained_height > pk.explained_height) {
+    res.status = CalibrationStatus::PoorFit;
+    res.message = fmt::format(
+        "calibration did not converge to a consistent answer: most of the ring intensity is at 2θ = {}, "
+        "where the "
+        "calibrant has no line at λ = {:.5f} Å (wrong calibrant or wavelength?); {}",
+        extra, r.geometry.wavelength_m * 1e10, summary);
+    return res;
+  }
+  if (!extra.empty())
+    res.log.push_back(
+        fmt::format("note: rings at 2θ = {} are not calibrant lines (another phase, a gasket?)", extra));
+  res.status = CalibrationStatus::Converged;
+  res.message = "calibration converged: " + summary;
+  return res;
+}
+
+}  // namespace
+
+CalibrationResult calibrate(const ImageF& image, const Mask& mask_in, const geometry::Detector& detector_in,
+                            double wavelength_m, const std::vector<CalibrantLine>& lines,
+                            const CalibrationStart& start, const CalibrationOptions& opt) {
+  geometry::Detector det = detector_in;
+  det.shape = image.shape;
+  std::vector<std::string> log;
+  Mask mask(image.shape, 0);
+  if (!mask_in.pixels.empty()) {
+    if (mask_in.shape != image.shape) throw std::invalid_argument("calibrate: mask and image shapes differ");
+    mask = mask_in;
+  }
+  if (det.modules || det.circular_active_area) {
+    const Mask dead = det.dead_pixel_mask();
+    for (std::size_t i = 0; i < mask.pixels.size(); ++i) mask.pixels[i] |= dead.pixels[i];
+  }
+  for (std::size_t i = 0; i < mask.pixels.size(); ++i)
+    if (std::isnan(image.pixels[i])) mask.pixels[i] = 1;
+  if (lines.empty()) throw std::invalid_argument("calibrate: the calibrant has no lines");
+  if (!(wavelength_m > 0)) throw std::invalid_argument("calibrate: wavelength must be > 0");
+
+  if (start.guess) {
+    geometry::Geometry g = *start.guess;
+    g.detector = det;
+    g.wavelength_m = wavelength_m;
+    log.push_back(fmt::format("starting from the given geometry: dist {:.3f} mm, poni {:.3f}, {:.3f} mm",
+                              g.dist_m * 1e3, g.poni1_m * 1e3, g.poni2_m * 1e3));
+    PassState st = run_passes(image, mask, g, lines, opt, log);
+    CalibrationResult res = finish(image, mask, st, lines, opt, log);
+    if (res.ok()) return res;
+    log = res.log;
+    log.push_back("the given geometry did not lead to a fit (" + res.message + "); searching around it");
+  }
+
+  CenterSearch cs;
+  std::optional<double> dist_guess = start.dist_m;
+  if (start.center_px) {
+    cs.around = start.center_px;
+  } else if (start.guess) {
+    cs.around = beam_center_px(*start.guess);
+  }
+  if (!dist_guess && start.guess) dist_guess = start.guess->dist_m;
+  cs.radius_px = opt.search_radius_px;
+  const CenterEstimate ce = find_beam_center(image, mask, cs);
+  log.push_back(fmt::format(
+      "beam centre search: row {:.1f}, column {:.1f} (radial symmetry {:.3f}){}", ce.center[0], ce.center[1],
+      ce.score, ce.at_search_edge ? " — at the edge of the search box: the guess may be far off" : ""));
+  const RadialProfilePeaks peaks = radial_profile_peaks(image, mask, ce.center);
+  log.push_back(fmt::format("radial profile: {} peaks between {:.0f} and {:.0f} px", peaks.peaks.size(),
+                            peaks.r_min_px, peaks.r_max_px));
+  const double pixel = 0.5 * (det.pixel1_m + det.pixel2_m);
+  const double dmin = dist_guess ? *dist_guess / opt.dist_search_factor : 0.0;
+  const double dmax = dist_guess ? *dist_guess * opt.dist_search_factor : 1e9;
+  const auto de = estimate_distance(peaks, lines, wavelength_m, pixel, dmin, dmax);
+  if (!de) {
+    CalibrationResult res;
+    res.status = CalibrationStatus::NoRings;
+    res.log = log;
+    res.message = fmt::format(
+        "calibration failed: no calibrant ring pattern found: {} radial peaks about the best centre (row "
+        "{:.1f}, "
+        "column {:.1f}), and no distance{} maps two or more calibrant lines onto them",
+        peaks.peaks.size(), ce.center[0], ce.center[1],
+        dist_guess ? fmt::format(" within {:.1f}–{:.1f} mm", dmin * 1e3, dmax * 1e3) : std::string());
+    res.geometry = untilted_geometry(det, wavelength_m, dist_guess.value_or(0.1), ce.center[0], ce.center[1]);
+    return res;
+  }
+  log.push_back(
+      fmt::format("distance from ring radii: {:.2f} mm ({} of {} peaks matched, {:.0f} % of lines in range "
+                  "unseen)",
+                  de->dist_m * 1e3, de->matched, peaks.peaks.size(), 100 * de->missing_fraction));
+  const geometry::Geometry g0 = untilted_geometry(det, wavelength_m, de->dist_m, ce.center[0], ce.center[1]);
+  PassState st = run_passes(image, mask, g0, lines, opt, log);
+  CalibrationResult res = finish(image, mask, st, lines, opt, log);
+  if (!res.ok() && cs.around) {
+    const double moved = std::hypot(ce.center[0] - (*cs.around)[0], ce.center[1] - (*cs.around)[1]);
+    if (ce.at_search_edge || moved > 0.8 * opt.search_radius_px)
+      res.message += fmt::format(
+          "; the beam-centre search ended {:.0f} px from the given centre, at the edge of its "
+          "±{:.0f} px box: the start geometry is far off",
+          moved, opt.search_radius_px);
+    else
+      res.message += "; if the start geometry (distance, centre) may be far off, try without it";
+  }
+  return res;
+}
+
+}  // namespace anvil::calibration

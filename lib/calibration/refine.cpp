@@ -1,0 +1,130 @@
+#include "calibration/refine.hpp"
+
+#include <ceres/ceres.h>
+
+#include <cmath>
+
+#include "calibration/ring_model.hpp"
+
+namespace anvil::calibration {
+
+namespace {
+
+// One control point on a line of spacing d: model 2θ − 2·asin(λ / 2d). Wavelength in Å.
+struct RingResidual {
+  DetectorPoint point;
+  double pixel1_m, pixel2_m, d_angstrom;
+
+  template <class T>
+  bool operator()(const T* g, const T* wavelength_a, T* residual) const {
+    using std::asin;
+    residual[0] =
+        model_two_theta(g, point, pixel1_m, pixel2_m) - 2.0 * asin(wavelength_a[0] / (2.0 * d_angstrom));
+    return true;
+  }
+};
+
+}  // namespace
+
+std::vector<double> two_theta_residuals(const geometry::Geometry& g, std::span<const ControlPoint> points,
+                                        std::span<const CalibrantLine> lines) {
+  double p[kGeometryParameterCount];
+  geometry_parameters(g, p);
+  std::vector<double> out;
+  out.reserve(points.size());
+  for (const auto& cp : points) {
+    const double expected = geometry::two_theta_from_d_spacing(lines[cp.line].d_angstrom, g.wavelength_m);
+    out.push_back(model_two_theta(p, detector_point(g.detector, cp.d1, cp.d2), g.detector.pixel1_m,
+                                  g.detector.pixel2_m) -
+                  expected);
+  }
+  return out;
+}
+
+RefinedGeometry refine_geometry(const geometry::Geometry& start, std::span<const ControlPoint> points,
+                                std::span<const CalibrantLine> lines, const RefineOptions& options) {
+  RefinedGeometry out;
+  out.geometry = start;
+  double g[kGeometryParameterCount];
+  geometry_parameters(start, g);
+  double wavelength_a = start.wavelength_m * 1e10;
+
+  ceres::Problem problem;
+  for (const auto& cp : points) {
+    auto* cost = new ceres::AutoDiffCostFunction<RingResidual, 1, kGeometryParameterCount, 1>(
+        new RingResidual{detector_point(start.detector, cp.d1, cp.d2), start.detector.pixel1_m,
+                         start.detector.pixel2_m, lines[cp.line].d_angstrom});
+    ceres::LossFunction* loss =
+        options.huber_scale_rad > 0 ? new ceres::HuberLoss(options.huber_scale_rad) : nullptr;
+    problem.AddResidualBlock(cost, loss, g, &wavelength_a);
+  }
+  const FreeParameters& f = options.free;
+  std::vector<int> fixed;
+  const bool free_flags[kGeometryParameterCount] = {f.dist, f.poni1, f.poni2, f.rot1, f.rot2, f.rot3};
+  for (int i = 0; i < kGeometryParameterCount; ++i)
+    if (!free_flags[i]) fixed.push_back(i);
+  if (static_cast<int>(fixed.size()) == kGeometryParameterCount)
+    problem.SetParameterBlockConstant(g);
+  else if (!fixed.empty())
+    problem.SetManifold(g, new ceres::SubsetManifold(kGeometryParameterCount, fixed));
+  if (!f.wavelength) problem.SetParameterBlockConstant(&wavelength_a);
+  problem.SetParameterLowerBound(g, kDist, 1e-4);
+  for (int i : {kRot1, kRot2, kRot3}) {
+    problem.SetParameterLowerBound(g, i, -M_PI / 2);
+    problem.SetParameterUpperBound(g, i, M_PI / 2);
+  }
+  if (f.wavelength) problem.SetParameterLowerBound(&wavelength_a, 0, 1e-3);
+
+  ceres::Solver::Options so;
+  so.linear_solver_type = ceres::DENSE_QR;
+  so.max_num_iterations = options.max_iterations;
+  so.function_tolerance = 1e-12;
+  so.parameter_tolerance = 1e-12;
+  so.gradient_tolerance = 1e-14;
+  so.num_threads = 1;
+  ceres::Solver::Summary summary;
+  ceres::Solve(so, &problem, &summary);
+  out.converged = summary.termination_type == ceres::CONVERGENCE;
+  out.solver_report = summary.BriefReport();
+  set_geometry_parameters(out.geometry, g);
+  out.geometry.wavelength_m = wavelength_a * 1e-10;
+
+  out.residuals_rad = two_theta_residuals(out.geometry, points, lines);
+  double ss = 0;
+  for (double r : out.residuals_rad) ss += r * r;
+  const double n = static_cast<double>(points.size());
+  out.rms_rad = n > 0 ? std::sqrt(ss / n) : 0.0;
+
+  if (options.covariance && f.count() > 0 && points.size() > static_cast<std::size_t>(f.count())) {
+    const double s2 = ss / (n - f.count());
+    ceres::Covariance::Options co;
+    co.algorithm_type = ceres::DENSE_SVD;
+    co.null_space_rank = 0;
+    ceres::Covariance cov(co);
+    std::vector<std::pair<const double*, const double*>> blocks;
+    if (f.count() - f.wavelength > 0) blocks.emplace_back(g, g);
+    if (f.wavelength) blocks.emplace_back(&wavelength_a, &wavelength_a);
+    out.sigma.fill(0.0);
+    if (cov.Compute(blocks, &problem)) {
+      if (f.count() - f.wavelength > 0) {
+        double c[kGeometryParameterCount * kGeometryParameterCount];
+        cov.GetCovarianceBlock(g, g, c);
+        for (int i = 0; i < kGeometryParameterCount; ++i)
+          out.sigma[i] =
+              free_flags[i] ? std::sqrt(std::max(0.0, c[i * kGeometryParameterCount + i] * s2)) : 0.0;
+      }
+      if (f.wavelength) {
+        double c = 0;
+        cov.GetCovarianceBlock(&wavelength_a, &wavelength_a, &c);
+        out.sigma[6] = std::sqrt(std::max(0.0, c * s2)) * 1e-10;
+      }
+    } else {
+      for (int i = 0; i < kGeometryParameterCount; ++i)
+        if (free_flags[i]) out.sigma[i] = std::nan("");
+      if (f.wavelength) out.sigma[6] = std::nan("");
+    }
+  }
+  return out;
+}
+
+}  // namespace anvil::calibration

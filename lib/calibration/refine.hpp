@@ -1,0 +1,51 @@
+// Least-squares refinement of the PONI geometry on control points (Ceres Solver).
+//
+// Each control point on line k gives one residual, 2θ_model(point; dist, poni1, poni2, rot1,
+// rot2, rot3) − 2θ_k(λ), 2θ_k = 2·asin(λ / 2d_k) — pyFAI's GeometryRefinement residual. A Huber
+// loss keeps a few misplaced points from pulling the fit. Parameter uncertainties are the
+// square roots of the diagonal of (JᵀJ)⁻¹·s², s² = Σr² / (n − p) (ceres::Covariance).
+#pragma once
+
+#include <array>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "calibration/calibrant.hpp"
+#include "calibration/control_points.hpp"
+#include "geometry/geometry.hpp"
+
+namespace anvil::calibration {
+
+// Which parameters are free. Index order: dist, poni1, poni2, rot1, rot2, rot3, wavelength.
+struct FreeParameters {
+  bool dist = true, poni1 = true, poni2 = true, rot1 = true, rot2 = true, rot3 = false, wavelength = false;
+  int count() const { return dist + poni1 + poni2 + rot1 + rot2 + rot3 + wavelength; }
+};
+
+struct RefineOptions {
+  FreeParameters free;
+  double huber_scale_rad = 0.0;  // 0: plain least squares
+  int max_iterations = 100;
+  bool covariance = true;
+};
+
+struct RefinedGeometry {
+  geometry::Geometry geometry;
+  // 1σ of dist (m), poni1 (m), poni2 (m), rot1, rot2, rot3 (rad), wavelength (m); 0 when fixed,
+  // NaN when the covariance could not be computed (a degenerate problem).
+  std::array<double, 7> sigma{};
+  bool converged = false;
+  std::string solver_report;          // Ceres' brief report
+  std::vector<double> residuals_rad;  // per control point, model − expected 2θ
+  double rms_rad = 0.0;
+};
+
+RefinedGeometry refine_geometry(const geometry::Geometry& start, std::span<const ControlPoint> points,
+                                std::span<const CalibrantLine> lines, const RefineOptions& options = {});
+
+// model − expected 2θ of each point, for a given geometry.
+std::vector<double> two_theta_residuals(const geometry::Geometry& g, std::span<const ControlPoint> points,
+                                        std::span<const CalibrantLine> lines);
+
+}  // namespace anvil::calibration

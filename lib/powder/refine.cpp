@@ -1,0 +1,555 @@
+#include "powder/refine.hpp"
+
+#include <ceres/ceres.h>
+#include <fmt/format.h>
+
+#include <Eigen/Dense>
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+
+#include "core/error.hpp"
+
+namespace anvil::powder {
+
+namespace {
+
+constexpr std::size_t kScaleK = 0, kAK = 1, kCK = 2, kSizeK = 3, kStrainK = 4, kBK = 5;
+
+// The whole pattern as one residual block: r_i = (y_i − m_i)/σ_i, one parameter block per
+// refinable number (so that any of them can be held constant or bounded on its own). The
+// Jacobian is the model's analytic one; the model is not thread-safe, nor is this.
+class PatternCost final : public ceres::CostFunction {
+ public:
+  // The solver's unknowns are u_i = p_i / unit_i (unit_i from the starting Jacobian's column
+  // norms), so that all columns are of order one: better conditioned steps and covariance.
+  PatternCost(const PatternModel& model, const std::vector<double>& y, const std::vector<double>& inv_sigma,
+              const std::vector<double>& unit)
+      : model_(model), y_(y), w_(inv_sigma), unit_(unit), values_(model.num_parameters()), m_(y.size()) {
+    set_num_residuals(static_cast<int>(y.size()));
+    for (std::size_t i = 0; i < model.num_parameters(); ++i) mutable_parameter_block_sizes()->push_back(1);
+  }
+
+  bool Evaluate(double const* const* parameters, double* residuals, double** jacobians) const override {
+    const std::size_t P = values_.size(), N = y_.size();
+    for (std::size_t i = 0; i < P; ++i) values_[i] = parameters[i][0] * unit_[i];
+    std::vector<char> need(P, 0);
+    bool any = false;
+    if (jacobians)
+      for (std::size_t i = 0; i < P; ++i) any |= (need[i] = jacobians[i] != nullptr) != 0;
+    if (any) jac_.resize(N * P);
+    model_.evaluate(values_, m_.data(), any ? jac_.data() : nullptr, need);
+    for (std::size_t i = 0; i < N; ++i) {
+      residuals[i] = (y_[i] - m_[i]) * w_[i];
+      if (!std::isfinite(residuals[i])) return false;
+    }
+    if (any)
+      for (std::size_t p = 0; p < P; ++p)
+        if (need[p]) {
+          const double* col = jac_.data() + p * N;
+          const double u = unit_[p];
+          for (std::size_t i = 0; i < N; ++i) jacobians[p][i] = -col[i] * w_[i] * u;
+        }
+    return true;
+  }
+
+ private:
+  const PatternModel& model_;
+  const std::vector<double>& y_;
+  const std::vector<double>& w_;
+  const std::vector<double>& unit_;
+  mutable std::vector<double> values_, m_, jac_;
+};
+
+bool is_scale(const PatternParameters& P, std::size_t i) {
+  for (std::size_t p = 0; p < P.phases.size(); ++p)
+    if (i == P.phase_index(p, kScaleK)) return true;
+  return false;
+}
+
+// Parameters that enter the model linearly: scales, background, hump amplitude, empty cell.
+bool is_linear(const PatternParameters& P, std::size_t i) {
+  return is_scale(P, i) ||
+         (i >= PatternParameters::kGlobal && i < PatternParameters::kGlobal + P.background.size()) ||
+         i == 5 || i == 8;
+}
+
+double formula_cell_factor(const PowderPhase& ph, double a, double c) {
+  return ph.z * ph.formula_mass * cell_volume(ph.kind, a, ph.kind == CellKind::Hexagonal ? c : a);
+}
+
+}  // namespace
+
+const char* status_name(FitStatus s) {
+  switch (s) {
+    case FitStatus::Converged:
+      return "converged";
+    case FitStatus::NotConverged:
+      return "not_converged";
+    case FitStatus::Failed:
+      return "failed";
+  }
+  return "?";
+}
+
+void validate_pattern(const PowderPattern& pat, const std::string& source) {
+  const std::size_t n = pat.two_theta_deg.size();
+  if (pat.intensity.size() != n)
+    throw InputError(source, fmt::format("{} 2θ values but {} intensities", n, pat.intensity.size()));
+  if (!pat.sigma.empty() && pat.sigma.size() != n)
+    throw InputError(source, fmt::format("{} 2θ values but {} σ values", n, pat.sigma.size()));
+  if (n < 10) throw InputError(source, fmt::format("only {} points in the pattern", n));
+  for (std::size_t i = 0; i < n; ++i) {
+    if (!std::isfinite(pat.two_theta_deg[i]))
+      throw InputError(source, fmt::format("2θ[{}] is not a finite number", i));
+    if (!std::isfinite(pat.intensity[i]))
+      throw InputError(source,
+                       fmt::format("intensity at 2θ = {} is {}", pat.two_theta_deg[i], pat.intensity[i]));
+    if (!pat.sigma.empty() && !(pat.sigma[i] > 0.0 && std::isfinite(pat.sigma[i])))
+      throw InputError(source, fmt::format("σ at 2θ = {} is {} (must be positive and finite)",
+                                           pat.two_theta_deg[i], pat.sigma[i]));
+    if (i > 0 && !(pat.two_theta_deg[i] > pat.two_theta_deg[i - 1]))
+      throw InputError(source, fmt::format("2θ does not increase at point {} ({} after {})", i,
+                                           pat.two_theta_deg[i], pat.two_theta_deg[i - 1]));
+  }
+}
+
+PowderPattern select_range(const PowderPattern& pat, double lo, double hi) {
+  PowderPattern out;
+  for (std::size_t i = 0; i < pat.two_theta_deg.size(); ++i) {
+    const double x = pat.two_theta_deg[i];
+    if (x < lo || x > hi) continue;
+    out.two_theta_deg.push_back(x);
+    out.intensity.push_back(pat.intensity[i]);
+    if (!pat.sigma.empty()) out.sigma.push_back(pat.sigma[i]);
+  }
+  return out;
+}
+
+FitResult refine(const PowderPattern& pattern, const std::vector<PowderPhase>& phases,
+                 const ModelSettings& settings, const PatternParameters& start,
+                 const RefineOptions& options) {
+  validate_pattern(pattern);
+  const PatternModel model(settings, phases, pattern.two_theta_deg);
+  return refine(model, pattern, start, options);
+}
+
+FitResult refine(const PatternModel& model, const PowderPattern& pattern, const PatternParameters& start,
+                 const RefineOptions& options) {
+  const auto t_start = std::chrono::steady_clock::now();
+  validate_pattern(pattern);
+  if (pattern.two_theta_deg != model.two_theta_deg())
+    throw InputError("refine", "the pattern's 2θ points are not the model's");
+  const auto& phases = model.phases();
+  if (start.phases.size() != phases.size())
+    throw InputError(
+        "refine", fmt::format("{} phase parameter sets for {} phases", start.phases.size(), phases.size()));
+  if (start.background.size() != static_cast<std::size_t>(model.settings().background_terms))
+    throw InputError("refine", fmt::format("{} background coefficients for background_terms = {}",
+                                           start.background.size(), model.settings().background_terms));
+  const std::size_t N = pattern.two_theta_deg.size(), P = model.num_parameters();
+
+  FitResult res;
+  res.parameters = start;
+  res.parameter_names = start.names(phases);
+  auto flat = res.parameters.flat();
+  for (std::size_t i = 0; i < P; ++i) {
+    Param& q = *flat[i];
+    if (!std::isfinite(q.value) || !(q.lower <= q.upper) || std::isnan(q.lower) || std::isnan(q.upper))
+      throw InputError("refine", fmt::format("{}: value {} with bounds [{}, {}]", res.parameter_names[i],
+                                             q.value, q.lower, q.upper));
+    if (q.refine) q.value = std::clamp(q.value, q.lower, q.upper);
+  }
+  std::vector<double> y = pattern.intensity, w(N);
+  for (std::size_t i = 0; i < N; ++i)
+    w[i] = 1.0 / (pattern.sigma.empty() ? std::sqrt(std::max(y[i], 1.0)) : pattern.sigma[i]);
+  std::vector<double> values(P);
+  for (std::size_t i = 0; i < P; ++i) values[i] = flat[i]->value;
+
+  // Linear start for the scales and the background (weighted least squares, scales ≥ 0).
+  if (options.estimate_scales) {
+    const auto unit = model.unit_phase_patterns(values);
+    std::vector<std::size_t> cols;
+    for (std::size_t p = 0; p < phases.size(); ++p)
+      if (flat[start.phase_index(p, kScaleK)]->refine) cols.push_back(start.phase_index(p, kScaleK));
+    for (std::size_t k = 0; k < start.background.size(); ++k)
+      if (flat[start.background_index(k)]->refine) cols.push_back(start.background_index(k));
+    if (!cols.empty()) {
+      std::vector<double> jac(N * P), m(N);
+      std::vector<char> need(P, 0);
+      for (auto c : cols) need[c] = 1;
+      model.evaluate(values, m.data(), jac.data(), need);
+      Eigen::MatrixXd A(N, cols.size());
+      Eigen::VectorXd b(N);
+      for (std::size_t i = 0; i < N; ++i) {
+        // Target: y minus the part of the model not in the linear columns.
+        double fixed = m[i];
+        for (std::size_t k = 0; k < cols.size(); ++k) fixed -= jac[cols[k] * N + i] * values[cols[k]];
+        b(static_cast<Eigen::Index>(i)) = (y[i] - fixed) * w[i];
+        for (std::size_t k = 0; k < cols.size(); ++k)
+          A(static_cast<Eigen::Index>(i), static_cast<Eigen::Index>(k)) = jac[cols[k] * N + i] * w[i];
+      }
+      Eigen::VectorXd x = A.colPivHouseholderQr().solve(b);
+      if (x.allFinite()) {
+        double smax = 0;
+        for (std::size_t k = 0; k < cols.size(); ++k)
+          if (is_scale(start, cols[k])) smax = std::max(smax, x(static_cast<Eigen::Index>(k)));
+        for (std::size_t k = 0; k < cols.size(); ++k) {
+          double v = x(static_cast<Eigen::Index>(k));
+          // A phase the linear fit rejects starts small but positive.
+          if (is_scale(start, cols[k])) v = std::max(v, 1e-3 * smax);
+          const Param& q = *flat[cols[k]];
+          values[cols[k]] = std::clamp(v, q.lower, q.upper);
+        }
+      }
+      (void)unit;
+    }
+  }
+
+  // Parameter units from the column norms of the weighted Jacobian at the start.
+  std::vector<double> unit(P, 1.0);
+  {
+    std::vector<double> jac(N * P), m(N);
+    std::vector<char> need(P, 0);
+    for (std::size_t i = 0; i < P; ++i) need[i] = flat[i]->refine;
+    model.evaluate(values, m.data(), jac.data(), need);
+    for (std::size_t i = 0; i < P; ++i) {
+      if (!need[i]) continue;
+      double ss = 0;
+      for (std::size_t k = 0; k < N; ++k) ss += jac[i * N + k] * jac[i * N + k] * w[k] * w[k];
+      unit[i] = ss > 0 && std::isfinite(ss) ? 1.0 / std::sqrt(ss) : std::max(std::fabs(values[i]), 1.0);
+    }
+  }
+  for (std::size_t i = 0; i < P; ++i) values[i] /= unit[i];
+
+  // The problem: one residual block, one parameter block per number.
+  ceres::Problem::Options popt;
+  popt.cost_function_ownership = ceres::TAKE_OWNERSHIP;
+  ceres::Problem problem(popt);
+  std::vector<double*> blocks(P);
+  for (std::size_t i = 0; i < P; ++i) blocks[i] = &values[i];
+  problem.AddResidualBlock(new PatternCost(model, y, w, unit), nullptr, blocks);
+  for (std::size_t i = 0; i < P; ++i) {
+    const Param& q = *flat[i];
+    if (q.lower > -1e299) problem.SetParameterLowerBound(blocks[i], 0, q.lower / unit[i]);
+    if (q.upper < 1e299) problem.SetParameterUpperBound(blocks[i], 0, q.upper / unit[i]);
+  }
+  ceres::Solver::Options sopt;
+  sopt.linear_solver_type = ceres::DENSE_QR;
+  sopt.max_num_iterations = options.max_iterations;
+  sopt.function_tolerance = options.function_tolerance;
+  sopt.parameter_tolerance = options.parameter_tolerance;
+  sopt.gradient_tolerance = options.gradient_tolerance;
+  sopt.num_threads = options.num_threads;
+  sopt.logging_type = ceres::SILENT;
+  sopt.minimizer_progress_to_stdout = false;
+
+  const auto set_free = [&](auto pred) {
+    int n = 0;
+    for (std::size_t i = 0; i < P; ++i) {
+      if (flat[i]->refine && pred(i)) {
+        problem.SetParameterBlockVariable(blocks[i]);
+        ++n;
+      } else {
+        problem.SetParameterBlockConstant(blocks[i]);
+      }
+    }
+    return n;
+  };
+
+  ceres::Solver::Summary summary;
+  int iterations = 0;
+  // Without a linear start, first refine the linear parameters alone.
+  if (options.staged && !options.estimate_scales &&
+      set_free([&](std::size_t i) { return is_linear(start, i); }) > 0) {
+    ceres::Solve(sopt, &problem, &summary);
+    iterations += static_cast<int>(summary.iterations.size());
+  }
+  // Weight fractions at the current values; a phase the data do not support yet keeps its
+  // cell, size, strain and B fixed (they are undetermined while its scale is ~0 and would only
+  // wander), and is freed again if it comes back.
+  const auto fractions_now = [&]() {
+    std::vector<double> f(phases.size());
+    double tot = 0;
+    for (std::size_t p = 0; p < phases.size(); ++p) {
+      const double a = values[start.phase_index(p, kAK)] * unit[start.phase_index(p, kAK)];
+      const double c = values[start.phase_index(p, kCK)] * unit[start.phase_index(p, kCK)];
+      f[p] = values[start.phase_index(p, kScaleK)] * unit[start.phase_index(p, kScaleK)] *
+             formula_cell_factor(phases[p], a, c);
+      tot += f[p];
+    }
+    for (double& x : f) x = tot > 0 ? x / tot : 0.0;
+    return f;
+  };
+  // Active set for the scale ≥ 0 bounds: a phase with (almost) no weight after the linear
+  // start is held at scale 0 with its cell, size, strain and B fixed (undetermined, they would
+  // only wander, and a scale sitting on its bound slows the trust-region steps down). After the
+  // fit, the scale that would best fit the residual is computed; if it gives the phase more than
+  // `absent_fraction`, the phase is freed and the fit run again.
+  std::vector<bool> held(phases.size(), false);
+  if (options.staged) {
+    const auto f = fractions_now();
+    for (std::size_t p = 0; p < phases.size(); ++p) {
+      const std::size_t is = start.phase_index(p, kScaleK);
+      held[p] = flat[is]->refine && f[p] < options.hold_fraction && flat[is]->lower <= 0.0;
+      if (held[p]) values[is] = 0.0;
+    }
+  }
+  const auto not_held = [&](std::size_t i) {
+    for (std::size_t p = 0; p < phases.size(); ++p)
+      if (held[p] && i >= start.phase_index(p, 0) &&
+          i < start.phase_index(p, 0) + PatternParameters::kPerPhase)
+        return false;
+    return true;
+  };
+  res.num_free = set_free(not_held);
+  if (res.num_free == 0) throw InputError("refine", "no parameter is refined");
+  ceres::Solve(sopt, &problem, &summary);
+  iterations += static_cast<int>(summary.iterations.size());
+  if (std::find(held.begin(), held.end(), true) != held.end()) {
+    std::vector<double> phys(P), m(N), jac(N * P);
+    std::vector<char> need(P, 0);
+    for (std::size_t i = 0; i < P; ++i) phys[i] = values[i] * unit[i];
+    for (std::size_t p = 0; p < phases.size(); ++p) need[start.phase_index(p, kScaleK)] = held[p];
+    model.evaluate(phys, m.data(), jac.data(), need);
+    bool back = false;
+    double total = 0;
+    for (std::size_t p = 0; p < phases.size(); ++p)
+      total +=
+          phys[start.phase_index(p, kScaleK)] *
+          formula_cell_factor(phases[p], phys[start.phase_index(p, kAK)], phys[start.phase_index(p, kCK)]);
+    for (std::size_t p = 0; p < phases.size(); ++p) {
+      if (!held[p]) continue;
+      const std::size_t is = start.phase_index(p, kScaleK);
+      double g = 0, hh = 0;
+      for (std::size_t i = 0; i < N; ++i) {
+        const double d = jac[is * N + i] * w[i];
+        g += d * (y[i] - m[i]) * w[i];
+        hh += d * d;
+      }
+      const double best = hh > 0 ? std::max(g / hh, 0.0) : 0.0;
+      const double k =
+          formula_cell_factor(phases[p], phys[start.phase_index(p, kAK)], phys[start.phase_index(p, kCK)]);
+      if (best * k / (total + best * k) >= options.absent_fraction) {
+        held[p] = false;
+        back = true;
+        values[is] = best / unit[is];
+      }
+    }
+    if (back) {
+      set_free(not_held);
+      ceres::Solve(sopt, &problem, &summary);
+      iterations += static_cast<int>(summary.iterations.size());
+    }
+  }
+  res.num_free = 0;
+  for (std::size_t i = 0; i < P; ++i) res.num_free += flat[i]->refine && not_held(i);
+  res.iterations = iterations;
+
+  std::vector<double> phys(P);
+  for (std::size_t i = 0; i < P; ++i) phys[i] = values[i] * unit[i];
+  bool finite = true;
+  for (double v : phys) finite &= std::isfinite(v);
+  if (!finite || !summary.IsSolutionUsable()) {
+    res.status = FitStatus::Failed;
+    res.reason = fmt::format("the solver failed: {}", summary.message);
+  } else if (summary.termination_type == ceres::CONVERGENCE) {
+    res.status = FitStatus::Converged;
+  } else if (summary.termination_type == ceres::NO_CONVERGENCE) {
+    res.status = FitStatus::NotConverged;
+    res.reason = fmt::format("no convergence after {} iterations ({})", iterations, summary.message);
+  } else {
+    res.status = FitStatus::Failed;
+    res.reason = fmt::format("the solver stopped: {}", summary.message);
+  }
+
+  // Curves and agreement indices.
+  for (std::size_t i = 0; i < P; ++i) flat[i]->value = phys[i];
+  res.two_theta_deg = pattern.two_theta_deg;
+  res.observed = y;
+  res.sigma.resize(N);
+  for (std::size_t i = 0; i < N; ++i) res.sigma[i] = 1.0 / w[i];
+  res.model.resize(N);
+  std::vector<std::vector<double>> curves;
+  model.evaluate(phys, res.model.data(), nullptr, {}, &curves, &res.background);
+  double swr2 = 0, swy2 = 0, sad = 0, say = 0;
+  for (std::size_t i = 0; i < N; ++i) {
+    const double r = y[i] - res.model[i];
+    swr2 += w[i] * w[i] * r * r;
+    swy2 += w[i] * w[i] * y[i] * y[i];
+    sad += std::fabs(r);
+    say += std::fabs(y[i]);
+  }
+  res.num_points = static_cast<int>(N);
+  const double dof = std::max<double>(1.0, static_cast<double>(N) - res.num_free);
+  res.rwp = std::sqrt(swr2 / swy2);
+  res.rp = sad / say;
+  res.rexp = std::sqrt(dof / swy2);
+  res.chi2_reduced = swr2 / dof;
+  res.gof = res.chi2_reduced;
+
+  // Phase fractions (Hill & Howard 1987: W_p = S_p Z_p M_p V_p / Σ_i S_i Z_i M_i V_i).
+  const std::size_t np = phases.size();
+  std::vector<double> k(np), wf(np);
+  double total = 0;
+  for (std::size_t p = 0; p < np; ++p) {
+    const auto& q = res.parameters.phases[p];
+    k[p] = formula_cell_factor(phases[p], q.a.value, q.c.value);
+    total += q.scale.value * k[p];
+  }
+  for (std::size_t p = 0; p < np; ++p)
+    wf[p] = total > 0 ? res.parameters.phases[p].scale.value * k[p] / total : NAN;
+
+  // Covariance: absent phases' non-scale parameters held constant (undetermined).
+  std::vector<bool> absent(np, false);
+  for (std::size_t p = 0; p < np; ++p) {
+    absent[p] = !(wf[p] >= options.absent_fraction);
+    if (absent[p]) {
+      for (std::size_t kk : {kAK, kCK, kSizeK, kStrainK, kBK})
+        problem.SetParameterBlockConstant(blocks[start.phase_index(p, kk)]);
+      // σ of the scale of an absent phase: its column at the fitted point, bounds ignored.
+      if (flat[start.phase_index(p, kScaleK)]->refine)
+        problem.SetParameterBlockVariable(blocks[start.phase_index(p, kScaleK)]);
+    } else {
+      for (std::size_t kk : {kScaleK, kAK, kCK, kSizeK, kStrainK, kBK})
+        if (flat[start.phase_index(p, kk)]->refine)
+          problem.SetParameterBlockVariable(blocks[start.phase_index(p, kk)]);
+    }
+  }
+  std::vector<const double*> free_blocks;
+  std::vector<std::size_t> free_index(P, SIZE_MAX);
+  for (std::size_t i = 0; i < P; ++i)
+    if (flat[i]->refine && !problem.IsParameterBlockConstant(blocks[i])) {
+      free_index[i] = free_blocks.size();
+      free_blocks.push_back(blocks[i]);
+    }
+  const std::size_t F = free_blocks.size();
+  Eigen::MatrixXd cov =
+      Eigen::MatrixXd::Constant(static_cast<Eigen::Index>(F), static_cast<Eigen::Index>(F), NAN);
+  res.esd.assign(P, 0.0);
+  if (res.status != FitStatus::Failed && F > 0) {
+    ceres::Covariance::Options copt;
+    copt.algorithm_type = ceres::DENSE_SVD;
+    copt.num_threads = options.num_threads;
+    ceres::Covariance covariance(copt);
+    Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> c(F, F);
+    if (covariance.Compute(free_blocks, &problem) && covariance.GetCovarianceMatrix(free_blocks, c.data())) {
+      cov = c * res.chi2_reduced;  // scaled by GoF = χ²_ν
+      for (std::size_t i = 0; i < P; ++i)
+        for (std::size_t j = 0; j < P; ++j)
+          if (free_index[i] != SIZE_MAX && free_index[j] != SIZE_MAX)
+            cov(static_cast<Eigen::Index>(free_index[i]), static_cast<Eigen::Index>(free_index[j])) *=
+                unit[i] * unit[j];
+    } else {
+      res.reason +=
+          std::string(res.reason.empty() ? "" : "; ") +
+          "covariance is singular (correlated or undetermined parameters): no standard uncertainties";
+    }
+  }
+  const auto cv = [&](std::size_t i, std::size_t j) -> double {
+    if (free_index[i] == SIZE_MAX || free_index[j] == SIZE_MAX) return 0.0;
+    return cov(static_cast<Eigen::Index>(free_index[i]), static_cast<Eigen::Index>(free_index[j]));
+  };
+  for (std::size_t i = 0; i < P; ++i) res.esd[i] = std::sqrt(cv(i, i));
+
+  // Per-phase results.
+  const double lambda = model.settings().instrument.wavelength_a;
+  const double zero = phys[3];
+  for (std::size_t p = 0; p < np; ++p) {
+    const PowderPhase& ph = phases[p];
+    const auto& q = res.parameters.phases[p];
+    const bool hex = ph.kind == CellKind::Hexagonal;
+    const std::size_t is = start.phase_index(p, kScaleK), ia = start.phase_index(p, kAK),
+                      ic = start.phase_index(p, kCK);
+    PhaseResult r;
+    r.name = ph.name;
+    r.absent = absent[p];
+    r.scale = q.scale.value;
+    r.scale_esd = res.esd[is];
+    r.a = q.a.value;
+    r.a_esd = res.esd[ia];
+    r.c = hex ? q.c.value : 0.0;
+    r.c_esd = hex ? res.esd[ic] : 0.0;
+    r.volume = cell_volume(ph.kind, r.a, hex ? r.c : r.a);
+    const double dv_da = hex ? 2.0 * r.volume / r.a : 3.0 * r.volume / r.a;
+    const double dv_dc = hex ? r.volume / r.c : 0.0;
+    r.volume_esd = std::sqrt(dv_da * dv_da * cv(ia, ia) +
+                             (hex ? 2 * dv_da * dv_dc * cv(ia, ic) + dv_dc * dv_dc * cv(ic, ic) : 0.0));
+    r.size_nm = q.size_nm.value;
+    r.size_esd = res.esd[start.phase_index(p, kSizeK)];
+    r.strain = q.strain.value;
+    r.strain_esd = res.esd[start.phase_index(p, kStrainK)];
+    r.b_iso = q.b_iso.value;
+    r.b_esd = res.esd[start.phase_index(p, kBK)];
+    r.fraction = absent[p] ? 0.0 : wf[p];
+    // σ(W_p) by propagating the covariance of all scales and cells through W_p.
+    std::vector<std::pair<std::size_t, double>> grad;
+    for (std::size_t j = 0; j < np; ++j) {
+      const double sj = res.parameters.phases[j].scale.value;
+      const double dw_dk = ((p == j ? 1.0 : 0.0) * res.parameters.phases[p].scale.value * total -
+                            res.parameters.phases[p].scale.value * k[p] * sj) /
+                           (total * total);
+      const double dw_ds =
+          ((p == j ? 1.0 : 0.0) * k[p] * total - res.parameters.phases[p].scale.value * k[p] * k[j]) /
+          (total * total);
+      grad.emplace_back(start.phase_index(j, kScaleK), dw_ds);
+      const auto& pj = phases[j];
+      const double aj = res.parameters.phases[j].a.value;
+      if (pj.kind == CellKind::Hexagonal) {
+        grad.emplace_back(start.phase_index(j, kAK), dw_dk * 2.0 * k[j] / aj);
+        grad.emplace_back(start.phase_index(j, kCK), dw_dk * k[j] / res.parameters.phases[j].c.value);
+      } else {
+        grad.emplace_back(start.phase_index(j, kAK), dw_dk * 3.0 * k[j] / aj);
+      }
+    }
+    double var = 0;
+    for (auto& [i1, g1] : grad)
+      for (auto& [i2, g2] : grad) var += g1 * g2 * cv(i1, i2);
+    r.fraction_esd = std::sqrt(std::max(var, 0.0));
+
+    // Main lines: integrated intensities at the refined parameters.
+    std::vector<LineD> lines;
+    for (const auto& refl : ph.reflections) {
+      const double d = d_spacing(ph.kind, refl, r.a, hex ? r.c : r.a);
+      const double s = lambda / (2 * d);
+      if (s >= 1.0) continue;
+      const double th = std::asin(s), tth = 2 * th * 180.0 / M_PI + zero;
+      if (tth < pattern.two_theta_deg.front() || tth > pattern.two_theta_deg.back()) continue;
+      double lp = 1.0;
+      if (model.settings().lp != LorentzPolarisation::None) {
+        lp = 1.0 / (s * s * std::cos(th));
+        if (model.settings().lp == LorentzPolarisation::Unpolarised)
+          lp *= 1.0 + std::pow(std::cos(2 * th), 2);
+      }
+      const double inten =
+          r.scale * refl.multiplicity * refl.f2 * lp * std::exp(-2.0 * r.b_iso * s * s / (lambda * lambda));
+      double dd_da, dd_dc = 0.0;
+      if (hex) {
+        dd_da =
+            d * d * d * 4.0 / 3.0 * (refl.h * refl.h + refl.h * refl.k + refl.k * refl.k) / (r.a * r.a * r.a);
+        dd_dc = d * d * d * refl.l * refl.l / (r.c * r.c * r.c);
+      } else {
+        dd_da = d / r.a;
+      }
+      const double var_d = dd_da * dd_da * cv(ia, ia) +
+                           (hex ? 2 * dd_da * dd_dc * cv(ia, ic) + dd_dc * dd_dc * cv(ic, ic) : 0.0);
+      lines.push_back({refl.h, refl.k, refl.l, tth, d, std::sqrt(std::max(var_d, 0.0)), inten});
+    }
+    std::sort(lines.begin(), lines.end(),
+              [](const LineD& l1, const LineD& l2) { return l1.intensity > l2.intensity; });
+    if (lines.size() > 6) lines.resize(6);
+    r.main_lines = std::move(lines);
+    r.curve = std::move(curves[p]);
+    res.phases.push_back(std::move(r));
+  }
+  if (res.status != FitStatus::Converged) {
+    // Never numbers as if it had converged: keep the last iterate in `parameters` and the
+    // curves for diagnosis, but no fractions or uncertainties.
+    for (auto& r : res.phases) r.fraction = r.fraction_esd = NAN;
+    std::fill(res.esd.begin(), res.esd.end(), NAN);
+  }
+  res.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
+  return res;
+}
+
+}  // namespace anvil::powder

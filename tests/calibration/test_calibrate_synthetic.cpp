@@ -1,0 +1,237 @@
+// Calibration of synthetic calibrant images made by anvil's forward projection from a known
+// geometry: the answer comes back within the uncertainties the fit reports; bad input fails
+// with a message instead of returning a wrong geometry.
+#include <fmt/core.h>
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <fstream>
+#include <numbers>
+#include <sstream>
+
+#include "calibration/calibrate.hpp"
+#include "calibration/forward_model.hpp"
+#include "calibration/ring_model.hpp"
+#include "geometry/detector.hpp"
+#include "test_support.hpp"
+
+namespace anvil::calibration {
+namespace {
+
+constexpr double kDeg = 180.0 / std::numbers::pi;
+
+Calibrant library_calibrant(const std::string& name) {
+  const auto path = std::filesystem::path(ANVIL_SOURCE_DIR) / "calib" / "calibrants" / (name + ".toml");
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return parse_calibrant(ss.str(), path.string());
+}
+
+struct Synthetic {
+  geometry::Geometry truth;
+  ImageF image;
+  Mask mask;
+};
+
+// Pilatus 1M (with its module gaps), the calibrant's rings as Gaussians, Poisson noise.
+Synthetic make_image(const Calibrant& cal, geometry::Geometry g, const RingPatternSettings& s,
+                     std::uint64_t seed, double beamstop_radius_px = 0.0) {
+  Synthetic out;
+  g.detector = geometry::detector_preset("Pilatus1M");
+  out.truth = g;
+  const auto lines = calibrant_lines_to_two_theta(cal, g.wavelength_m, s.max_two_theta_rad);
+  out.image = project_pattern(g, calibrant_pattern(lines, g.wavelength_m, s), 2);
+  // A beamstop: a disc about the beam with an arm to the nearest edge, in shadow (not masked).
+  if (beamstop_radius_px > 0) {
+    const auto c = beam_center_px(g);
+    for (std::size_t r = 0; r < out.image.rows(); ++r)
+      for (std::size_t col = 0; col < out.image.cols(); ++col) {
+        const double dr = r - (*c)[0], dc = col - (*c)[1];
+        const bool disc = std::hypot(dr, dc) < beamstop_radius_px;
+        const bool arm = std::fabs(dc) < 0.3 * beamstop_radius_px && dr > 0;
+        if (disc || arm) out.image(r, col) *= 0.02f;
+      }
+  }
+  add_poisson_noise(out.image, seed);
+  out.mask = g.detector.dead_pixel_mask();
+  for (std::size_t i = 0; i < out.mask.pixels.size(); ++i)
+    if (out.mask.pixels[i]) out.image.pixels[i] = -1;  // Pilatus gap value
+  return out;
+}
+
+void expect_within_sigma(const CalibrationResult& r, const geometry::Geometry& t, double k) {
+  const auto& g = r.geometry;
+  const double v[5][2] = {{g.dist_m, t.dist_m},
+                          {g.poni1_m, t.poni1_m},
+                          {g.poni2_m, t.poni2_m},
+                          {g.rot1, t.rot1},
+                          {g.rot2, t.rot2}};
+  const char* names[5] = {"dist", "poni1", "poni2", "rot1", "rot2"};
+  for (int i = 0; i < 5; ++i) {
+    EXPECT_GT(r.sigma[i], 0.0) << names[i];
+    EXPECT_LE(std::fabs(v[i][0] - v[i][1]), k * r.sigma[i])
+        << names[i] << ": got " << v[i][0] << ", true " << v[i][1] << ", σ " << r.sigma[i] << " ("
+        << std::fabs(v[i][0] - v[i][1]) / r.sigma[i] << " σ)";
+  }
+}
+
+void print(const CalibrationResult& r, const geometry::Geometry& t) {
+  for (const auto& l : r.log) fmt::print("  {}\n", l);
+  fmt::print("  {}\n", r.message);
+  const auto& g = r.geometry;
+  fmt::print(
+      "  dist {:+.4f} mm ({:.4f}), poni1 {:+.4f} mm ({:.4f}), poni2 {:+.4f} mm ({:.4f}), rot1 {:+.5f}° "
+      "({:.5f}), rot2 {:+.5f}° ({:.5f})  [error (σ)]\n",
+      (g.dist_m - t.dist_m) * 1e3, r.sigma[0] * 1e3, (g.poni1_m - t.poni1_m) * 1e3, r.sigma[1] * 1e3,
+      (g.poni2_m - t.poni2_m) * 1e3, r.sigma[2] * 1e3, (g.rot1 - t.rot1) * kDeg, r.sigma[3] * kDeg,
+      (g.rot2 - t.rot2) * kDeg, r.sigma[4] * kDeg);
+}
+
+RingPatternSettings waxs_rings() {
+  RingPatternSettings s;
+  s.fwhm_rad = 1.6e-3;  // ≈ 2.3 pixels at 0.25 m
+  s.peak_counts = 400;
+  s.background = 40;
+  s.background_slope = -40;
+  s.max_two_theta_rad = 0.9;
+  return s;
+}
+
+// CeO2 at 0.4 Å on a Pilatus 1M tilted by 4.5° (rot1 3.4°, rot2 −2.9°), no start geometry.
+TEST(CalibrateSynthetic, Tilted_CeO2_comes_back_within_its_uncertainties_from_nothing) {
+  geometry::Geometry g;
+  g.wavelength_m = 0.4e-10;
+  g.dist_m = 0.25;
+  g.poni1_m = 0.092;
+  g.poni2_m = 0.081;
+  g.rot1 = 0.06;
+  g.rot2 = -0.05;
+  const Synthetic s = make_image(library_calibrant("CeO2"), g, waxs_rings(), 7);
+  const auto lines = calibrant_lines_to_two_theta(library_calibrant("CeO2"), g.wavelength_m, 1.2);
+  const auto r = calibrate(s.image, s.mask, s.truth.detector, g.wavelength_m, lines);
+  print(r, s.truth);
+  ASSERT_TRUE(r.ok()) << r.message;
+  EXPECT_GE(r.rings.size(), 12u);
+  expect_within_sigma(r, s.truth, 3.0);
+}
+
+// The same detector refined with the wavelength free, from a rough guess (distance 15 % short,
+// centre 25 px off).
+TEST(CalibrateSynthetic, Wavelength_refines_from_a_rough_guess) {
+  geometry::Geometry g;
+  g.wavelength_m = 0.3e-10;
+  g.dist_m = 0.3;
+  g.poni1_m = 0.085;
+  g.poni2_m = 0.090;
+  g.rot1 = -0.02;
+  g.rot2 = 0.03;
+  const Synthetic s = make_image(library_calibrant("LaB6"), g, waxs_rings(), 11);
+  const auto lines = calibrant_lines_to_two_theta(library_calibrant("LaB6"), g.wavelength_m, 1.2);
+  CalibrationStart start;
+  start.dist_m = 0.85 * g.dist_m;
+  const auto c = beam_center_px(s.truth);
+  start.center_px = std::array<double, 2>{(*c)[0] - 25, (*c)[1] + 25};
+  CalibrationOptions opt;
+  opt.free.wavelength = true;
+  // Start 0.5 % off in wavelength.
+  const auto r = calibrate(s.image, s.mask, s.truth.detector, g.wavelength_m * 1.005, lines, start, opt);
+  print(r, s.truth);
+  ASSERT_TRUE(r.ok()) << r.message;
+  EXPECT_GT(r.sigma[6], 0.0);
+  EXPECT_LE(std::fabs(r.geometry.wavelength_m - g.wavelength_m), 3 * r.sigma[6])
+      << r.geometry.wavelength_m << " vs " << g.wavelength_m << " σ " << r.sigma[6];
+  expect_within_sigma(r, s.truth, 3.0);
+}
+
+// SAXS: silver behenate 00l arcs at 1.6 m, 1 Å, the beam 60 px from the bottom edge, behind a
+// beamstop (shadow, not masked).
+TEST(CalibrateSynthetic, AgBh_SAXS_with_the_beam_near_an_edge_and_a_beamstop) {
+  geometry::Geometry g;
+  g.wavelength_m = 1.0e-10;
+  g.dist_m = 1.6;
+  g.poni1_m = (1043 - 60) * 172e-6;
+  g.poni2_m = 420 * 172e-6;
+  g.rot1 = 0.004;
+  g.rot2 = -0.003;
+  RingPatternSettings rs;
+  rs.fwhm_rad = 3.0e-4;   // ≈ 2.8 px
+  rs.peak_counts = 2400;  // multiplicity 1: 300 counts per ring
+  rs.background = 30;
+  rs.max_two_theta_rad = 0.2;
+  const Synthetic s = make_image(library_calibrant("AgBh"), g, rs, 5, 25.0);
+  const auto lines = calibrant_lines_to_two_theta(library_calibrant("AgBh"), g.wavelength_m, 0.2);
+  const auto r = calibrate(s.image, s.mask, s.truth.detector, g.wavelength_m, lines);
+  print(r, s.truth);
+  ASSERT_TRUE(r.ok()) << r.message;
+  EXPECT_GE(r.rings.size(), 4u);
+  // In SAXS the tilts are weakly determined; the beam centre and distance are what matter.
+  EXPECT_LE(std::fabs(r.geometry.dist_m - g.dist_m), 3 * r.sigma[0]);
+  const auto c_fit = beam_center_px(r.geometry), c_true = beam_center_px(s.truth);
+  EXPECT_LT(std::hypot((*c_fit)[0] - (*c_true)[0], (*c_fit)[1] - (*c_true)[1]), 0.5);
+}
+
+// --- bad input: a clear failure, never a silent bad geometry ---------------------------------
+
+TEST(CalibrateBadInput, An_image_without_rings_fails_with_no_rings) {
+  geometry::Geometry g;
+  g.wavelength_m = 0.4e-10;
+  g.dist_m = 0.25;
+  g.poni1_m = 0.09;
+  g.poni2_m = 0.08;
+  RingPatternSettings rs = waxs_rings();
+  rs.peak_counts = 0;
+  const Synthetic s = make_image(library_calibrant("CeO2"), g, rs, 3);
+  const auto lines = calibrant_lines_to_two_theta(library_calibrant("CeO2"), g.wavelength_m, 1.2);
+  const auto r = calibrate(s.image, s.mask, s.truth.detector, g.wavelength_m, lines);
+  fmt::print("  {}\n", r.message);
+  EXPECT_FALSE(r.ok());
+  EXPECT_EQ(r.status, CalibrationStatus::NoRings);
+  EXPECT_NE(r.message.find("failed"), std::string::npos);
+}
+
+class WrongInput : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    truth.wavelength_m = 0.4e-10;
+    truth.dist_m = 0.25;
+    truth.poni1_m = 0.090;
+    truth.poni2_m = 0.084;
+    truth.rot1 = 0.01;
+    truth.rot2 = -0.01;
+    s = make_image(library_calibrant("CeO2"), truth, waxs_rings(), 13);
+  }
+  geometry::Geometry truth;
+  Synthetic s;
+};
+
+TEST_F(WrongInput, The_wrong_calibrant_does_not_fit) {
+  const auto lines = calibrant_lines_to_two_theta(library_calibrant("LaB6"), truth.wavelength_m, 1.2);
+  const auto r = calibrate(s.image, s.mask, s.truth.detector, truth.wavelength_m, lines);
+  fmt::print("  {}\n", r.message);
+  EXPECT_FALSE(r.ok());
+  EXPECT_FALSE(r.message.empty());
+}
+
+TEST_F(WrongInput, The_wrong_wavelength_does_not_fit) {
+  const auto lines = calibrant_lines_to_two_theta(library_calibrant("CeO2"), 0.6e-10, 1.2);
+  const auto r = calibrate(s.image, s.mask, s.truth.detector, 0.6e-10, lines);
+  fmt::print("  {}\n", r.message);
+  EXPECT_FALSE(r.ok());
+  EXPECT_NE(r.message.find("RMS"), std::string::npos) << "the message gives the residuals";
+}
+
+TEST_F(WrongInput, A_guess_far_off_says_so) {
+  const auto lines = calibrant_lines_to_two_theta(library_calibrant("CeO2"), truth.wavelength_m, 1.2);
+  CalibrationStart start;
+  start.dist_m = 3 * truth.dist_m;
+  const auto c = beam_center_px(s.truth);
+  start.center_px = std::array<double, 2>{(*c)[0] + 200, (*c)[1] - 150};
+  const auto r = calibrate(s.image, s.mask, s.truth.detector, truth.wavelength_m, lines, start);
+  fmt::print("  {}\n", r.message);
+  EXPECT_FALSE(r.ok());
+  EXPECT_NE(r.message.find("far off"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace anvil::calibration

@@ -1,0 +1,264 @@
+// anvil calibrate: detector geometry (.poni) from a calibrant image.
+#include "calibration/calibrate.hpp"
+
+#include <fmt/core.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <numbers>
+#include <sstream>
+
+#include "calib_plot.hpp"
+#include "calibration/ring_model.hpp"
+#include "commands.hpp"
+#include "geometry/detector.hpp"
+#include "geometry/poni.hpp"
+#include "io/frame_source.hpp"
+#include "io/mask.hpp"
+
+namespace anvil::cli {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr double kDeg = 180.0 / std::numbers::pi;
+
+struct CalibrateArgs {
+  std::string image, calibrant, detector, guess, mask, output, plot;
+  std::optional<double> wavelength_a, energy_kev, dist_mm, pixel_um, max_rms_px;
+  std::vector<double> center;
+  std::vector<std::string> fix{"rot3"};
+  std::size_t frame = 0;
+  bool flip_ud = false, flip_lr = false, refine_wavelength = false, no_plot = false, verbose = false;
+};
+
+std::string read_text(const fs::path& p) {
+  std::ifstream in(p);
+  if (!in) throw InputError(p.string(), "cannot open");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// Where calib/calibrants lives: $ANVIL_CALIB_DIR, then the source tree this binary was built from.
+fs::path calibrant_dir() {
+  if (const char* env = std::getenv("ANVIL_CALIB_DIR")) return fs::path(env) / "calibrants";
+  return fs::path(ANVIL_CALIB_DIR) / "calibrants";
+}
+
+// A library name (CeO2, LaB6, Si, alpha_Al2O3, AgBh, Au, Pt), a .toml or .cif file, or a cell
+// ("Fm-3m:4.0786", "lamellar:58.38").
+calibration::Calibrant load_calibrant(const std::string& spec) {
+  const fs::path p(spec);
+  if (p.extension() == ".toml" && fs::exists(p)) return calibration::parse_calibrant(read_text(p), spec);
+  if (p.extension() == ".cif" && fs::exists(p)) return calibration::calibrant_from_cif(read_text(p), spec);
+  if (spec.find(':') != std::string::npos) return calibration::calibrant_from_cell_spec(spec);
+  const fs::path dir = calibrant_dir();
+  std::vector<std::string> known;
+  if (fs::is_directory(dir))
+    for (const auto& e : fs::directory_iterator(dir)) {
+      if (e.path().extension() != ".toml") continue;
+      const std::string stem = e.path().stem().string();
+      known.push_back(stem);
+      auto lower = [](std::string s) {
+        for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        return s;
+      };
+      if (lower(stem) == lower(spec))
+        return calibration::parse_calibrant(read_text(e.path()), e.path().string());
+    }
+  std::sort(known.begin(), known.end());
+  std::string names;
+  for (const auto& k : known) names += (names.empty() ? "" : ", ") + k;
+  throw InputError("--calibrant",
+                   fmt::format("unknown calibrant '{}': give one of {} (in {}), a .toml or .cif "
+                               "file, or a cell such as Fm-3m:4.0786",
+                               spec, names.empty() ? "(none found)" : names, dir.string()));
+}
+
+void print_table(const calibration::CalibrationResult& r) {
+  fmt::print("{:>12} {:>10} {:>12} {:>12} {:>7} {:>12} {:>10}\n", "hkl", "d (Å)", "2θ exp (°)", "2θ obs (°)",
+             "points", "mean (m°)", "rms (m°)");
+  for (const auto& f : r.rings) {
+    const auto& h = f.calibrant_line.hkl;
+    fmt::print("{:>12} {:>10.5f} {:>12.5f} {:>12.5f} {:>7} {:>12.2f} {:>10.2f}\n",
+               fmt::format("({} {} {})", h[0], h[1], h[2]), f.calibrant_line.d_angstrom,
+               f.two_theta_expected_rad * kDeg, f.two_theta_observed_rad * kDeg, f.points,
+               f.mean_residual_rad * kDeg * 1e3, f.rms_residual_rad * kDeg * 1e3);
+  }
+}
+
+void print_geometry(const calibration::CalibrationResult& r) {
+  const auto& g = r.geometry;
+  const auto& s = r.sigma;
+  auto pm = [](double v, double sig, double scale, int prec) {
+    return sig > 0 ? fmt::format("{:.{}f} ± {:.{}f}", v * scale, prec, sig * scale, prec)
+                   : fmt::format("{:.{}f} (fixed)", v * scale, prec);
+  };
+  fmt::print("  Distance    {} mm\n", pm(g.dist_m, s[0], 1e3, 4));
+  fmt::print("  Poni1       {} mm\n", pm(g.poni1_m, s[1], 1e3, 4));
+  fmt::print("  Poni2       {} mm\n", pm(g.poni2_m, s[2], 1e3, 4));
+  fmt::print("  Rot1        {} °\n", pm(g.rot1, s[3], kDeg, 5));
+  fmt::print("  Rot2        {} °\n", pm(g.rot2, s[4], kDeg, 5));
+  fmt::print("  Rot3        {} °\n", pm(g.rot3, s[5], kDeg, 5));
+  fmt::print("  Wavelength  {} Å\n", pm(g.wavelength_m, s[6], 1e10, 6));
+  if (const auto c = calibration::beam_center_px(g))
+    fmt::print("  Beam centre column {:.2f}, row {:.2f} (pixels)\n", (*c)[1], (*c)[0]);
+  fmt::print("  RMS residual {:.5f}° 2θ ({:.3f} px-equivalent), {} points on {} rings\n", r.rms_rad * kDeg,
+             r.rms_px, r.points.size(), r.rings.size());
+}
+
+int run_calibrate(const CalibrateArgs& a) {
+  if (a.wavelength_a.has_value() == a.energy_kev.has_value())
+    throw InputError("anvil calibrate", "give exactly one of --wavelength (Å) and --energy (keV)");
+  const double wavelength_m =
+      a.wavelength_a ? *a.wavelength_a * 1e-10 : geometry::wavelength_m_from_energy_kev(*a.energy_kev);
+  if (!(wavelength_m > 0)) throw InputError("--wavelength", "must be > 0");
+
+  io::OpenOptions open;
+  open.flip_up_down = a.flip_ud;
+  open.flip_left_right = a.flip_lr;
+  const auto source = io::open_frames(a.image, open);
+  if (a.frame >= source->frame_count())
+    throw InputError(
+        a.image, fmt::format("has {} frame(s); --frame {} is out of range", source->frame_count(), a.frame));
+  const io::Frame frame = source->read(a.frame);
+  Mask mask = frame.invalid;
+  if (mask.pixels.empty()) mask = Mask(frame.image.shape, 0);
+  if (!a.mask.empty()) io::merge_mask(mask, io::read_mask(a.mask, frame.image.shape, open));
+
+  std::optional<geometry::Geometry> guess;
+  if (!a.guess.empty()) guess = geometry::read_poni(a.guess);
+  geometry::Detector det;
+  if (!a.detector.empty()) {
+    det = geometry::detector_preset(a.detector);
+  } else if (a.pixel_um) {
+    det = geometry::generic_detector(*a.pixel_um * 1e-6, *a.pixel_um * 1e-6);
+  } else if (guess) {
+    det = guess->detector;
+  } else if (frame.metadata.pixel_size_x_m && frame.metadata.pixel_size_y_m) {
+    det = geometry::generic_detector(*frame.metadata.pixel_size_y_m, *frame.metadata.pixel_size_x_m);
+  } else {
+    throw InputError(a.image,
+                     "the file gives no pixel size: name the detector (--detector) or give --pixel (µm)");
+  }
+  if (det.shape.pixel_count() != 0 && det.shape != frame.image.shape)
+    throw InputError(a.image, fmt::format("image is {} x {} but detector {} is {} x {}", frame.image.rows(),
+                                          frame.image.cols(), det.name, det.shape.rows, det.shape.cols));
+
+  calibration::CalibrationStart start;
+  start.guess = guess;
+  if (a.dist_mm) start.dist_m = *a.dist_mm * 1e-3;
+  if (!a.center.empty()) {
+    if (a.center.size() != 2) throw InputError("--center", "expected x,y (column,row in pixels)");
+    start.center_px = std::array<double, 2>{a.center[1], a.center[0]};
+  }
+  calibration::CalibrationOptions opt;
+  opt.free.wavelength = a.refine_wavelength;
+  opt.free.rot3 = true;
+  for (const auto& f : a.fix) {
+    if (f == "dist")
+      opt.free.dist = false;
+    else if (f == "poni1")
+      opt.free.poni1 = false;
+    else if (f == "poni2")
+      opt.free.poni2 = false;
+    else if (f == "rot1")
+      opt.free.rot1 = false;
+    else if (f == "rot2")
+      opt.free.rot2 = false;
+    else if (f == "rot3")
+      opt.free.rot3 = false;
+    else if (f == "none")
+      continue;
+    else
+      throw InputError("--fix",
+                       fmt::format("unknown parameter '{}': dist, poni1, poni2, rot1, rot2, rot3", f));
+  }
+  if (a.max_rms_px) opt.max_rms_px = *a.max_rms_px;
+
+  const calibration::Calibrant cal = load_calibrant(a.calibrant);
+  const auto lines = calibration::calibrant_lines_to_two_theta(cal, wavelength_m, std::numbers::pi / 2);
+  if (lines.empty())
+    throw InputError("--calibrant", fmt::format("{} has no line below 2θ = 90° at λ = {:.4f} Å", cal.name,
+                                                wavelength_m * 1e10));
+
+  const auto t0 = std::chrono::steady_clock::now();
+  const auto res = calibration::calibrate(frame.image, mask, det, wavelength_m, lines, start, opt);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+
+  fmt::print(
+      "anvil calibrate: {} ({}), {} at λ = {:.5f} Å ({:.3f} keV), detector {} ({} x {}, {:g} x {:g} µm)\n",
+      frame.origin, cal.name, cal.standard.empty() ? cal.description : cal.standard, wavelength_m * 1e10,
+      geometry::energy_kev_from_wavelength_m(wavelength_m), det.name, frame.image.rows(), frame.image.cols(),
+      det.pixel1_m * 1e6, det.pixel2_m * 1e6);
+  if (a.verbose)
+    for (const auto& l : res.log) fmt::print("  {}\n", l);
+  else
+    for (const auto& l : res.log)
+      if (l.rfind("note:", 0) == 0) fmt::print("  {}\n", l);
+  if (!res.rings.empty()) print_table(res);
+  print_geometry(res);
+  fmt::print("  time {:.2f} s\n", seconds);
+
+  const std::string plot =
+      a.no_plot ? std::string()
+                : (a.plot.empty() ? fs::path(a.output).replace_extension(".png").string() : a.plot);
+  if (!plot.empty()) {
+    plot_calibration(plot, frame.image, mask, lines, res,
+                     fmt::format("{}  {}  {}", fs::path(a.image).filename().string(), cal.name,
+                                 calibration::status_name(res.status)));
+    fmt::print("  diagnostic picture: {}\n", plot);
+  }
+  if (!res.ok()) {
+    fmt::print(stderr, "anvil calibrate: {}: {}\nanvil calibrate: {} not written\n",
+               calibration::status_name(res.status), res.message, a.output);
+    return 3;
+  }
+  if (fs::path(a.output).has_parent_path()) fs::create_directories(fs::path(a.output).parent_path());
+  geometry::write_poni(a.output, res.geometry);
+  fmt::print("anvil calibrate: {} -> {}\n", res.message, a.output);
+  return 0;
+}
+
+}  // namespace
+
+void add_calibrate_command(CLI::App& app, Context& ctx) {
+  auto a = std::make_shared<CalibrateArgs>();
+  auto* cmd = app.add_subcommand("calibrate",
+                                 "Detector geometry (.poni) from a calibrant image (CeO2, LaB6, AgBh, ...)");
+  cmd->add_option("image", a->image, "Calibrant image: TIFF, CBF, EDF, HDF5 (file.h5[:/dataset]), SPE")
+      ->required();
+  cmd->add_option(
+         "--calibrant", a->calibrant,
+         "CeO2, LaB6, Si, alpha_Al2O3, AgBh, Au, Pt (calib/calibrants), a .toml or .cif file, or a cell "
+         "such as Fm-3m:4.0786 or lamellar:58.38")
+      ->required();
+  cmd->add_option("--wavelength", a->wavelength_a, "Wavelength (Å)");
+  cmd->add_option("--energy", a->energy_kev, "Photon energy (keV)");
+  cmd->add_option("--detector", a->detector, "Detector preset (Pilatus1M, Eiger4M, ...)");
+  cmd->add_option("--pixel", a->pixel_um, "Pixel size (µm) of a detector without a preset");
+  cmd->add_option("--guess", a->guess, "Starting geometry (.poni)");
+  cmd->add_option("--dist", a->dist_mm, "Rough sample-detector distance (mm, ±20 %)");
+  cmd->add_option("--center", a->center, "Rough beam centre x,y: column,row in pixels (±30 px)")
+      ->delimiter(',')
+      ->expected(2);
+  cmd->add_option("--mask", a->mask, "Mask file (1 = masked): TIFF, Dioptas .mask, EDF, CBF, file.h5:/path");
+  cmd->add_option("--frame", a->frame, "Frame of a multi-frame file (0-based)")->capture_default_str();
+  cmd->add_flag("--flip-ud", a->flip_ud, "Flip the image (and mask) up-down, as Dioptas does");
+  cmd->add_flag("--flip-lr", a->flip_lr, "Flip the image left-right");
+  cmd->add_flag("--refine-wavelength", a->refine_wavelength, "Refine the wavelength too");
+  cmd->add_option("--fix", a->fix, "Parameters kept fixed (dist poni1 poni2 rot1 rot2 rot3, or none)")
+      ->capture_default_str();
+  cmd->add_option("--max-rms", a->max_rms_px, "Largest RMS residual (pixel-equivalents) accepted as a fit");
+  cmd->add_option("-o,--output", a->output, "The refined geometry (.poni)")->required();
+  cmd->add_option("--plot", a->plot, "Diagnostic picture (PNG; default: OUT.png)");
+  cmd->add_flag("--no-plot", a->no_plot, "Do not draw the diagnostic picture");
+  cmd->add_flag("-v,--verbose", a->verbose, "Print every refinement pass");
+  cmd->callback([a, &ctx] { ctx.exit_code = run_calibrate(*a); });
+}
+
+}  // namespace anvil::cli
