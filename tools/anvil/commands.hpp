@@ -17,5 +17,6 @@ void add_integrate_command(CLI::App& app, Context& ctx);                        
 void add_run_command(CLI::App& app, Context& ctx, const std::string& command_line);  // run.cpp
 void add_phase_command(CLI::App& app, Context& ctx);                                 // phase.cpp
 void add_calibrate_command(CLI::App& app, Context& ctx);                             // calibrate.cpp
+void add_fit_command(CLI::App& app, Context& ctx);                                   // fit.cpp
 
 }  // namespace anvil::cli

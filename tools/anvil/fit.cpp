@@ -1,0 +1,129 @@
+// anvil fit PATTERN --phases ... -o RESULT.json: WZ/ZB/RS phase fractions and cells of one pattern.
+#include <fmt/core.h>
+
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <sstream>
+
+#include "commands.hpp"
+#include "core/error.hpp"
+#include "io/pattern_io.hpp"
+#include "waxs_fit.hpp"
+
+namespace anvil::cli {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+struct FitArgs {
+  std::string pattern, output, plot, instrument, x_unit, phase_dir;
+  std::string phases;
+  std::optional<double> wavelength_a;
+  std::vector<double> range;
+  std::size_t frame = 0;
+};
+
+// "Wavelength: 4.859e-11 m" as anvil integrate (and pyFAI) write in headers and .poni text.
+std::optional<double> wavelength_in_text(const std::string& text) {
+  static const std::regex re(R"(Wavelength:\s*([0-9.eE+-]+)\s*m?)");
+  std::smatch m;
+  if (std::regex_search(text, m, re)) {
+    const double v = std::stod(m[1]);
+    if (v > 0 && v < 1e-8) return v * 1e10;  // metres → Å
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+void add_fit_command(CLI::App& app, Context& ctx) {
+  auto a = std::make_shared<FitArgs>();
+  auto* cmd =
+      app.add_subcommand("fit", "Rietveld-style fit of one WAXS pattern: phase fractions, cells, sizes");
+  cmd->add_option(
+         "pattern", a->pattern,
+         "Pattern: .xy/.xye/.chi/.dat text (2θ or q columns), or an anvil HDF5 pattern file (--frame)")
+      ->required();
+  cmd->add_option("--phases", a->phases,
+                  "Comma-separated phases: short names (CdSe-WZ, CdSe-ZB, CdSe-RS, Au) or CIFs")
+      ->required();
+  cmd->add_option("-o,--output", a->output, "Result JSON")->required();
+  cmd->add_option("--wavelength", a->wavelength_a, "Wavelength (Å); default: the pattern file's header");
+  cmd->add_option("--instrument", a->instrument,
+                  "Instrument profile JSON (Caglioti u, v, w; lp; size_profile)");
+  cmd->add_option("--range", a->range, "2θ range fitted, degrees: min,max")->delimiter(',')->expected(2);
+  cmd->add_option("--x-unit", a->x_unit,
+                  "x unit when the text file does not name it: 2th_deg, q_nm^-1, q_A^-1");
+  cmd->add_option("--frame", a->frame, "Frame (row) of an HDF5 pattern file")->capture_default_str();
+  cmd->add_option("--plot", a->plot, "Draw data, model, difference and tick marks (.png, .svg, .pdf)");
+  cmd->add_option("--phase-dir", a->phase_dir, "Folder of named phases (default: calib/phases)");
+  cmd->callback([a, &ctx] {
+    pipeline::WaxsFitSettings s;
+    std::stringstream ss(a->phases);
+    for (std::string p; std::getline(ss, p, ',');)
+      if (!p.empty()) s.phases.push_back(p);
+    s.phase_dir = !a->phase_dir.empty()            ? fs::path(a->phase_dir)
+                  : std::getenv("ANVIL_PHASE_DIR") ? fs::path(std::getenv("ANVIL_PHASE_DIR"))
+                                                   : fs::path(ANVIL_PHASE_DIR);
+    if (!a->instrument.empty()) pipeline::read_instrument(a->instrument, s);
+    if (a->range.size() == 2) s.range_deg = integrate::Range{a->range[0], a->range[1]};
+
+    Pattern1D pattern;
+    std::string header_text;
+    const auto ext = fs::path(a->pattern).extension().string();
+    if (ext == ".h5" || ext == ".nxs" || ext == ".hdf5") {
+      std::string group = "integrated";
+      for (const char* g : {"integrated", "waxs"}) {
+        try {
+          io::pattern_stack_size(a->pattern, g);
+          group = g;
+          break;
+        } catch (const InputError&) {
+        }
+      }
+      pattern = io::read_pattern_stack(a->pattern, group, a->frame);
+    } else {
+      std::optional<RadialUnit> unit;
+      if (!a->x_unit.empty()) unit = io::parse_radial_unit(a->x_unit);
+      pattern = io::read_pattern_text(a->pattern, unit);
+      std::ifstream in(a->pattern);
+      std::string line;
+      for (int i = 0; i < 40 && std::getline(in, line); ++i) header_text += line + "\n";
+    }
+    if (a->wavelength_a)
+      s.wavelength_a = *a->wavelength_a;
+    else if (auto w = wavelength_in_text(header_text))
+      s.wavelength_a = *w;
+    if (!(s.wavelength_a > 0))
+      throw InputError(a->pattern, "no wavelength in the file: give --wavelength (Å) or an instrument file");
+
+    const pipeline::WaxsFitter fitter(s);
+    const auto r = fitter.fit(pattern);
+    const auto j = pipeline::fit_result_json(r, s.phases);
+    {
+      std::ofstream out(a->output);
+      out << j.dump(2) << "\n";
+      if (!out) throw InputError(a->output, "cannot write");
+    }
+    fmt::print("{}: {} ({} points, {} free parameters, {:.0f} ms)\n", a->pattern,
+               powder::status_name(r.status), r.num_points, r.num_free, r.seconds * 1e3);
+    if (!r.reason.empty()) fmt::print("  {}\n", r.reason);
+    fmt::print("  Rp {:.2f} %  Rwp {:.2f} %  Rexp {:.2f} %  GoF {:.2f}\n", 100 * r.rp, 100 * r.rwp,
+               100 * r.rexp, r.gof);
+    fmt::print("  {:<12} {:>16} {:>20} {:>20} {:>12} {:>9}\n", "phase", "fraction", "a (Å)", "c (Å)",
+               "V (Å³)", "size (nm)");
+    for (std::size_t k = 0; k < r.phases.size(); ++k) {
+      const auto& p = r.phases[k];
+      fmt::print("  {:<12} {:>8.4f} ± {:<6.4f} {:>10.5f} ± {:<7.5f} {:>20} {:>12.3f} {:>9.2f}{}\n",
+                 s.phases[k], p.fraction, p.fraction_esd, p.a, p.a_esd,
+                 p.c > 0 ? fmt::format("{:>10.5f} ± {:<7.5f}", p.c, p.c_esd) : std::string("-"), p.volume,
+                 p.size_nm, p.absent ? "  (absent)" : "");
+    }
+    if (!a->plot.empty()) pipeline::plot_fit(a->plot, r, fs::path(a->pattern).filename().string());
+    ctx.exit_code = r.status == powder::FitStatus::Converged ? 0 : 3;
+  });
+}
+
+}  // namespace anvil::cli
