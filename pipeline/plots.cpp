@@ -76,7 +76,8 @@ void draw_plot(const fs::path& file, const XYPlot& p) {
     plscol0(colour, s.rgb[0], s.rgb[1], s.rgb[2]);
     plcol0(colour);
     std::vector<double> y(s.y.size());
-    for (std::size_t i = 0; i < y.size(); ++i) y[i] = p.log_y ? (s.y[i] > 0 ? std::log10(s.y[i]) : NAN) : s.y[i];
+    for (std::size_t i = 0; i < y.size(); ++i)
+      y[i] = p.log_y ? (s.y[i] > 0 ? std::log10(s.y[i]) : NAN) : s.y[i];
     // Draw runs of finite points.
     std::vector<double> rx, ry;
     auto flush = [&] {
@@ -137,19 +138,22 @@ void draw_plot(const fs::path& file, const XYPlot& p) {
     }
     PLFLT w = 0, h = 0;
     const auto n = static_cast<PLINT>(leg_text.size());
-    pllegend(&w, &h, PL_LEGEND_BACKGROUND | PL_LEGEND_BOUNDING_BOX, PL_POSITION_TOP | PL_POSITION_RIGHT | PL_POSITION_INSIDE,
-             0.02, 0.02, 0.1, 0, 1, 1, 0, 0, n, leg_opt.data(), 1.0, 1.0, 2.0, 1.0, leg_col.data(), texts.data(),
-             nullptr, nullptr, nullptr, nullptr, leg_lcol.data(), styles.data(), leg_width.data(), leg_col.data(),
-             leg_scale.data(), leg_sym_n.data(), syms.data());
+    pllegend(&w, &h, PL_LEGEND_BACKGROUND | PL_LEGEND_BOUNDING_BOX,
+             PL_POSITION_TOP | PL_POSITION_RIGHT | PL_POSITION_INSIDE, 0.02, 0.02, 0.1, 0, 1, 1, 0, 0, n,
+             leg_opt.data(), 1.0, 1.0, 2.0, 1.0, leg_col.data(), texts.data(), nullptr, nullptr, nullptr,
+             nullptr, leg_lcol.data(), styles.data(), leg_width.data(), leg_col.data(), leg_scale.data(),
+             leg_sym_n.data(), syms.data());
   }
   plend1();
-  if (!fs::exists(tmp)) throw InputError(file.string(), std::string("PLplot wrote nothing (is the ") + dev + " driver installed? Debian: plplot-driver-cairo)");
+  if (!fs::exists(tmp))
+    throw InputError(file.string(), std::string("PLplot wrote nothing (is the ") + dev +
+                                        " driver installed? Debian: plplot-driver-cairo)");
   fs::rename(tmp, file);
 }
 
 XYPlot waterfall(const std::vector<std::vector<double>>& x, const std::vector<std::vector<double>>& y,
-                 const std::vector<std::string>& labels, const std::vector<std::array<int, 3>>& colours, bool log_y,
-                 const std::string& x_label, const std::string& title) {
+                 const std::vector<std::string>& labels, const std::vector<std::array<int, 3>>& colours,
+                 bool log_y, const std::string& x_label, const std::string& title) {
   XYPlot p;
   p.title = title;
   p.x_label = x_label;

@@ -14,8 +14,8 @@ struct Series {
   std::vector<double> y_err;  // optional error bars
   std::string label;          // legend text; empty: not in the legend
   std::array<int, 3> rgb = {0, 0, 0};
-  bool line = true;     // draw a line through the points
-  int symbol = 0;       // 0: none; PLplot Hershey symbol code otherwise (e.g. 840 circle, 841 square)
+  bool line = true;  // draw a line through the points
+  int symbol = 0;    // 0: none; PLplot Hershey symbol code otherwise (e.g. 840 circle, 841 square)
   bool dashed = false;
 };
 

@@ -17,6 +17,8 @@
 #include "geometry/poni.hpp"
 #include "io/mask.hpp"
 #include "io/results_file.hpp"
+#include "scan_outputs.hpp"
+#include "waxs_fit.hpp"
 
 namespace anvil::pipeline {
 
@@ -87,7 +89,7 @@ DetectorSetup set_up(const DetectorConfig& c) {
   return d;
 }
 
-DetectorOutcome process(const DetectorSetup& d, std::size_t k) {
+DetectorOutcome process(const DetectorSetup& d, std::size_t k, const WaxsFitter* fitter) {
   DetectorOutcome out;
   out.present = true;
   if (k >= d.source->frame_count()) {
@@ -100,8 +102,17 @@ DetectorOutcome process(const DetectorSetup& d, std::size_t k) {
     out.ok = true;
   } catch (const InputError& e) {
     out.error = e.what();
+    return out;
   } catch (const std::exception& e) {
     out.error = fmt::format("frame {}: {}", k, e.what());
+    return out;
+  }
+  if (fitter) {
+    try {
+      out.analysis = fit_result_json(fitter->fit(out.pattern), fitter->settings().phases);
+    } catch (const std::exception& e) {
+      out.analysis = {{"status", "failed"}, {"reason", e.what()}};
+    }
   }
   return out;
 }
@@ -119,6 +130,7 @@ json outcome_to_json(const DetectorOutcome& o) {
     j["I"] = o.pattern.intensity;
     j["sigma"] = o.pattern.sigma;
   }
+  if (!o.analysis.is_null()) j["analysis"] = o.analysis;
   return j;
 }
 
@@ -136,6 +148,7 @@ DetectorOutcome outcome_from_json(const json& j) {
     o.pattern.intensity = j.at("I").get<std::vector<double>>();
     o.pattern.sigma = j.at("sigma").get<std::vector<double>>();
   }
+  if (j.contains("analysis")) o.analysis = j.at("analysis");
   return o;
 }
 
@@ -251,6 +264,18 @@ RunSummary run_scan(const ScanConfig& config, const RunOptions& options) {
   write_atomically(config_copy, config_text);
 
   const DetectorSetup* waxs = config.waxs ? &setups.front() : nullptr;
+  std::unique_ptr<WaxsFitter> fitter;
+  if (waxs && !config.fit.phases.empty()) {
+    WaxsFitSettings fs_;
+    fs_.phases = config.fit.phases;
+    fs_.phase_dir = options.phase_dir;
+    if (!config.fit.instrument.empty()) read_instrument(config.fit.instrument, fs_);
+    fs_.wavelength_a = waxs->integrator->geometry().wavelength_m * 1e10;
+    fs_.range_deg = config.fit.range;
+    if (!fs_.range_deg && waxs->config->integration.unit == RadialUnit::TwoThetaDeg)
+      fs_.range_deg = waxs->config->integration.radial_range;
+    fitter = std::make_unique<WaxsFitter>(fs_);
+  }
   const DetectorSetup* saxs = config.saxs ? &setups.back() : nullptr;
 
   struct Work {
@@ -290,8 +315,8 @@ RunSummary run_scan(const ScanConfig& config, const RunOptions& options) {
         r.pressure_esd_gpa = pressures.esd_gpa[w.index];
         r.direction = pressures.direction[w.index];
       }
-      if (waxs) r.waxs = process(*waxs, w.index);
-      if (saxs) r.saxs = process(*saxs, w.index);
+      if (waxs) r.waxs = process(*waxs, w.index, fitter.get());
+      if (saxs) r.saxs = process(*saxs, w.index, nullptr);
       return d;
     });
     tbb::flow::sequencer_node<Done> order(g, [](const Done& d) { return d.seq; });
@@ -386,6 +411,10 @@ RunSummary run_scan(const ScanConfig& config, const RunOptions& options) {
   }
   io::write_results_file(out / "results.h5", rc);
   summary.outputs.push_back(out / "results.h5");
+  if (fitter) {
+    for (auto& f : write_phase_tables(out, all, config.fit.phases)) summary.outputs.push_back(f);
+  }
+  for (auto& f : write_scan_plots(out, all, config.fit.phases)) summary.outputs.push_back(f);
   return summary;
 }
 

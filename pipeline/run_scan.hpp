@@ -16,6 +16,7 @@
 #include <filesystem>
 #include <functional>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
@@ -29,8 +30,12 @@ namespace anvil::pipeline {
 struct DetectorOutcome {
   bool present = false;  // this detector is part of the scan
   bool ok = false;
-  std::string error;  // why it failed (read, integration, analysis)
+  std::string error;  // why it failed (read, integration)
   Pattern1D pattern;
+  // The analysis of the pattern: WAXS phase fit (pipeline/waxs_fit.hpp's JSON) or SAXS
+  // indexing; null when not asked for. A failed analysis keeps the pattern (ok stays true) and
+  // says why in analysis["status"] / ["reason"].
+  nlohmann::json analysis;
 };
 
 struct FrameResult {
@@ -44,8 +49,9 @@ struct FrameResult {
 
 struct RunOptions {
   std::filesystem::path output_dir;
-  std::size_t threads = 0;  // 0: all cores
-  bool force = false;       // redo frames already done
+  std::filesystem::path phase_dir;  // where named phases (CdSe-WZ, ...) are found: calib/phases
+  std::size_t threads = 0;          // 0: all cores
+  bool force = false;               // redo frames already done
   std::string command_line;
   // Set (e.g. by a SIGINT handler) to stop: frames in flight finish and are checkpointed, no
   // new frame starts, and the final tables are not written (the next run resumes).

@@ -46,6 +46,8 @@ void add_run_command(CLI::App& app, Context& ctx, const std::string& command_lin
                        ? std::filesystem::path(a->config).parent_path() / (config.name + "_results")
                        : std::filesystem::path(a->output);
     o.threads = a->threads;
+    o.phase_dir = std::getenv("ANVIL_PHASE_DIR") ? std::filesystem::path(std::getenv("ANVIL_PHASE_DIR"))
+                                                 : std::filesystem::path(ANVIL_PHASE_DIR);
     o.force = a->force;
     o.command_line = command_line;
     std::unique_ptr<Progress> progress;

@@ -1,0 +1,187 @@
+#include "scan_outputs.hpp"
+
+#include <fmt/core.h>
+
+#include <cmath>
+
+#include "io/results_file.hpp"
+#include "plots.hpp"
+
+namespace anvil::pipeline {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+namespace {
+
+double number(const json& j, const char* key) {
+  if (!j.is_object() || !j.contains(key) || !j.at(key).is_number()) return NAN;
+  return j.at(key).get<double>();
+}
+
+bool fitted(const FrameResult& r) {
+  return r.waxs.ok && r.waxs.analysis.is_object() && r.waxs.analysis.value("status", "") == "converged";
+}
+
+const std::array<std::array<int, 3>, 8> kPalette = {{{0, 114, 178},
+                                                     {213, 94, 0},
+                                                     {0, 158, 115},
+                                                     {204, 121, 167},
+                                                     {230, 159, 0},
+                                                     {86, 180, 233},
+                                                     {120, 120, 120},
+                                                     {0, 0, 0}}};
+
+}  // namespace
+
+std::vector<fs::path> write_phase_tables(const fs::path& dir, const std::vector<FrameResult>& frames,
+                                         const std::vector<std::string>& phases) {
+  std::vector<io::TableColumn> pf;
+  io::TableColumn frame{"frame", "", {}, {}}, p{"pressure_gpa", "GPa", {}, {}}, dirn{"direction", "", {}, {}};
+  std::vector<io::TableColumn> frac, esd;
+  for (const auto& ph : phases) {
+    frac.push_back({ph, "", {}, {}});
+    esd.push_back({ph + "_esd", "", {}, {}});
+  }
+  io::TableColumn rwp{"rwp", "", {}, {}}, status{"status", "", {}, {}};
+  // lattice.csv, one row per frame and phase
+  std::vector<io::TableColumn> lat = {
+      {"frame", "", {}, {}},  {"pressure_gpa", "", {}, {}}, {"direction", "", {}, {}}, {"phase", "", {}, {}},
+      {"a", "", {}, {}},      {"a_esd", "", {}, {}},        {"c", "", {}, {}},         {"c_esd", "", {}, {}},
+      {"volume", "", {}, {}}, {"volume_esd", "", {}, {}}};
+  for (int k = 1; k <= 3; ++k) {
+    lat.push_back({fmt::format("d{}_hkl", k), "", {}, {}});
+    lat.push_back({fmt::format("d{}_a", k), "", {}, {}});
+    lat.push_back({fmt::format("d{}_esd", k), "", {}, {}});
+  }
+  for (const auto& r : frames) {
+    if (!r.waxs.present) continue;
+    frame.numbers.push_back(static_cast<double>(r.index));
+    p.numbers.push_back(r.pressure_gpa.value_or(NAN));
+    dirn.strings.push_back(std::string(pressure::direction_name(r.direction)));
+    const json& a = r.waxs.analysis;
+    const bool ok = fitted(r);
+    status.strings.push_back(!r.waxs.ok      ? "no pattern"
+                             : a.is_object() ? a.value("status", "failed")
+                                             : "not fitted");
+    rwp.numbers.push_back(ok ? number(a, "rwp") : NAN);
+    for (std::size_t k = 0; k < phases.size(); ++k) {
+      const json ph = ok && a["phases"].contains(phases[k]) ? a["phases"][phases[k]] : json();
+      frac[k].numbers.push_back(number(ph, "fraction"));
+      esd[k].numbers.push_back(number(ph, "fraction_esd"));
+      if (!ok || ph.value("absent", false)) continue;
+      lat[0].numbers.push_back(static_cast<double>(r.index));
+      lat[1].numbers.push_back(r.pressure_gpa.value_or(NAN));
+      lat[2].strings.push_back(std::string(pressure::direction_name(r.direction)));
+      lat[3].strings.push_back(phases[k]);
+      for (std::size_t c = 4; c < 10; ++c) lat[c].numbers.push_back(number(ph, lat[c].name.c_str()));
+      const json lines = ph.value("main_lines", json::array());
+      for (std::size_t l = 0; l < 3; ++l) {
+        if (l < lines.size()) {
+          const auto& h = lines[l]["hkl"];
+          lat[10 + 3 * l].strings.push_back(
+              fmt::format("{}{}{}", h[0].get<int>(), h[1].get<int>(), h[2].get<int>()));
+          lat[11 + 3 * l].numbers.push_back(number(lines[l], "d_a"));
+          lat[12 + 3 * l].numbers.push_back(number(lines[l], "d_esd"));
+        } else {
+          lat[10 + 3 * l].strings.push_back("");
+          lat[11 + 3 * l].numbers.push_back(NAN);
+          lat[12 + 3 * l].numbers.push_back(NAN);
+        }
+      }
+    }
+  }
+  pf = {frame, p, dirn};
+  for (std::size_t k = 0; k < phases.size(); ++k) {
+    pf.push_back(frac[k]);
+    pf.push_back(esd[k]);
+  }
+  pf.push_back(rwp);
+  pf.push_back(status);
+  io::write_csv(dir / "phase_fractions.csv", pf);
+  io::write_csv(dir / "lattice.csv", lat);
+  return {dir / "phase_fractions.csv", dir / "lattice.csv"};
+}
+
+std::vector<fs::path> write_scan_plots(const fs::path& dir, const std::vector<FrameResult>& frames,
+                                       const std::vector<std::string>& phases) {
+  std::vector<fs::path> out;
+  auto both = [&](const std::string& stem, const XYPlot& plot) {
+    for (const char* ext : {".png", ".svg"}) {
+      draw_plot(dir / (stem + ext), plot);
+      out.push_back(dir / (stem + ext));
+    }
+  };
+  for (const bool waxs : {true, false}) {
+    std::vector<std::vector<double>> xs, ys;
+    std::vector<std::string> labels;
+    std::vector<std::array<int, 3>> colours;
+    std::string x_label;
+    for (const auto& r : frames) {
+      const auto& o = waxs ? r.waxs : r.saxs;
+      if (!o.ok) continue;
+      xs.push_back(o.pattern.x);
+      ys.push_back(o.pattern.intensity);
+      labels.push_back(r.pressure_gpa ? fmt::format("{:.1f} GPa", *r.pressure_gpa)
+                                      : fmt::format("#{}", r.index));
+      x_label = unit_name(o.pattern.unit);
+      std::array<int, 3> c = r.direction == pressure::Direction::Decompression
+                                 ? std::array<int, 3>{200, 60, 40}
+                                 : std::array<int, 3>{40, 70, 180};
+      if (waxs && fitted(r)) {  // colour by the dominant phase
+        double best = -1;
+        for (std::size_t k = 0; k < phases.size(); ++k) {
+          const double f = number(r.waxs.analysis["phases"].value(phases[k], json()), "fraction");
+          if (f > best) best = f, c = kPalette[k % kPalette.size()];
+        }
+      }
+      colours.push_back(c);
+    }
+    if (xs.empty()) continue;
+    const std::string title = waxs ? (phases.empty() ? "WAXS (blue: compression, red: decompression)"
+                                                     : "WAXS, coloured by the dominant phase")
+                                   : "SAXS (blue: compression, red: decompression)";
+    both(waxs ? "waterfall_waxs" : "waterfall_saxs",
+         waterfall(xs, ys, labels, colours, !waxs, x_label, title));
+  }
+  if (!phases.empty()) {
+    XYPlot f;
+    f.title = "Phase fractions (filled, solid: compression; open, dashed: decompression)";
+    f.x_label = "Pressure (GPa)";
+    f.y_label = "Fraction";
+    XYPlot v;
+    v.title = "Unit-cell volume per formula unit";
+    v.x_label = "Pressure (GPa)";
+    v.y_label = "V/Z (Å³)";
+    for (std::size_t k = 0; k < phases.size(); ++k) {
+      for (const auto direction : {pressure::Direction::Compression, pressure::Direction::Decompression}) {
+        Series s, sv;
+        s.label =
+            fmt::format("{} ({})", phases[k], direction == pressure::Direction::Compression ? "up" : "down");
+        s.rgb = sv.rgb = kPalette[k % kPalette.size()];
+        s.symbol = sv.symbol = direction == pressure::Direction::Compression ? 841 : 840;
+        s.dashed = sv.dashed = direction == pressure::Direction::Decompression;
+        sv.label = s.label;
+        for (const auto& r : frames) {
+          if (r.direction != direction || !fitted(r) || !r.pressure_gpa) continue;
+          const json ph = r.waxs.analysis["phases"].value(phases[k], json());
+          s.x.push_back(*r.pressure_gpa);
+          s.y.push_back(number(ph, "fraction"));
+          s.y_err.push_back(number(ph, "fraction_esd"));
+          if (!ph.value("absent", true)) {
+            sv.x.push_back(*r.pressure_gpa);
+            sv.y.push_back(number(ph, "volume"));
+            sv.y_err.push_back(number(ph, "volume_esd"));
+          }
+        }
+        if (!s.x.empty()) f.series.push_back(s);
+        if (!sv.x.empty()) v.series.push_back(sv);
+      }
+    }
+    if (!f.series.empty()) both("phase_fractions", f);
+    if (!v.series.empty()) both("volume_vs_pressure", v);
+  }
+  return out;
+}
+
+}  // namespace anvil::pipeline

@@ -1,0 +1,26 @@
+// Tables and figures of a finished scan, made from the per-frame results (run_scan.hpp).
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "run_scan.hpp"
+
+namespace anvil::pipeline {
+
+// phase_fractions.csv (frame, pressure_gpa, direction, <phase>, <phase>_esd …, rwp, status) and
+// lattice.csv (frame, pressure_gpa, direction, phase, a, a_esd, c, c_esd, volume, volume_esd,
+// d1_hkl, d1_a, d1_esd, d2…, d3…) from the WAXS fits. Returns the files written.
+std::vector<std::filesystem::path> write_phase_tables(const std::filesystem::path& dir,
+                                                      const std::vector<FrameResult>& frames,
+                                                      const std::vector<std::string>& phases);
+
+// Waterfalls of the WAXS (linear, coloured by the dominant phase) and SAXS (log) patterns, and
+// with fits: phase fraction vs pressure (compression filled/solid, decompression open/dashed)
+// and cell volume vs pressure. PNG and SVG. Returns the files written.
+std::vector<std::filesystem::path> write_scan_plots(const std::filesystem::path& dir,
+                                                    const std::vector<FrameResult>& frames,
+                                                    const std::vector<std::string>& phases);
+
+}  // namespace anvil::pipeline
