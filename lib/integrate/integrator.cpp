@@ -4,12 +4,14 @@
 #include <tbb/parallel_for.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <limits>
 #include <string>
 
 #include "core/error.hpp"
 #include "integrate/splitting.hpp"
+#include "integrate/static_sums.hpp"
 
 namespace anvil::integrate {
 
@@ -245,6 +247,8 @@ PreparedCorrections::PreparedCorrections(std::size_t pixel_count, const Correcti
     }
   }
   dark_ = c.dark;
+  static std::atomic<std::uint64_t> next_id{1};
+  id_ = next_id.fetch_add(1, std::memory_order_relaxed);
 }
 
 Integrator::Integrator(const PixelPositions& p, const Mask* mask, const Binning& binning)
@@ -362,12 +366,49 @@ Integrator::Integrator(const PixelPositions& p, const Mask* mask, const Binning&
   matrix_.col_idx.resize(nnz);
   matrix_.weights.resize(nnz);
   std::vector<std::uint32_t> fill(matrix_.row_ptr.begin(), matrix_.row_ptr.end() - 1);
+  pixel_row_lo_.assign(n, std::numeric_limits<std::uint32_t>::max());
+  pixel_row_hi_.assign(n, 0);
   for (const Chunk& part : parts) {
     for (std::size_t k = 0; k < part.entries.size(); ++k) {
-      const std::uint32_t at = fill[part.entries[k].row]++;
-      matrix_.col_idx[at] = part.pixel[k];
+      const std::uint32_t row = part.entries[k].row, pixel = part.pixel[k];
+      const std::uint32_t at = fill[row]++;
+      matrix_.col_idx[at] = pixel;
       matrix_.weights[at] = part.entries[k].weight;
+      pixel_row_lo_[pixel] = std::min(pixel_row_lo_[pixel], row);
+      pixel_row_hi_[pixel] = std::max(pixel_row_hi_[pixel], row);
     }
+  }
+  static_sums_ = std::make_shared<detail::StaticSumsCache>();
+
+  // --- pixel-major copy for 1D patterns: entries of a pixel are in ascending bin order ---
+  if (!cake && rows <= 0xFFFF) {  // bins and counts fit 16 bits
+    scatter_bins_.assign(n, 0);
+    bool unit = true;
+    std::size_t total = 0;
+    for (std::size_t i = 0; i < n; ++i)
+      if (pixel_row_lo_[i] <= pixel_row_hi_[i]) {
+        const std::size_t count = pixel_row_hi_[i] - pixel_row_lo_[i] + 1;
+        if (count > 1) unit = false;
+        total += count;
+      }
+    for (const Chunk& part : parts)
+      for (const Entry& e : part.entries) unit = unit && e.weight == 1.0f;
+    scatter_unit_ = unit;
+    if (!unit) scatter_weights_.assign(total, 0.0f);
+    std::size_t offset = 0;
+    std::uint32_t current = std::numeric_limits<std::uint32_t>::max();
+    for (const Chunk& part : parts)
+      for (std::size_t k = 0; k < part.entries.size(); ++k) {
+        const std::uint32_t pixel = part.pixel[k];
+        const std::uint32_t lo = pixel_row_lo_[pixel], hi = pixel_row_hi_[pixel];
+        if (pixel != current) {
+          if (current != std::numeric_limits<std::uint32_t>::max())
+            offset += pixel_row_hi_[current] - pixel_row_lo_[current] + 1;
+          current = pixel;
+          scatter_bins_[pixel] = lo | ((hi - lo + 1) << 16);
+        }
+        if (!unit) scatter_weights_[offset + (part.entries[k].row - lo)] += part.entries[k].weight;
+      }
   }
 }
 

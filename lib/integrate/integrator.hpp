@@ -9,6 +9,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <span>
 #include <vector>
@@ -68,11 +69,18 @@ class PreparedCorrections {
   PreparedCorrections(std::size_t pixel_count, const Corrections& corrections);
   std::span<const float> normalization() const { return normalization_; }  // empty = 1
   std::span<const float> dark() const { return dark_; }                    // empty = 0
+  // Identifies the content (copies share it): the integrator caches per-corrections sums by it.
+  std::uint64_t id() const { return id_; }
 
  private:
   std::vector<float> normalization_;
   std::vector<float> dark_;
+  std::uint64_t id_ = 0;  // 0: no corrections
 };
+
+namespace detail {
+struct StaticSumsCache;
+}
 
 enum class ErrorModel {
   none,       // no variance
@@ -152,6 +160,18 @@ class Integrator {
   std::vector<double> azimuth_centers_;
   Range radial_bounds_;
   Range azimuth_bounds_;
+  // Rows each pixel contributes to: [lo, hi] (lo > hi: none). Used to re-integrate, with the
+  // exact per-pixel checks, the rows touched by a frame's invalid pixels.
+  std::vector<std::uint32_t> pixel_row_lo_, pixel_row_hi_;
+  // The same matrix pixel by pixel, for 1D patterns (the per-frame kernel streams the frame and
+  // scatters into the bins): per pixel, first bin (low 16 bits) and number of consecutive bins
+  // (high 16 bits); their weights follow pixel after pixel (zeros fill holes). No weights when
+  // every pixel goes whole into one bin (no splitting). Empty: the kernel gathers along rows.
+  std::vector<std::uint32_t> scatter_bins_;
+  std::vector<float> scatter_weights_;
+  bool scatter_unit_ = false;
+  // Frame-independent sums (Σc·norm, Σ(c·norm)², Σc) per corrections, computed on first use.
+  std::shared_ptr<detail::StaticSumsCache> static_sums_;
 };
 
 }  // namespace anvil::integrate
