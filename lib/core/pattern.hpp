@@ -34,4 +34,37 @@ inline const char* unit_name(RadialUnit u) {
   return "?";
 }
 
+// Name of the axis dataset in NeXus files: q, two_theta, d_spacing, r.
+inline const char* axis_name(RadialUnit u) {
+  switch (u) {
+    case RadialUnit::QInvNm:
+    case RadialUnit::QInvA:
+      return "q";
+    case RadialUnit::TwoThetaDeg:
+      return "two_theta";
+    case RadialUnit::DSpacingA:
+      return "d_spacing";
+    case RadialUnit::RMm:
+      return "r";
+  }
+  return "x";
+}
+
+// NeXus/UDUNITS spelling of the unit.
+inline const char* nexus_units(RadialUnit u) {
+  switch (u) {
+    case RadialUnit::QInvNm:
+      return "1/nm";
+    case RadialUnit::QInvA:
+      return "1/angstrom";
+    case RadialUnit::TwoThetaDeg:
+      return "degree";
+    case RadialUnit::DSpacingA:
+      return "angstrom";
+    case RadialUnit::RMm:
+      return "mm";
+  }
+  return "";
+}
+
 }  // namespace anvil

@@ -40,37 +40,6 @@ const char* axis_label(RadialUnit u) {
   return "x";
 }
 
-const char* nexus_units(RadialUnit u) {
-  switch (u) {
-    case RadialUnit::QInvNm:
-      return "1/nm";
-    case RadialUnit::QInvA:
-      return "1/angstrom";
-    case RadialUnit::TwoThetaDeg:
-      return "degree";
-    case RadialUnit::DSpacingA:
-      return "angstrom";
-    case RadialUnit::RMm:
-      return "mm";
-  }
-  return "";
-}
-
-const char* axis_name(RadialUnit u) {
-  switch (u) {
-    case RadialUnit::QInvNm:
-    case RadialUnit::QInvA:
-      return "q";
-    case RadialUnit::TwoThetaDeg:
-      return "two_theta";
-    case RadialUnit::DSpacingA:
-      return "d_spacing";
-    case RadialUnit::RMm:
-      return "r";
-  }
-  return "x";
-}
-
 std::optional<RadialUnit> unit_in_text(const std::string& line) {
   const std::string l = lower(line);
   if (l.find("q_nm^-1") != std::string::npos || l.find("q_nm-1") != std::string::npos ||

@@ -15,37 +15,6 @@ using h5::Handle;
 
 namespace {
 
-const char* axis_name(RadialUnit u) {
-  switch (u) {
-    case RadialUnit::QInvNm:
-    case RadialUnit::QInvA:
-      return "q";
-    case RadialUnit::TwoThetaDeg:
-      return "two_theta";
-    case RadialUnit::DSpacingA:
-      return "d_spacing";
-    case RadialUnit::RMm:
-      return "r";
-  }
-  return "x";
-}
-
-const char* nexus_units(RadialUnit u) {
-  switch (u) {
-    case RadialUnit::QInvNm:
-      return "1/nm";
-    case RadialUnit::QInvA:
-      return "1/angstrom";
-    case RadialUnit::TwoThetaDeg:
-      return "degree";
-    case RadialUnit::DSpacingA:
-      return "angstrom";
-    case RadialUnit::RMm:
-      return "mm";
-  }
-  return "";
-}
-
 void write_1d(hid_t loc, const std::string& name, const std::vector<double>& v, const std::string& units,
               const std::string& origin) {
   hsize_t dims[1] = {v.size()};
