@@ -1,0 +1,669 @@
+// anvil fit-series PATTERNS.h5 --pressure P.csv --phases CdSe-WZ,CdSe-ZB,CdSe-RS -o OUTDIR:
+// every frame of a pattern stack refined with the same phases (lib/series), then phase
+// fractions, cells, equations of state and transition pressures as CSV tables and figures.
+#include <fmt/core.h>
+#include <fmt/ranges.h>
+#include <hdf5.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "commands.hpp"
+#include "core/error.hpp"
+#include "geometry/poni.hpp"
+#include "io/hdf5_util.hpp"
+#include "io/pattern_io.hpp"
+#include "io/pressure_table.hpp"
+#include "io/results_file.hpp"
+#include "phase_models.hpp"
+#include "plots.hpp"
+#include "pressure/standard.hpp"
+#include "series/parametric.hpp"
+#include "series/series.hpp"
+#include "series/transition.hpp"
+
+namespace anvil::cli {
+
+namespace {
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+struct FitSeriesArgs {
+  std::string patterns;
+  std::string pressure_file;
+  std::string phases;
+  std::string mode = "independent";
+  bool reverse = false;
+  bool parametric = false;
+  bool fixed_c_over_a = false;
+  std::string standard;
+  std::string range;
+  int threads = 0;
+  std::optional<double> wavelength_a;
+  std::string group;
+  std::string size_profile = "sphere";
+  std::string lp = "lorentz";
+  std::string caglioti;
+  int background_terms = 8;
+  std::string criterion = "bic";
+  std::string high_pressure_phase;
+  std::string phase_dir;
+  std::string output;
+  bool no_plots = false;
+  bool quiet = false;
+};
+
+std::vector<std::string> split(const std::string& s, char sep) {
+  std::vector<std::string> out;
+  std::stringstream ss(s);
+  std::string item;
+  while (std::getline(ss, item, sep)) {
+    item.erase(0, item.find_first_not_of(" \t"));
+    item.erase(item.find_last_not_of(" \t") + 1);
+    if (!item.empty()) out.push_back(item);
+  }
+  return out;
+}
+
+std::vector<double> numbers(const std::string& s, std::size_t n, const char* what) {
+  std::vector<double> out;
+  for (const auto& t : split(s, ',')) {
+    char* end = nullptr;
+    const double v = std::strtod(t.c_str(), &end);
+    if (end == t.c_str() || *end) throw InputError(what, fmt::format("'{}' is not a number", t));
+    out.push_back(v);
+  }
+  if (out.size() != n)
+    throw InputError(what, fmt::format("expected {} comma-separated numbers, got '{}'", n, s));
+  return out;
+}
+
+std::filesystem::path phase_dir(const FitSeriesArgs& a) {
+  if (!a.phase_dir.empty()) return a.phase_dir;
+  if (const char* env = std::getenv("ANVIL_PHASE_DIR"); env && *env) return env;
+  return ANVIL_PHASE_DIR;
+}
+
+// The stack's frame numbers (/entry/<group>/frame_index) and the wavelength its provenance
+// records (the .poni text of `anvil integrate` or `anvil run`), when there is one.
+struct StackInfo {
+  std::vector<std::size_t> frame_index;
+  std::optional<double> wavelength_a;
+};
+
+StackInfo stack_info(const std::string& path, const std::string& group) {
+  io::h5::prepare();
+  StackInfo out;
+  io::h5::Handle f(io::h5::check(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), path, "cannot open"));
+  const std::string ds_path = "/entry/" + group + "/frame_index";
+  if (io::h5::is_dataset(f.get(), ds_path)) {
+    io::h5::Handle ds(H5Dopen2(f.get(), ds_path.c_str(), H5P_DEFAULT));
+    io::h5::Handle sp(H5Dget_space(ds.get()));
+    const auto n = static_cast<std::size_t>(H5Sget_simple_extent_npoints(sp.get()));
+    std::vector<long long> v(n);
+    if (n > 0 && H5Dread(ds.get(), H5T_NATIVE_LLONG, H5S_ALL, H5S_ALL, H5P_DEFAULT, v.data()) >= 0)
+      for (long long x : v) out.frame_index.push_back(static_cast<std::size_t>(std::max(0LL, x)));
+  }
+  for (const std::string& key : std::vector<std::string>{"poni", group + "_poni", "waxs_poni"}) {
+    const std::string text = io::h5::read_string(f.get(), "/entry/process/" + key);
+    if (text.empty()) continue;
+    try {
+      out.wavelength_a = geometry::parse_poni(text, path + ":/entry/process/" + key).wavelength_m * 1e10;
+      break;
+    } catch (const InputError&) {
+    }
+  }
+  return out;
+}
+
+// The pressure table with repeated frames dropped (the first row of a frame wins, the others
+// are reported), so that a slip in a hand-written table does not stop the series.
+io::PressureTable read_table_lenient(const std::string& path, std::vector<std::string>& warnings) {
+  std::ifstream in(path);
+  if (!in) throw InputError(path, "cannot open the pressure table");
+  std::string line, text;
+  int frame_col = -1, lineno = 0;
+  std::map<std::string, int> seen;
+  while (std::getline(in, line)) {
+    ++lineno;
+    const std::string body = line.substr(0, line.find('#'));
+    const auto fields = split(body, ',');
+    if (fields.empty()) {
+      text += line + "\n";
+      continue;
+    }
+    if (frame_col < 0) {
+      for (std::size_t k = 0; k < fields.size(); ++k) {
+        std::string low = fields[k];
+        std::transform(low.begin(), low.end(), low.begin(), [](unsigned char c) { return std::tolower(c); });
+        if (low == "frame") frame_col = static_cast<int>(k);
+      }
+      text += line + "\n";
+      continue;
+    }
+    if (frame_col < static_cast<int>(fields.size())) {
+      const std::string& key = fields[frame_col];
+      if (auto it = seen.find(key); it != seen.end()) {
+        warnings.push_back(
+            fmt::format("{} line {}: frame {} given again (first on line {}); the first is used", path,
+                        lineno, key, it->second));
+        text += "#" + line + "\n";
+        continue;
+      }
+      seen.emplace(key, lineno);
+    }
+    text += line + "\n";
+  }
+  return io::parse_pressure_table(text, path);
+}
+
+std::string lines_text(const std::vector<powder::LineD>& lines, std::size_t k, int what) {
+  if (k >= lines.size()) return "";
+  const auto& l = lines[k];
+  if (what == 0) return fmt::format("{}{}{}", l.h, l.k, l.l);
+  return "";
+}
+
+int run_fit_series(const FitSeriesArgs& a) {
+  namespace fs = std::filesystem;
+  // The stack.
+  std::string group = a.group;
+  std::size_t n_frames = 0;
+  if (group.empty()) {
+    for (const char* g : {"integrated", "waxs"}) {
+      try {
+        n_frames = io::pattern_stack_size(a.patterns, g);
+        group = g;
+        break;
+      } catch (const InputError&) {
+      }
+    }
+    if (group.empty())
+      throw InputError(a.patterns,
+                       "no pattern stack /entry/integrated or /entry/waxs (name one with --group)");
+  } else {
+    n_frames = io::pattern_stack_size(a.patterns, group);
+  }
+  if (n_frames == 0) throw InputError(a.patterns, "the pattern stack holds no frame");
+  const StackInfo info = stack_info(a.patterns, group);
+  const double lambda = a.wavelength_a ? *a.wavelength_a : info.wavelength_a.value_or(0.0);
+  if (!(lambda > 0.0))
+    throw InputError(a.patterns, "no wavelength in the file's provenance: give --wavelength (Å)");
+
+  std::vector<std::string> warnings;
+  // Patterns in 2θ (degrees), restricted to --range.
+  std::vector<series::SeriesFrame> frames;
+  double lo = -1, hi = 1e9;
+  if (!a.range.empty()) {
+    const auto r = numbers(a.range, 2, "--range");
+    lo = r[0], hi = r[1];
+    if (!(hi > lo)) throw InputError("--range", "the upper end must exceed the lower");
+  }
+  for (std::size_t k = 0; k < n_frames; ++k) {
+    Pattern1D p = io::read_pattern_stack(a.patterns, group, k);
+    std::vector<double> tth(p.x.size());
+    for (std::size_t i = 0; i < p.x.size(); ++i) {
+      const double x = p.x[i];
+      switch (p.unit) {
+        case RadialUnit::TwoThetaDeg:
+          tth[i] = x;
+          break;
+        case RadialUnit::QInvNm:
+        case RadialUnit::QInvA: {
+          const double q_a = p.unit == RadialUnit::QInvNm ? x / 10.0 : x;
+          const double s = q_a * lambda / (4.0 * M_PI);
+          tth[i] = s < 1.0 ? 2.0 * std::asin(s) * 180.0 / M_PI : kNaN;
+          break;
+        }
+        default:
+          throw InputError(a.patterns,
+                           fmt::format("radial unit {} is not supported here (2θ or q)", unit_name(p.unit)));
+      }
+    }
+    series::SeriesFrame f;
+    f.frame = k < info.frame_index.size() ? info.frame_index[k] : k;
+    for (std::size_t i = 0; i < tth.size(); ++i) {
+      if (!std::isfinite(tth[i]) || tth[i] < lo || tth[i] > hi || tth[i] <= 0) continue;
+      if (!f.pattern.two_theta_deg.empty() && !(tth[i] > f.pattern.two_theta_deg.back())) continue;
+      f.pattern.two_theta_deg.push_back(tth[i]);
+      f.pattern.intensity.push_back(p.intensity[i]);
+      f.pattern.sigma.push_back(p.sigma.empty() ? std::sqrt(std::max(p.intensity[i], 1.0)) : p.sigma[i]);
+    }
+    if (f.pattern.two_theta_deg.size() < 20)
+      throw InputError(a.patterns, fmt::format("{} points of frame {} in the 2θ range",
+                                               f.pattern.two_theta_deg.size(), k));
+    frames.push_back(std::move(f));
+  }
+  const double tmin = frames.front().pattern.two_theta_deg.front(),
+               tmax = frames.front().pattern.two_theta_deg.back();
+
+  // Pressures.
+  if (!a.pressure_file.empty()) {
+    const io::PressureTable table = read_table_lenient(a.pressure_file, warnings);
+    for (const auto& w : table.warnings) warnings.push_back(a.pressure_file + ": " + w);
+    for (auto& f : frames)
+      if (const auto* pt = table.find(f.frame)) {
+        f.pressure_gpa = pt->pressure_gpa;
+        f.pressure_esd_gpa = pt->esd_gpa.value_or(0.0);
+      }
+  } else if (a.standard.empty()) {
+    warnings.push_back("no --pressure and no --standard: frames have no pressure (no EOS, no transitions)");
+  }
+
+  // Phases.
+  std::vector<std::string> names = split(a.phases, ',');
+  if (names.empty()) throw InputError("--phases", "name at least one phase");
+  const pressure::PressureStandard* standard = nullptr;
+  int standard_index = -1;
+  if (!a.standard.empty()) {
+    standard = &pressure::find_standard(a.standard);
+    for (std::size_t k = 0; k < names.size(); ++k)
+      if (names[k] == standard->material || names[k] == a.standard) standard_index = static_cast<int>(k);
+    if (standard_index < 0) {
+      standard_index = static_cast<int>(names.size());
+      names.push_back(standard->material);
+    }
+  }
+  const auto phases = pipeline::load_powder_phases(names, phase_dir(a), lambda, tmin, tmax);
+  powder::ModelSettings settings;
+  settings.instrument.wavelength_a = lambda;
+  if (!a.caglioti.empty()) {
+    const auto uvw = numbers(a.caglioti, 3, "--caglioti");
+    settings.instrument.u = uvw[0], settings.instrument.v = uvw[1], settings.instrument.w = uvw[2];
+  } else {
+    settings.instrument.w = 0.002;
+  }
+  if (a.size_profile == "sphere") {
+    settings.size_profile = powder::SizeProfile::Sphere;
+  } else if (a.size_profile == "lorentzian") {
+    settings.size_profile = powder::SizeProfile::Lorentzian;
+  } else if (a.size_profile == "none") {
+    settings.size_profile = powder::SizeProfile::None;
+  } else {
+    throw InputError("--size-profile",
+                     fmt::format("'{}' (expected sphere, lorentzian or none)", a.size_profile));
+  }
+  settings.lp = a.lp == "unpolarised" ? powder::LorentzPolarisation::Unpolarised
+                                      : powder::LorentzPolarisation::LorentzOnly;
+  settings.background_terms = a.background_terms;
+  auto start = powder::default_parameters(phases, settings, 5.0);
+  if (standard_index >= 0) start.phases[standard_index].size_nm.value = 30.0;
+
+  series::SeriesOptions opt;
+  if (a.mode == "sequential") {
+    opt.mode = series::SeriesMode::Sequential;
+  } else if (a.mode != "independent") {
+    throw InputError("--mode", fmt::format("'{}' (expected independent or sequential)", a.mode));
+  }
+  opt.reverse = a.reverse;
+  opt.num_threads = a.threads;
+  opt.standard_phase = standard_index;
+  opt.standard = standard;
+  if (a.criterion == "aic") {
+    opt.presence.criterion = series::InformationCriterion::AIC;
+  } else if (a.criterion == "none") {
+    opt.presence.criterion = series::InformationCriterion::None;
+  } else if (a.criterion != "bic") {
+    throw InputError("--criterion", fmt::format("'{}' (expected bic, aic or none)", a.criterion));
+  }
+
+  if (!a.quiet)
+    fmt::print("{}: {} frames, {} points each ({:.2f}–{:.2f}° 2θ, λ = {} Å), phases {}, {} mode\n",
+               a.patterns, frames.size(), frames.front().pattern.two_theta_deg.size(), tmin, tmax, lambda,
+               fmt::join(names, ", "), a.mode);
+  const series::SeriesResult res = series::refine_series(frames, phases, settings, start, {}, opt);
+  for (const auto& w : res.warnings) warnings.push_back(w);
+
+  fs::create_directories(a.output);
+  const fs::path out(a.output);
+  std::vector<std::size_t> sample;
+  for (std::size_t p = 0; p < phases.size(); ++p)
+    if (static_cast<int>(p) != standard_index) sample.push_back(p);
+
+  // phase_fractions.csv
+  {
+    std::vector<io::TableColumn> cols;
+    io::TableColumn frame{"frame"}, pres{"pressure_gpa"}, dir{"direction"}, rwp{"rwp"}, status{"status"},
+        pesd{"pressure_esd_gpa"}, psrc{"pressure_source"}, pstd{"standard_pressure_gpa"}, notes{"notes"};
+    std::vector<io::TableColumn> frac;
+    for (std::size_t p : sample) {
+      frac.push_back({names[p]});
+      frac.push_back({names[p] + "_esd"});
+    }
+    for (const auto& f : res.frames) {
+      frame.numbers.push_back(static_cast<double>(f.frame));
+      pres.numbers.push_back(f.pressure_gpa);
+      dir.strings.emplace_back(pressure::direction_name(f.direction));
+      for (std::size_t k = 0; k < sample.size(); ++k) {
+        frac[2 * k].numbers.push_back(f.phases[sample[k]].fraction);
+        frac[2 * k + 1].numbers.push_back(f.phases[sample[k]].fraction_esd);
+      }
+      rwp.numbers.push_back(f.rwp);
+      status.strings.emplace_back(powder::status_name(f.status));
+      pesd.numbers.push_back(f.pressure_esd_gpa);
+      psrc.strings.emplace_back(series::pressure_origin_name(f.pressure_origin));
+      pstd.numbers.push_back(f.standard_pressure_gpa);
+      std::string n = f.reason;
+      for (const auto& x : f.notes) n += (n.empty() ? "" : "; ") + x;
+      for (const auto& x : f.at_bound) n += (n.empty() ? "" : "; ") + x + " at its bound (frozen from here)";
+      std::replace(n.begin(), n.end(), ',', ';');
+      std::replace(n.begin(), n.end(), '\n', ' ');
+      notes.strings.push_back(n);
+    }
+    cols.push_back(frame);
+    cols.push_back(pres);
+    cols.push_back(dir);
+    for (auto& c : frac) cols.push_back(c);
+    for (auto* c : {&rwp, &status, &pesd, &psrc, &pstd, &notes}) cols.push_back(*c);
+    io::write_csv(out / "phase_fractions.csv", cols);
+  }
+  // lattice.csv
+  {
+    io::TableColumn frame{"frame"}, pres{"pressure_gpa"}, phase{"phase"}, ca{"a"}, cae{"a_esd"}, cc{"c"},
+        cce{"c_esd"}, v{"volume"}, ve{"volume_esd"}, size{"size_nm"}, sizee{"size_esd"};
+    std::vector<io::TableColumn> d;
+    for (int k = 1; k <= 3; ++k) {
+      d.push_back({fmt::format("d{}_hkl", k)});
+      d.push_back({fmt::format("d{}_a", k)});
+      d.push_back({fmt::format("d{}_esd", k)});
+    }
+    for (const auto& f : res.frames) {
+      if (!f.ok()) continue;
+      for (std::size_t p = 0; p < phases.size(); ++p) {
+        const auto& ph = f.phases[p];
+        if (!ph.present) continue;
+        const bool hex = phases[p].kind == powder::CellKind::Hexagonal;
+        frame.numbers.push_back(static_cast<double>(f.frame));
+        pres.numbers.push_back(f.pressure_gpa);
+        phase.strings.push_back(names[p]);
+        ca.numbers.push_back(ph.a);
+        cae.numbers.push_back(ph.a_esd);
+        cc.numbers.push_back(hex ? ph.c : kNaN);
+        cce.numbers.push_back(hex ? ph.c_esd : kNaN);
+        v.numbers.push_back(ph.volume);
+        ve.numbers.push_back(ph.volume_esd);
+        size.numbers.push_back(ph.size_nm);
+        sizee.numbers.push_back(ph.size_esd);
+        for (std::size_t k = 0; k < 3; ++k) {
+          d[3 * k].strings.push_back(lines_text(ph.main_lines, k, 0));
+          d[3 * k + 1].numbers.push_back(k < ph.main_lines.size() ? ph.main_lines[k].d_a : kNaN);
+          d[3 * k + 2].numbers.push_back(k < ph.main_lines.size() ? ph.main_lines[k].d_esd : kNaN);
+        }
+      }
+    }
+    std::vector<io::TableColumn> cols{frame, pres, phase, ca, cae, cc, cce, v, ve, size, sizee};
+    for (auto& c : d) cols.push_back(c);
+    io::write_csv(out / "lattice.csv", cols);
+  }
+  // Parametric refinement.
+  std::optional<series::ParametricResult> par;
+  if (a.parametric) {
+    series::ParametricOptions po;
+    po.c_over_a_per_frame = !a.fixed_c_over_a;
+    try {
+      par = series::refine_parametric(frames, res, phases, settings, opt, po);
+      io::TableColumn frame{"frame"}, pres{"pressure_gpa"}, phase{"phase"}, ca{"a"}, cc{"c"}, v{"volume"},
+          r{"c_over_a"};
+      for (const auto& ph : par->phases)
+        for (std::size_t k = 0; k < ph.frames.size(); ++k) {
+          frame.numbers.push_back(static_cast<double>(ph.frames[k]));
+          pres.numbers.push_back(ph.pressure_gpa[k]);
+          phase.strings.push_back(ph.phase);
+          ca.numbers.push_back(ph.a[k]);
+          const bool hex = phases[ph.index].kind == powder::CellKind::Hexagonal;
+          cc.numbers.push_back(hex ? ph.c[k] : kNaN);
+          v.numbers.push_back(ph.volume[k]);
+          r.numbers.push_back(hex ? ph.c_over_a[k] : kNaN);
+        }
+      io::write_csv(out / "lattice_parametric.csv", {frame, pres, phase, ca, cc, v, r});
+    } catch (const InputError& e) {
+      warnings.push_back(std::string("parametric refinement not done: ") + e.what());
+    }
+  }
+  // eos.csv
+  {
+    io::TableColumn phase{"phase"}, form{"form"}, v0{"v0"}, v0e{"v0_esd"}, k0{"k0_gpa"}, k0e{"k0_esd"},
+        kp{"k0p"}, kpe{"k0p_esd"}, chi{"chi2_red"}, n{"n_points"};
+    const auto row = [&](const std::string& ph, const std::string& f, double a0, double a0e, double b,
+                         double be, double c, double ce, double x, int np) {
+      phase.strings.push_back(ph);
+      form.strings.push_back(f);
+      v0.numbers.push_back(a0);
+      v0e.numbers.push_back(a0e);
+      k0.numbers.push_back(b);
+      k0e.numbers.push_back(be);
+      kp.numbers.push_back(c);
+      kpe.numbers.push_back(ce);
+      chi.numbers.push_back(x);
+      n.numbers.push_back(np);
+    };
+    for (const auto& e : res.eos) {
+      for (const auto* f : {&e.bm3, &e.vinet, &e.bm2})
+        if (*f && (*f)->converged)
+          row(e.phase, std::string(pressure::eos_form_name((*f)->eos.form)), (*f)->eos.v0, (*f)->v0_esd,
+              (*f)->eos.k0_gpa, (*f)->k0_esd, (*f)->eos.k0_prime, (*f)->k0_prime_esd, (*f)->chi2_reduced,
+              (*f)->num_points);
+      if (e.ff) {
+        const auto* ref = e.bm3 && e.bm3->converged ? &*e.bm3 : &*e.bm2;
+        row(e.phase, "F-f", ref->eos.v0, ref->v0_esd, e.ff->intercept_gpa, e.ff->intercept_esd,
+            e.ff->k0_prime, e.ff->k0_prime_esd, kNaN, e.ff->num_points);
+      }
+    }
+    if (par)
+      for (const auto& ph : par->phases)
+        row(ph.phase, std::string(pressure::eos_form_name(ph.eos.eos.form)) + "-parametric", ph.eos.eos.v0,
+            ph.eos.v0_esd, ph.eos.eos.k0_gpa, ph.eos.k0_esd, ph.eos.eos.k0_prime, ph.eos.k0_prime_esd,
+            ph.eos.chi2_reduced, ph.eos.num_points);
+    io::write_csv(out / "eos.csv", {phase, form, v0, v0e, k0, k0e, kp, kpe, chi, n});
+  }
+  // transitions.csv
+  series::TransitionAnalysis tr;
+  std::size_t hp = phases.size();
+  if (!a.high_pressure_phase.empty()) {
+    for (std::size_t p = 0; p < phases.size(); ++p)
+      if (names[p] == a.high_pressure_phase) hp = p;
+    if (hp == phases.size())
+      throw InputError("--high-pressure-phase",
+                       fmt::format("'{}' is not among --phases", a.high_pressure_phase));
+  } else if (sample.size() > 1) {
+    hp = series::densest_phase(phases, standard_index);
+  }
+  if (hp < phases.size()) {
+    tr = series::analyse_transitions(res.frames, hp, standard_index);
+    io::TableColumn q{"quantity"}, dir{"direction"}, from{"from_phase"}, to{"to_phase"}, val{"value"},
+        esd{"esd"}, unit{"unit"}, note{"note"};
+    const auto row = [&](const char* qq, const std::string& d, const std::string& f, const std::string& t,
+                         double v, double e, const char* u, std::string nn) {
+      q.strings.push_back(qq);
+      dir.strings.push_back(d);
+      from.strings.push_back(f);
+      to.strings.push_back(t);
+      val.numbers.push_back(v);
+      esd.numbers.push_back(e);
+      unit.strings.push_back(u);
+      std::replace(nn.begin(), nn.end(), ',', ';');
+      note.strings.push_back(nn);
+    };
+    for (const auto* t : {&tr.compression, &tr.decompression}) {
+      const std::string d(pressure::direction_name(t->direction));
+      if (!t->detected) {
+        row("transformation", d, t->from, t->to, kNaN, kNaN, "",
+            t->message.empty() ? "not detected" : t->message);
+        continue;
+      }
+      row("onset_gpa", d, t->from, t->to, t->fit.onset_gpa, t->fit.onset_esd, "GPa",
+          "5 % of the transformation");
+      row("midpoint_gpa", d, t->from, t->to, t->fit.midpoint_gpa, t->fit.midpoint_esd, "GPa", t->fit.message);
+      row("width_gpa", d, t->from, t->to, t->fit.width_gpa, t->fit.width_esd, "GPa", "logistic width w");
+      row("low_plateau", d, t->from, t->to, t->fit.low, t->fit.low_esd, "fraction", tr.high_pressure_phase);
+      row("high_plateau", d, t->from, t->to, t->fit.high, t->fit.high_esd, "fraction",
+          tr.high_pressure_phase);
+    }
+    if (std::isfinite(tr.hysteresis_gpa))
+      row("hysteresis_gpa", "", tr.high_pressure_phase, "", tr.hysteresis_gpa, tr.hysteresis_esd, "GPa",
+          "midpoint(compression) - midpoint(decompression)");
+    if (std::isfinite(tr.retained_fraction))
+      row("retained_fraction", "decompression", tr.high_pressure_phase, "", tr.retained_fraction,
+          tr.retained_esd, "fraction",
+          fmt::format("frame {} at {:.3f} GPa", tr.retained_frame, tr.retained_at_gpa));
+    io::write_csv(out / "transitions.csv", {q, dir, from, to, val, esd, unit, note});
+  }
+
+  // Figures.
+  if (!a.no_plots) {
+    const std::vector<std::array<int, 3>> colours{{31, 119, 180},  {214, 39, 40},  {44, 160, 44},
+                                                  {148, 103, 189}, {255, 127, 14}, {140, 86, 75}};
+    pipeline::XYPlot fp;
+    fp.title = "Phase fractions";
+    fp.x_label = "Pressure (GPa)";
+    fp.y_label = "Fraction (formula units)";
+    for (std::size_t k = 0; k < sample.size(); ++k) {
+      const std::size_t p = sample[k];
+      for (const auto dir : {pressure::Direction::Compression, pressure::Direction::Decompression}) {
+        pipeline::Series s;
+        for (const auto& f : res.frames)
+          if (f.ok() && std::isfinite(f.pressure_gpa) && f.direction == dir) {
+            s.x.push_back(f.pressure_gpa);
+            s.y.push_back(f.phases[p].fraction);
+            s.y_err.push_back(f.phases[p].fraction_esd);
+          }
+        if (s.x.empty()) continue;
+        const bool up = dir == pressure::Direction::Compression;
+        s.label = names[p] + (up ? " compression" : " decompression");
+        s.rgb = colours[k % colours.size()];
+        s.symbol = up ? 850 : 840;  // filled / open circles
+        s.dashed = !up;
+        fp.series.push_back(std::move(s));
+      }
+    }
+    if (!fp.series.empty()) pipeline::draw_plot(out / "phase_fractions.png", fp);
+
+    pipeline::XYPlot vp;
+    vp.title = "V/V0 and equations of state";
+    vp.x_label = "Pressure (GPa)";
+    vp.y_label = "V/V0";
+    for (std::size_t k = 0; k < phases.size(); ++k) {
+      const auto& e = res.eos[k];
+      const auto* fit = e.bm3 && e.bm3->converged ? &*e.bm3 : (e.bm2 && e.bm2->converged ? &*e.bm2 : nullptr);
+      if (!fit || e.points.empty()) continue;
+      const auto ratios = series::volume_ratios(e.points, fit->eos.v0, fit->v0_esd);
+      pipeline::Series pts;
+      double pmax = 0;
+      for (const auto& r : ratios) {
+        pts.x.push_back(r.pressure_gpa);
+        pts.y.push_back(r.ratio);
+        pts.y_err.push_back(r.ratio_esd);
+        pmax = std::max(pmax, r.pressure_gpa);
+      }
+      pts.line = false;
+      pts.symbol = 850;
+      pts.rgb = colours[k % colours.size()];
+      pts.label = names[k];
+      pipeline::Series curve;
+      for (int i = 0; i <= 100; ++i) {
+        const double pr = pmax * i / 100.0;
+        try {
+          curve.y.push_back(fit->eos.volume_at(pr) / fit->eos.v0);
+          curve.x.push_back(pr);
+        } catch (const InputError&) {
+        }
+      }
+      curve.rgb = pts.rgb;
+      curve.label = fmt::format("{} {} K0 = {:.1f} GPa", names[k], pressure::eos_form_name(fit->eos.form),
+                                fit->eos.k0_gpa);
+      vp.series.push_back(std::move(pts));
+      vp.series.push_back(std::move(curve));
+    }
+    if (!vp.series.empty()) pipeline::draw_plot(out / "volume_eos.png", vp);
+  }
+
+  // Summary.
+  int ok = 0;
+  for (const auto& f : res.frames) ok += f.ok();
+  if (!a.quiet) {
+    fmt::print("{} frames, {} converged, {} not ({:.2f} s)\n", res.frames.size(), ok, res.frames.size() - ok,
+               res.seconds);
+    for (const auto& e : res.eos)
+      if (e.bm3 && e.bm3->converged)
+        fmt::print(
+            "  {:10s} BM3  V0 {:.3f} ± {:.3f} Å³  K0 {:.1f} ± {:.1f} GPa  K0' {:.2f} ± {:.2f}  ({} frames)\n",
+            e.phase, e.bm3->eos.v0, e.bm3->v0_esd, e.bm3->eos.k0_gpa, e.bm3->k0_esd, e.bm3->eos.k0_prime,
+            e.bm3->k0_prime_esd, e.points.size());
+    for (const auto* t : {&tr.compression, &tr.decompression})
+      if (t->detected)
+        fmt::print("  {:13s} {} → {}: onset {:.2f} ± {:.2f} GPa, midpoint {:.2f} ± {:.2f} GPa\n",
+                   pressure::direction_name(t->direction), t->from, t->to, t->fit.onset_gpa, t->fit.onset_esd,
+                   t->fit.midpoint_gpa, t->fit.midpoint_esd);
+    if (std::isfinite(tr.hysteresis_gpa))
+      fmt::print("  hysteresis {:.2f} ± {:.2f} GPa\n", tr.hysteresis_gpa, tr.hysteresis_esd);
+    if (std::isfinite(tr.retained_fraction))
+      fmt::print("  retained {} fraction {:.3f} ± {:.3f} at {:.2f} GPa (frame {})\n", tr.high_pressure_phase,
+                 tr.retained_fraction, tr.retained_esd, tr.retained_at_gpa, tr.retained_frame);
+    if (par)
+      fmt::print("  parametric: ΔBIC (tied − free cells) = {:.1f} over {} frames\n", par->delta_bic,
+                 par->num_frames);
+    fmt::print("tables and figures in {}\n", a.output);
+  }
+  for (const auto& w : warnings) fmt::print(stderr, "anvil: warning: {}\n", w);
+  return ok > 0 ? 0 : 1;
+}
+
+}  // namespace
+
+void add_fit_series_command(CLI::App& app, Context& ctx) {
+  auto a = std::make_shared<FitSeriesArgs>();
+  auto* cmd =
+      app.add_subcommand("fit-series",
+                         "Refine every frame of a pattern stack: phase fractions, cells, equations of state "
+                         "and transition pressures vs pressure");
+  cmd->add_option("patterns", a->patterns,
+                  "Pattern stack (anvil integrate -o x.h5, or anvil run's results.h5)")
+      ->required();
+  cmd->add_option("--pressure", a->pressure_file,
+                  "Pressure table (CSV: frame, pressure_gpa[, pressure_esd_gpa])");
+  cmd->add_option("--phases", a->phases, "Comma-separated phases, e.g. CdSe-WZ,CdSe-ZB,CdSe-RS")->required();
+  cmd->add_option("--mode", a->mode, "independent (parallel, EOS-seeded) or sequential")
+      ->capture_default_str();
+  cmd->add_flag("--reverse", a->reverse, "Sequential mode: last frame first");
+  cmd->add_flag("--parametric", a->parametric, "Also tie each phase's cells to one EOS across frames");
+  cmd->add_flag("--fixed-c-over-a", a->fixed_c_over_a,
+                "Parametric: c/a of hexagonal phases fixed (not per frame)");
+  cmd->add_option("--standard", a->standard,
+                  "Internal pressure standard fitted as a phase (Au, Pt, ...): P for frames without one");
+  cmd->add_option("--range", a->range, "2θ range in degrees, e.g. 6,22");
+  cmd->add_option("--threads", a->threads, "Threads (0: all)")->capture_default_str();
+  cmd->add_option("--wavelength", a->wavelength_a, "Wavelength (Å) when the file does not record it");
+  cmd->add_option("--group", a->group, "Pattern stack under /entry (default: integrated, else waxs)");
+  cmd->add_option("--size-profile", a->size_profile, "sphere, lorentzian or none")->capture_default_str();
+  cmd->add_option("--lp", a->lp, "lorentz (integrated + polarisation-corrected) or unpolarised")
+      ->capture_default_str();
+  cmd->add_option("--caglioti", a->caglioti, "Instrument U,V,W (deg²), from a calibrant fit");
+  cmd->add_option("--background", a->background_terms, "Chebyshev background terms")->capture_default_str();
+  cmd->add_option("--criterion", a->criterion, "Phase presence: bic, aic or none (significance only)")
+      ->capture_default_str();
+  cmd->add_option("--high-pressure-phase", a->high_pressure_phase,
+                  "Phase whose fraction defines the transitions "
+                  "(default: the densest)");
+  cmd->add_option("--phase-dir", a->phase_dir, "Where named phases are found (default: calib/phases)");
+  cmd->add_option("-o,--output", a->output, "Output folder")->required();
+  cmd->add_flag("--no-plots", a->no_plots, "Tables only");
+  cmd->add_flag("-q,--quiet", a->quiet, "No summary");
+  cmd->footer(
+      "Writes phase_fractions.csv, lattice.csv, eos.csv, transitions.csv, phase_fractions.png, "
+      "volume_eos.png\n"
+      "(and lattice_parametric.csv with --parametric). Modes, presence rule, definitions: docs/series.md\n"
+      "Example:\n"
+      "  anvil fit-series scan.h5 --pressure P.csv --phases CdSe-WZ,CdSe-ZB,CdSe-RS --range 6,22 -o series/");
+  cmd->callback([a, &ctx] { ctx.exit_code = run_fit_series(*a); });
+}
+
+}  // namespace anvil::cli
