@@ -72,6 +72,7 @@ void draw_plot(const fs::path& file, const XYPlot& p) {
   std::vector<PLINT> leg_opt, leg_col, leg_lcol, leg_sym_n;
   std::vector<PLFLT> leg_scale, leg_width;
   std::vector<std::string> leg_text, leg_sym;
+  std::vector<PLINT> leg_style;
   for (const auto& s : p.series) {
     plscol0(colour, s.rgb[0], s.rgb[1], s.rgb[2]);
     plcol0(colour);
@@ -120,7 +121,8 @@ void draw_plot(const fs::path& file, const XYPlot& p) {
       leg_scale.push_back(1.0);
       leg_width.push_back(1.0);
       leg_text.push_back(s.label);
-      leg_sym.push_back(s.symbol ? "#(840)" : "");
+      leg_sym.push_back(s.symbol ? fmt::format("#({})", s.symbol) : "");
+      leg_style.push_back(s.dashed ? 2 : 1);
     }
     if (colour < 15) ++colour;
   }
@@ -131,7 +133,7 @@ void draw_plot(const fs::path& file, const XYPlot& p) {
   }
   if (!leg_text.empty()) {
     std::vector<const char*> texts, syms;
-    std::vector<PLINT> styles(leg_text.size(), 1);
+    std::vector<PLINT>& styles = leg_style;
     for (std::size_t i = 0; i < leg_text.size(); ++i) {
       texts.push_back(leg_text[i].c_str());
       syms.push_back(leg_sym[i].c_str());
