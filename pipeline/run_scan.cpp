@@ -18,6 +18,7 @@
 #include "io/mask.hpp"
 #include "io/results_file.hpp"
 #include "scan_outputs.hpp"
+#include "series/transition.hpp"
 #include "waxs_fit.hpp"
 
 namespace anvil::pipeline {
@@ -413,6 +414,8 @@ RunSummary run_scan(const ScanConfig& config, const RunOptions& options) {
   summary.outputs.push_back(out / "results.h5");
   if (fitter) {
     for (auto& f : write_phase_tables(out, all, config.fit.phases)) summary.outputs.push_back(f);
+    for (auto& f : write_series_tables(out, all, config.fit.phases, series::densest_phase(fitter->phases())))
+      summary.outputs.push_back(f);
   }
   for (auto& f : write_scan_plots(out, all, config.fit.phases)) summary.outputs.push_back(f);
   return summary;

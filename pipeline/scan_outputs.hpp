@@ -16,6 +16,15 @@ std::vector<std::filesystem::path> write_phase_tables(const std::filesystem::pat
                                                       const std::vector<FrameResult>& frames,
                                                       const std::vector<std::string>& phases);
 
+// eos.csv (per phase: BM3, Vinet and BM2 fits of volume vs pressure with σ) and
+// transitions.csv (onset and midpoint of the change of the high-pressure phase's fraction on
+// compression and decompression, hysteresis, retained fraction at the lowest pressure) from
+// the WAXS fits; `high_pressure_phase` indexes `phases`. Returns the files written.
+std::vector<std::filesystem::path> write_series_tables(const std::filesystem::path& dir,
+                                                       const std::vector<FrameResult>& frames,
+                                                       const std::vector<std::string>& phases,
+                                                       std::size_t high_pressure_phase);
+
 // Waterfalls of the WAXS (linear, coloured by the dominant phase) and SAXS (log) patterns, and
 // with fits: phase fraction vs pressure (compression filled/solid, decompression open/dashed)
 // and cell volume vs pressure. PNG and SVG. Returns the files written.
