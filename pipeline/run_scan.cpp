@@ -418,6 +418,8 @@ RunSummary run_scan(const ScanConfig& config, const RunOptions& options) {
       summary.outputs.push_back(f);
   }
   for (auto& f : write_scan_plots(out, all, config.fit.phases)) summary.outputs.push_back(f);
+  summary.outputs.push_back(
+      write_report(out, config.name, all, config.fit.phases, summary.outputs, options.command_line));
   return summary;
 }
 

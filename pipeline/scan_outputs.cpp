@@ -3,6 +3,8 @@
 #include <fmt/core.h>
 
 #include <cmath>
+#include <fstream>
+#include <map>
 
 #include "io/results_file.hpp"
 #include "plots.hpp"
@@ -297,6 +299,125 @@ std::vector<fs::path> write_scan_plots(const fs::path& dir, const std::vector<Fr
     if (!v.series.empty()) both("volume_vs_pressure", v);
   }
   return out;
+}
+
+namespace {
+
+std::string html_escape(const std::string& in) {
+  std::string out;
+  for (char c : in) {
+    switch (c) {
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '&':
+        out += "&amp;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      default:
+        out += c;
+    }
+  }
+  return out;
+}
+
+// A CSV file as an HTML table (the small summary tables only).
+std::string csv_table(const fs::path& file) {
+  std::ifstream in(file);
+  if (!in) return {};
+  std::string html = "<table>\n", line;
+  bool header = true;
+  while (std::getline(in, line)) {
+    html += "<tr>";
+    std::string cell;
+    bool quoted = false;
+    auto flush = [&] {
+      std::string shown = cell;
+      char* end = nullptr;
+      const double v = std::strtod(cell.c_str(), &end);
+      if (!cell.empty() && end && *end == '\0') shown = fmt::format("{:.4g}", v);
+      html += header ? "<th>" + html_escape(shown) + "</th>" : "<td>" + html_escape(shown) + "</td>";
+      cell.clear();
+    };
+    for (char c : line) {
+      if (c == '"')
+        quoted = !quoted;
+      else if (c == ',' && !quoted)
+        flush();
+      else
+        cell += c;
+    }
+    flush();
+    html += "</tr>\n";
+    header = false;
+  }
+  return html + "</table>\n";
+}
+
+}  // namespace
+
+fs::path write_report(const fs::path& dir, const std::string& scan_name,
+                      const std::vector<FrameResult>& frames, const std::vector<std::string>& phases,
+                      const std::vector<fs::path>& outputs, const std::string& command_line) {
+  std::size_t ok = 0;
+  std::map<std::string, std::size_t> reasons;
+  double pmin = INFINITY, pmax = -INFINITY;
+  for (const auto& r : frames) {
+    if (r.ok()) ++ok;
+    for (const auto* o : {&r.waxs, &r.saxs})
+      if (o->present && !o->ok)
+        ++reasons[o->error.substr(o->error.rfind(": ") == std::string::npos ? 0 : o->error.rfind(": ") + 2)];
+    if (r.pressure_gpa) pmin = std::min(pmin, *r.pressure_gpa), pmax = std::max(pmax, *r.pressure_gpa);
+  }
+  std::string h;
+  h += "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>anvil: " + html_escape(scan_name) +
+       "</title>\n";
+  h += "<style>body{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}"
+       "table{border-collapse:collapse;margin:0.5em 0 1.5em}td,th{border:1px solid #bbb;padding:3px 8px;"
+       "text-align:right}th{background:#eee}img{max-width:100%;border:1px solid #ddd;margin:0.5em 0}"
+       "code{background:#f4f4f4;padding:1px 4px}</style></head><body>\n";
+  h += "<h1>Scan " + html_escape(scan_name) + "</h1>\n";
+  h += fmt::format("<p>{} frames: {} succeeded, {} failed.", frames.size(), ok, frames.size() - ok);
+  if (std::isfinite(pmin)) h += fmt::format(" Pressure {:.2f}–{:.2f} GPa.", pmin, pmax);
+  if (!phases.empty()) {
+    h += " Phases fitted: ";
+    for (std::size_t k = 0; k < phases.size(); ++k) h += (k ? ", " : "") + html_escape(phases[k]);
+    h += ".";
+  }
+  h += "</p>\n<p>Made by anvil " ANVIL_VERSION ": <code>" + html_escape(command_line) + "</code></p>\n";
+  if (!reasons.empty()) {
+    h += "<h2>Failed frames</h2>\n<table><tr><th>frames</th><th>reason</th></tr>\n";
+    for (const auto& [reason, n] : reasons)
+      h += fmt::format("<tr><td>{}</td><td style=\"text-align:left\">{}</td></tr>\n", n, html_escape(reason));
+    h += "</table>\n";
+  }
+  for (const auto& [file, title] : {std::pair{"transition_summary.csv", "Transition summary"},
+                                    {"transitions.csv", "Transitions of the high-pressure phase"},
+                                    {"eos.csv", "Equations of state"},
+                                    {"superlattice_summary.csv", "Superlattice"}})
+    if (fs::exists(dir / file)) h += std::string("<h2>") + title + "</h2>\n" + csv_table(dir / file);
+  h += "<h2>Figures</h2>\n";
+  for (const auto& f : outputs)
+    if (f.extension() == ".png")
+      h += "<p><img src=\"" + html_escape(f.filename().string()) + "\" alt=\"" +
+           html_escape(f.stem().string()) + "\"></p>\n";
+  h += "<h2>Files</h2>\n<ul>\n";
+  for (const auto& f : outputs)
+    h += "<li><a href=\"" + html_escape(f.filename().string()) + "\">" + html_escape(f.filename().string()) +
+         "</a></li>\n";
+  h += "</ul>\n</body></html>\n";
+  const fs::path path = dir / "report.html";
+  {
+    std::ofstream out(fs::path(path).concat(".part"));
+    out << h;
+  }
+  fs::rename(fs::path(path).concat(".part"), path);
+  return path;
 }
 
 }  // namespace anvil::pipeline

@@ -32,4 +32,12 @@ std::vector<std::filesystem::path> write_scan_plots(const std::filesystem::path&
                                                     const std::vector<FrameResult>& frames,
                                                     const std::vector<std::string>& phases);
 
+// report.html: one page tying the scan together — what was run, how many frames succeeded and
+// why others failed, the transition and EOS numbers, and every figure in `dir`.
+std::filesystem::path write_report(const std::filesystem::path& dir, const std::string& scan_name,
+                                   const std::vector<FrameResult>& frames,
+                                   const std::vector<std::string>& phases,
+                                   const std::vector<std::filesystem::path>& outputs,
+                                   const std::string& command_line);
+
 }  // namespace anvil::pipeline
