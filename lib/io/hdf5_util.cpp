@@ -60,6 +60,24 @@ void prepare() {
   });
 }
 
+hid_t untimed_dataset_plist() {
+  static const hid_t plist = [] {
+    const hid_t p = H5Pcreate(H5P_DATASET_CREATE);
+    H5Pset_obj_track_times(p, 0);
+    return p;
+  }();
+  return plist;
+}
+
+hid_t untimed_group_plist() {
+  static const hid_t plist = [] {
+    const hid_t p = H5Pcreate(H5P_GROUP_CREATE);
+    H5Pset_obj_track_times(p, 0);
+    return p;
+  }();
+  return plist;
+}
+
 std::string error_text() {
   std::vector<std::string> messages;
   auto walker = [](unsigned, const H5E_error2_t* err, void* data) -> herr_t {
@@ -225,9 +243,9 @@ void write_string_array_attribute(hid_t obj, const std::string& name,
 
 void write_scalar(hid_t loc, const std::string& path, double value, const std::string& units) {
   Handle space(H5Screate(H5S_SCALAR));
-  Handle ds(
-      check(H5Dcreate2(loc, path.c_str(), H5T_IEEE_F64LE, space.get(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
-            path, "cannot create dataset"));
+  Handle ds(check(H5Dcreate2(loc, path.c_str(), H5T_IEEE_F64LE, space.get(), H5P_DEFAULT,
+                             untimed_dataset_plist(), H5P_DEFAULT),
+                  path, "cannot create dataset"));
   H5Dwrite(ds.get(), H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, &value);
   if (!units.empty()) write_string_attribute(ds.get(), "units", units);
 }
@@ -236,9 +254,9 @@ void write_string(hid_t loc, const std::string& path, const std::string& value) 
   Handle type(H5Tcopy(H5T_C_S1));
   H5Tset_size(type.get(), value.empty() ? 1 : value.size());
   Handle space(H5Screate(H5S_SCALAR));
-  Handle ds(
-      check(H5Dcreate2(loc, path.c_str(), type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
-            path, "cannot create dataset"));
+  Handle ds(check(H5Dcreate2(loc, path.c_str(), type.get(), space.get(), H5P_DEFAULT, untimed_dataset_plist(),
+                             H5P_DEFAULT),
+                  path, "cannot create dataset"));
   H5Dwrite(ds.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, value.empty() ? "" : value.c_str());
 }
 
@@ -250,8 +268,8 @@ hid_t ensure_group(hid_t file, const std::string& path) {
     const auto next = path.find('/', pos);
     partial = path.substr(0, next);
     if (!link_exists(file, partial)) {
-      Handle g(check(H5Gcreate2(file, partial.c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), partial,
-                     "cannot create group"));
+      Handle g(check(H5Gcreate2(file, partial.c_str(), H5P_DEFAULT, untimed_group_plist(), H5P_DEFAULT),
+                     partial, "cannot create group"));
     }
     if (next == std::string::npos) break;
     pos = next + 1;

@@ -40,6 +40,11 @@ class Handle {
 // filter-plugin folder (bitshuffle, LZ4) is searched. Call before any HDF5 use.
 void prepare();
 
+// Creation property lists without object timestamps, so that the same input always gives a
+// byte-identical file (HDF5 records creation times by default). Shared, never close them.
+hid_t untimed_dataset_plist();
+hid_t untimed_group_plist();
+
 // The innermost messages of the current thread's HDF5 error stack, e.g.
 // "required filter 'bitshuffle' is not registered".
 std::string error_text();

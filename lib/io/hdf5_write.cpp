@@ -64,7 +64,7 @@ void write_metadata(hid_t file, const FrameMetadata& md, const Mask& pixel_mask,
   if (!pixel_mask.empty()) {
     hsize_t dims[2] = {pixel_mask.rows(), pixel_mask.cols()};
     Handle space(H5Screate_simple(2, dims, nullptr));
-    Handle dcpl(H5Pcreate(H5P_DATASET_CREATE));
+    Handle dcpl(H5Pcopy(h5::untimed_dataset_plist()));
     H5Pset_chunk(dcpl.get(), 2, dims);
     H5Pset_deflate(dcpl.get(), 4);
     Handle ds(h5::check(
@@ -134,7 +134,7 @@ Hdf5StackWriter::Hdf5StackWriter(const std::string& path, Shape shape, const Hdf
   hsize_t maxdims[3] = {H5S_UNLIMITED, shape.rows, shape.cols};
   hsize_t chunk[3] = {1, shape.rows, shape.cols};
   Handle space(H5Screate_simple(3, dims, maxdims));
-  Handle dcpl(H5Pcreate(H5P_DATASET_CREATE));
+  Handle dcpl(H5Pcopy(h5::untimed_dataset_plist()));
   H5Pset_chunk(dcpl.get(), 3, chunk);
   switch (options.compression) {
     case Hdf5Compression::None:

@@ -205,9 +205,9 @@ PatternStackWriter::PatternStackWriter(const std::string& path, const std::strin
     h5::write_string_array_attribute(g.get(), "axes", {".", "chi", axis_name(unit)});
     hsize_t cdims[1] = {chi_deg.size()};
     Handle cspace(H5Screate_simple(1, cdims, nullptr));
-    Handle cds(h5::check(
-        H5Dcreate2(g.get(), "chi", H5T_IEEE_F64LE, cspace.get(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), path,
-        "cannot create chi axis"));
+    Handle cds(h5::check(H5Dcreate2(g.get(), "chi", H5T_IEEE_F64LE, cspace.get(), H5P_DEFAULT,
+                                    h5::untimed_dataset_plist(), H5P_DEFAULT),
+                         path, "cannot create chi axis"));
     H5Dwrite(cds.get(), H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, chi_deg.data());
     h5::write_string_attribute(cds.get(), "units", "degree");
   }
@@ -227,7 +227,7 @@ PatternStackWriter::PatternStackWriter(const std::string& path, const std::strin
     hsize_t maxd[3] = {H5S_UNLIMITED, dims[1], dims[2]};
     hsize_t chunk[3] = {1, dims[1], dims[2]};
     Handle space(H5Screate_simple(rank, dims, maxd));
-    Handle dcpl(H5Pcreate(H5P_DATASET_CREATE));
+    Handle dcpl(H5Pcopy(h5::untimed_dataset_plist()));
     H5Pset_chunk(dcpl.get(), rank, chunk);
     H5Pset_deflate(dcpl.get(), 2);
     return Handle(h5::check(
@@ -238,7 +238,7 @@ PatternStackWriter::PatternStackWriter(const std::string& path, const std::strin
   impl_->errors = make2d("I_errors");
   hsize_t dims[1] = {0}, maxd[1] = {H5S_UNLIMITED}, chunk[1] = {256};
   Handle space(H5Screate_simple(1, dims, maxd));
-  Handle dcpl(H5Pcreate(H5P_DATASET_CREATE));
+  Handle dcpl(H5Pcopy(h5::untimed_dataset_plist()));
   H5Pset_chunk(dcpl.get(), 1, chunk);
   impl_->frames = Handle(h5::check(
       H5Dcreate2(g.get(), "frame_index", H5T_STD_I64LE, space.get(), H5P_DEFAULT, dcpl.get(), H5P_DEFAULT),

@@ -19,9 +19,9 @@ void write_1d(hid_t loc, const std::string& name, const std::vector<double>& v, 
               const std::string& origin) {
   hsize_t dims[1] = {v.size()};
   Handle space(H5Screate_simple(1, dims, nullptr));
-  Handle ds(h5::check(
-      H5Dcreate2(loc, name.c_str(), H5T_IEEE_F64LE, space.get(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
-      origin, "cannot create " + name));
+  Handle ds(h5::check(H5Dcreate2(loc, name.c_str(), H5T_IEEE_F64LE, space.get(), H5P_DEFAULT,
+                                 h5::untimed_dataset_plist(), H5P_DEFAULT),
+                      origin, "cannot create " + name));
   if (!v.empty()) H5Dwrite(ds.get(), H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, v.data());
   if (!units.empty()) h5::write_string_attribute(ds.get(), "units", units);
 }
@@ -33,9 +33,9 @@ void write_strings(hid_t loc, const std::string& name, const std::vector<std::st
   H5Tset_cset(type.get(), H5T_CSET_UTF8);
   hsize_t dims[1] = {v.size()};
   Handle space(H5Screate_simple(1, dims, nullptr));
-  Handle ds(
-      h5::check(H5Dcreate2(loc, name.c_str(), type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
-                origin, "cannot create " + name));
+  Handle ds(h5::check(H5Dcreate2(loc, name.c_str(), type.get(), space.get(), H5P_DEFAULT,
+                                 h5::untimed_dataset_plist(), H5P_DEFAULT),
+                      origin, "cannot create " + name));
   std::vector<const char*> ptrs;
   for (const auto& s : v) ptrs.push_back(s.c_str());
   if (!v.empty()) H5Dwrite(ds.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, ptrs.data());
@@ -45,7 +45,7 @@ void write_2d(hid_t loc, const std::string& name, const std::vector<std::vector<
               std::size_t cols, const std::string& origin) {
   hsize_t dims[2] = {rows.size(), cols};
   Handle space(H5Screate_simple(2, dims, nullptr));
-  Handle dcpl(H5Pcreate(H5P_DATASET_CREATE));
+  Handle dcpl(H5Pcopy(h5::untimed_dataset_plist()));
   if (!rows.empty() && cols > 0) {
     hsize_t chunk[2] = {1, cols};
     H5Pset_chunk(dcpl.get(), 2, chunk);
