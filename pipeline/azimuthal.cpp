@@ -176,8 +176,10 @@ integrate::IntegrationResult DetectorIntegrator::run(const io::Frame& frame) con
     integrate::SigmaClipOptions o;
     o.threshold = *settings_.sigma_clip;
     o.max_iterations = settings_.sigma_clip_iterations;
-    o.error_model = settings_.error_model == integrate::ErrorModel::none ? integrate::ErrorModel::azimuthal
-                                                                         : settings_.error_model;
+    // Clipping needs the spread of the pixels around the ring (pyFAI's sigma_clip_ng uses the
+    // azimuthal model too): with Poisson σ, rings whose intensity varies around the azimuth
+    // (texture, polarisation residue) lose whole bins.
+    o.error_model = integrate::ErrorModel::azimuthal;
     return integrator_.sigma_clip(in, corrections_, o);
   }
   if (settings_.median_quantiles) {
