@@ -106,6 +106,8 @@ powder::PowderPattern to_two_theta(const Pattern1D& p, double wavelength_a) {
 }
 
 WaxsFitter::WaxsFitter(WaxsFitSettings settings) : settings_(std::move(settings)) {
+  if (settings_.refine_instrument && settings_.model.size_profile == powder::SizeProfile::Sphere)
+    settings_.model.size_profile = powder::SizeProfile::None;  // U, V, W need the pseudo-Voigt
   if (!(settings_.wavelength_a > 0))
     throw InputError("", "no wavelength: give --wavelength (Å) or an instrument file");
   if (settings_.phases.empty()) throw InputError("", "no phases to fit");
@@ -123,6 +125,11 @@ powder::FitResult WaxsFitter::fit(const Pattern1D& pattern,
     data = powder::select_range(data, settings_.range_deg->min, settings_.range_deg->max);
   powder::validate_pattern(data);
   auto start = powder::default_parameters(phases_, settings_.model, settings_.size_nm);
+  if (settings_.refine_instrument) {
+    for (auto* p : {&start.caglioti_u, &start.caglioti_v, &start.caglioti_w}) p->refine = true;
+    if (start.caglioti_u.value == 0 && start.caglioti_v.value == 0 && start.caglioti_w.value == 0)
+      start.caglioti_w.value = 1e-3;  // deg²: a width to start from
+  }
   for (std::size_t k = 0; k < cells.size() && k < start.phases.size(); ++k) {
     auto& ph = start.phases[k];
     if (cells[k].first > 0) {
@@ -137,6 +144,23 @@ powder::FitResult WaxsFitter::fit(const Pattern1D& pattern,
     }
   }
   return powder::refine(data, phases_, settings_.model, start);
+}
+
+void write_instrument(const fs::path& path, const powder::FitResult& r, const WaxsFitSettings& s) {
+  if (r.status != powder::FitStatus::Converged)
+    throw InputError(path.string(), "the fit did not converge: no instrument written");
+  json j;
+  j["u"] = r.parameters.caglioti_u.value;
+  j["v"] = r.parameters.caglioti_v.value;
+  j["w"] = r.parameters.caglioti_w.value;
+  j["wavelength_a"] = s.wavelength_a;
+  j["lp"] = s.model.lp == powder::LorentzPolarisation::LorentzOnly   ? "lorentz"
+            : s.model.lp == powder::LorentzPolarisation::Unpolarised ? "unpolarised"
+                                                                     : "none";
+  j["size_profile"] = "sphere";  // for the samples measured with this instrument
+  std::ofstream out(path);
+  out << j.dump(2) << "\n";
+  if (!out) throw InputError(path.string(), "cannot write");
 }
 
 json fit_result_json(const powder::FitResult& r, const std::vector<std::string>& names) {

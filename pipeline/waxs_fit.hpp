@@ -22,7 +22,14 @@ struct WaxsFitSettings {
   std::optional<integrate::Range> range_deg;  // 2θ range fitted
   powder::ModelSettings model;                // instrument (wavelength is set from wavelength_a)
   double size_nm = 5.0;                       // starting crystallite size
+  // Calibrant mode: refine the instrument's Caglioti U, V, W (with a pseudo-Voigt profile; a
+  // calibrant's crystallites are too large to broaden its lines), to be fixed afterwards.
+  bool refine_instrument = false;
 };
+
+// Writes the instrument (u, v, w, wavelength_a, lp, size_profile) as read_instrument reads it.
+void write_instrument(const std::filesystem::path& path, const powder::FitResult& r,
+                      const WaxsFitSettings& s);
 
 // Reads an instrument file (JSON): {"u", "v", "w" (Caglioti, deg²), "lp": "lorentz" |
 // "unpolarised" | "none", "size_profile": "sphere" | "lorentzian" | "none",

@@ -94,3 +94,51 @@ TEST(WaxsFit, NoWavelengthOrNoPhasesIsRefused) {
   s.phases = {"CdSe-XX"};
   EXPECT_THROW(WaxsFitter{s}, InputError);
 }
+
+// The instrument is refined once on a calibrant: Caglioti U, V, W come back from a CeO2
+// pattern made with known ones.
+TEST(WaxsFit, CalibrantGivesTheInstrumentResolution) {
+  WaxsFitSettings s;
+  s.phases = {"CeO2"};
+  s.phase_dir = std::filesystem::path(ANVIL_SOURCE_DIR) / "calib" / "phases";
+  s.wavelength_a = 0.4859;
+  s.range_deg = integrate::Range{4.0, 24.0};
+  s.refine_instrument = true;
+  const WaxsFitter fitter(s);
+  const auto& phases = fitter.phases();
+  std::vector<double> x;
+  for (double t = 4.0; t <= 24.0; t += 0.005) x.push_back(t);
+  auto ms = fitter.settings().model;
+  powder::PatternModel model(ms, phases, x);
+  auto p = powder::default_parameters(phases, ms, 100.0);
+  p.caglioti_u.value = 0.004;
+  p.caglioti_v.value = -0.001;
+  p.caglioti_w.value = 0.0009;
+  p.phases[0].scale.value = 50.0;
+  p.background[0].value = 100;
+  std::vector<double> v;
+  for (auto* q : p.flat()) v.push_back(q->value);
+  std::vector<double> y(x.size());
+  model.evaluate(v, y.data());
+  std::mt19937 rng(3);
+  Pattern1D pat;
+  pat.unit = RadialUnit::TwoThetaDeg;
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    const double c = std::poisson_distribution<long>(std::max(y[i], 0.0))(rng);
+    pat.x.push_back(x[i]);
+    pat.intensity.push_back(c);
+    pat.sigma.push_back(std::sqrt(std::max(c, 1.0)));
+  }
+  const auto r = fitter.fit(pat);
+  ASSERT_EQ(r.status, powder::FitStatus::Converged) << r.reason;
+  // The FWHM at mid-range is what matters; U, V, W individually trade off a little.
+  auto fwhm = [](double u, double vv, double w, double tth) {
+    const double t = std::tan(tth * std::numbers::pi / 360.0);
+    return std::sqrt(u * t * t + vv * t + w);
+  };
+  for (double tth : {6.0, 12.0, 20.0})
+    EXPECT_NEAR(fwhm(r.parameters.caglioti_u.value, r.parameters.caglioti_v.value,
+                     r.parameters.caglioti_w.value, tth),
+                fwhm(0.004, -0.001, 0.0009, tth), 0.02 * fwhm(0.004, -0.001, 0.0009, tth))
+        << tth;
+}

@@ -23,6 +23,8 @@ struct FitArgs {
   std::optional<double> wavelength_a;
   std::vector<double> range;
   std::size_t frame = 0;
+  bool refine_instrument = false;
+  std::string write_instrument;
 };
 
 // "Wavelength: 4.859e-11 m" as anvil integrate (and pyFAI) write in headers and .poni text.
@@ -59,6 +61,10 @@ void add_fit_command(CLI::App& app, Context& ctx) {
   cmd->add_option("--frame", a->frame, "Frame (row) of an HDF5 pattern file")->capture_default_str();
   cmd->add_option("--plot", a->plot, "Draw data, model, difference and tick marks (.png, .svg, .pdf)");
   cmd->add_option("--phase-dir", a->phase_dir, "Folder of named phases (default: calib/phases)");
+  cmd->add_flag("--refine-instrument", a->refine_instrument,
+                "Calibrant mode: refine the Caglioti U, V, W of the instrument (e.g. --phases CeO2)");
+  cmd->add_option("--write-instrument", a->write_instrument,
+                  "With --refine-instrument: write the refined instrument (JSON) for --instrument");
   cmd->callback([a, &ctx] {
     pipeline::WaxsFitSettings s;
     std::stringstream ss(a->phases);
@@ -69,6 +75,7 @@ void add_fit_command(CLI::App& app, Context& ctx) {
                                                    : fs::path(ANVIL_PHASE_DIR);
     if (!a->instrument.empty()) pipeline::read_instrument(a->instrument, s);
     if (a->range.size() == 2) s.range_deg = integrate::Range{a->range[0], a->range[1]};
+    s.refine_instrument = a->refine_instrument;
 
     Pattern1D pattern;
     std::string header_text;
@@ -121,6 +128,10 @@ void add_fit_command(CLI::App& app, Context& ctx) {
                  p.c > 0 ? fmt::format("{:>10.5f} ± {:<7.5f}", p.c, p.c_esd) : std::string("-"), p.volume,
                  p.size_nm, p.absent ? "  (absent)" : "");
     }
+    if (a->refine_instrument)
+      fmt::print("  instrument: U {:.6g}  V {:.6g}  W {:.6g} deg²\n", r.parameters.caglioti_u.value,
+                 r.parameters.caglioti_v.value, r.parameters.caglioti_w.value);
+    if (!a->write_instrument.empty()) pipeline::write_instrument(a->write_instrument, r, fitter.settings());
     if (!a->plot.empty()) pipeline::plot_fit(a->plot, r, fs::path(a->pattern).filename().string());
     ctx.exit_code = r.status == powder::FitStatus::Converged ? 0 : 3;
   });
