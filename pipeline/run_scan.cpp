@@ -5,7 +5,9 @@
 #include <tbb/flow_graph.h>
 #include <tbb/task_arena.h>
 
+#include <array>
 #include <atomic>
+#include <chrono>
 #include <cmath>
 #include <fstream>
 #include <mutex>
@@ -90,7 +92,21 @@ DetectorSetup set_up(const DetectorConfig& c) {
   return d;
 }
 
-DetectorOutcome process(const DetectorSetup& d, std::size_t k, const WaxsFitter* fitter) {
+// Seconds spent per stage, summed over threads (lock-free: nanoseconds in atomics).
+struct StageClock {
+  std::array<std::atomic<std::int64_t>, 7> ns{};
+  enum Stage { WaxsRead, WaxsIntegrate, WaxsAnalyse, SaxsRead, SaxsIntegrate, SaxsAnalyse, Write };
+  void add(int stage, std::chrono::steady_clock::time_point since) {
+    ns[static_cast<std::size_t>(stage)] +=
+        std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - since)
+            .count();
+  }
+};
+
+using Analysis = std::function<json(const Pattern1D&)>;
+
+DetectorOutcome process(const DetectorSetup& d, std::size_t k, const Analysis& analyse, StageClock& clock,
+                        int first_stage) {
   DetectorOutcome out;
   out.present = true;
   if (k >= d.source->frame_count()) {
@@ -98,8 +114,12 @@ DetectorOutcome process(const DetectorSetup& d, std::size_t k, const WaxsFitter*
     return out;
   }
   try {
+    auto t = std::chrono::steady_clock::now();
     const auto frame = d.source->read(k);
+    clock.add(first_stage, t);
+    t = std::chrono::steady_clock::now();
     out.pattern = d.integrator->integrate(frame);
+    clock.add(first_stage + 1, t);
     out.ok = true;
   } catch (const InputError& e) {
     out.error = e.what();
@@ -108,12 +128,14 @@ DetectorOutcome process(const DetectorSetup& d, std::size_t k, const WaxsFitter*
     out.error = fmt::format("frame {}: {}", k, e.what());
     return out;
   }
-  if (fitter) {
+  if (analyse) {
+    const auto t = std::chrono::steady_clock::now();
     try {
-      out.analysis = fit_result_json(fitter->fit(out.pattern), fitter->settings().phases);
+      out.analysis = analyse(out.pattern);
     } catch (const std::exception& e) {
       out.analysis = {{"status", "failed"}, {"reason", e.what()}};
     }
+    clock.add(first_stage + 2, t);
   }
   return out;
 }
@@ -277,6 +299,12 @@ RunSummary run_scan(const ScanConfig& config, const RunOptions& options) {
       fs_.range_deg = waxs->config->integration.radial_range;
     fitter = std::make_unique<WaxsFitter>(fs_);
   }
+  Analysis waxs_analysis, saxs_analysis;
+  if (fitter)
+    waxs_analysis = [&](const Pattern1D& p) {
+      return fit_result_json(fitter->fit(p), fitter->settings().phases);
+    };
+  StageClock clock;
   const DetectorSetup* saxs = config.saxs ? &setups.back() : nullptr;
 
   struct Work {
@@ -293,6 +321,7 @@ RunSummary run_scan(const ScanConfig& config, const RunOptions& options) {
   const std::size_t threads =
       options.threads ? options.threads : static_cast<std::size_t>(tbb::this_task_arena::max_concurrency());
   tbb::task_arena arena(static_cast<int>(threads));
+  const auto loop_start = std::chrono::steady_clock::now();
   arena.execute([&] {
     tbb::flow::graph g;
     std::size_t next = 0;
@@ -316,13 +345,14 @@ RunSummary run_scan(const ScanConfig& config, const RunOptions& options) {
         r.pressure_esd_gpa = pressures.esd_gpa[w.index];
         r.direction = pressures.direction[w.index];
       }
-      if (waxs) r.waxs = process(*waxs, w.index, fitter.get());
-      if (saxs) r.saxs = process(*saxs, w.index, nullptr);
+      if (waxs) r.waxs = process(*waxs, w.index, waxs_analysis, clock, StageClock::WaxsRead);
+      if (saxs) r.saxs = process(*saxs, w.index, saxs_analysis, clock, StageClock::SaxsRead);
       return d;
     });
     tbb::flow::sequencer_node<Done> order(g, [](const Done& d) { return d.seq; });
     std::size_t written = 0;
     tbb::flow::function_node<Done, tbb::flow::continue_msg> writer(g, tbb::flow::serial, [&](const Done& d) {
+      const auto t_write = std::chrono::steady_clock::now();
       try {
         write_atomically(checkpoint_path(checkpoints, d.result.index),
                          frame_to_json(d.result, fingerprint).dump());
@@ -331,6 +361,7 @@ RunSummary run_scan(const ScanConfig& config, const RunOptions& options) {
         if (!fatal) fatal = std::current_exception();
       }
       results[d.result.index] = d.result;
+      clock.add(StageClock::Write, t_write);
       ++written;
       if (options.on_frame) options.on_frame(d.result, written, todo.size());
       return tbb::flow::continue_msg();
@@ -344,6 +375,12 @@ RunSummary run_scan(const ScanConfig& config, const RunOptions& options) {
     g.wait_for_all();
   });
   if (fatal) std::rethrow_exception(fatal);
+  summary.loop_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - loop_start).count();
+  const char* stage_names[] = {"waxs read",      "waxs integrate", "waxs fit",        "saxs read",
+                               "saxs integrate", "saxs index",     "write checkpoint"};
+  for (std::size_t i = 0; i < clock.ns.size(); ++i)
+    if (clock.ns[i] > 0)
+      summary.stage_seconds[stage_names[i]] = static_cast<double>(clock.ns[i].load()) * 1e-9;
   for (std::size_t k = 0; k < n; ++k)
     if (!results[k]) {
       summary.interrupted = true;

@@ -69,6 +69,10 @@ struct RunSummary {
   std::map<std::string, std::size_t> failure_reasons;
   std::vector<std::filesystem::path> outputs;
   std::vector<std::string> warnings;
+  // Where the time went: seconds per stage summed over all threads ("waxs read", "waxs
+  // integrate", "waxs fit", "saxs index", "write", ...), and the wall time of the frame loop.
+  std::map<std::string, double> stage_seconds;
+  double loop_seconds = 0;
 };
 
 RunSummary run_scan(const ScanConfig& config, const RunOptions& options);

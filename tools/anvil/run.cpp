@@ -81,6 +81,14 @@ void add_run_command(CLI::App& app, Context& ctx, const std::string& command_lin
                s.succeeded, s.failed,
                s.resumed ? fmt::format(" ({} taken from an earlier run)", s.resumed) : "", secs);
     for (const auto& [reason, count] : s.failure_reasons) fmt::print("  {} x {}\n", count, reason);
+    if (!s.stage_seconds.empty()) {
+      fmt::print("time per stage (summed over threads; frame loop {:.2f} s wall, {:.1f} frames/s):\n",
+                 s.loop_seconds,
+                 s.loop_seconds > 0 ? static_cast<double>(s.frames - s.resumed) / s.loop_seconds : 0.0);
+      for (const auto& [stage, secs] : s.stage_seconds)
+        fmt::print("  {:<18} {:8.3f} s  {:7.2f} ms/frame\n", stage, secs,
+                   1e3 * secs / static_cast<double>(std::max<std::size_t>(1, s.frames - s.resumed)));
+    }
     fmt::print("wrote:\n");
     for (const auto& p : s.outputs) fmt::print("  {}\n", p.string());
     ctx.exit_code = s.failed ? 3 : 0;
