@@ -263,7 +263,7 @@ std::vector<fs::path> write_scan_plots(const fs::path& dir, const std::vector<Fr
   }
   if (!phases.empty()) {
     XYPlot f;
-    f.title = "Phase fractions (filled, solid: compression; open, dashed: decompression)";
+    f.title = "Phase fractions (squares, solid: compression; circles, dashed: decompression)";
     f.x_label = "Pressure (GPa)";
     f.y_label = "Fraction";
     XYPlot v;
