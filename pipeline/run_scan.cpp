@@ -19,6 +19,8 @@
 #include "geometry/poni.hpp"
 #include "io/mask.hpp"
 #include "io/results_file.hpp"
+#include "saxs/analysis.hpp"
+#include "saxs_json.hpp"
 #include "scan_outputs.hpp"
 #include "series/transition.hpp"
 #include "waxs_fit.hpp"
@@ -287,6 +289,7 @@ RunSummary run_scan(const ScanConfig& config, const RunOptions& options) {
   write_atomically(config_copy, config_text);
 
   const DetectorSetup* waxs = config.waxs ? &setups.front() : nullptr;
+  const DetectorSetup* saxs = config.saxs ? &setups.back() : nullptr;
   std::unique_ptr<WaxsFitter> fitter;
   if (waxs && !config.fit.phases.empty()) {
     WaxsFitSettings fs_;
@@ -304,8 +307,21 @@ RunSummary run_scan(const ScanConfig& config, const RunOptions& options) {
     waxs_analysis = [&](const Pattern1D& p) {
       return fit_result_json(fitter->fit(p), fitter->settings().phases);
     };
+  saxs::SaxsSettings saxs_settings;
+  if (saxs) {
+    saxs_settings.index.lattices.clear();
+    for (const auto& name : config.saxs_index.lattices)
+      if (const auto l = saxs::parse_lattice(name); l && *l != saxs::Lattice::none)
+        saxs_settings.index.lattices.push_back(*l);
+    if (config.saxs_index.q_range_inv_nm) {
+      saxs_settings.q_min_inv_nm = config.saxs_index.q_range_inv_nm->min;
+      saxs_settings.q_max_inv_nm = config.saxs_index.q_range_inv_nm->max;
+    }
+    saxs_analysis = [&](const Pattern1D& p) {
+      return saxs_result_json(saxs::analyse_saxs(p, saxs_settings), saxs_settings);
+    };
+  }
   StageClock clock;
-  const DetectorSetup* saxs = config.saxs ? &setups.back() : nullptr;
 
   struct Work {
     std::size_t seq = 0;  // position among this run's frames: the sequencer restores this order
@@ -454,6 +470,8 @@ RunSummary run_scan(const ScanConfig& config, const RunOptions& options) {
     for (auto& f : write_series_tables(out, all, config.fit.phases, series::densest_phase(fitter->phases())))
       summary.outputs.push_back(f);
   }
+  if (saxs)
+    for (auto& f : write_superlattice_outputs(out, all)) summary.outputs.push_back(f);
   for (auto& f : write_scan_plots(out, all, config.fit.phases)) summary.outputs.push_back(f);
   summary.outputs.push_back(
       write_report(out, config.name, all, config.fit.phases, summary.outputs, options.command_line));

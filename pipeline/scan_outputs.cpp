@@ -220,6 +220,67 @@ std::vector<fs::path> write_series_tables(const fs::path& dir, const std::vector
   return {dir / "eos.csv", dir / "transitions.csv", dir / "transition_summary.csv"};
 }
 
+std::vector<fs::path> write_superlattice_outputs(const fs::path& dir,
+                                                 const std::vector<FrameResult>& frames) {
+  std::vector<io::TableColumn> t = {
+      {"frame", "", {}, {}},   {"pressure_gpa", "", {}, {}}, {"direction", "", {}, {}},
+      {"lattice", "", {}, {}}, {"a_nm", "", {}, {}},         {"a_esd_nm", "", {}, {}},
+      {"c_nm", "", {}, {}},    {"c_esd_nm", "", {}, {}},     {"d_first_nm", "", {}, {}},
+      {"d_nn_nm", "", {}, {}}, {"domain_nm", "", {}, {}},    {"score", "", {}, {}},
+      {"status", "", {}, {}}};
+  std::map<std::string, Series> by_lattice;  // d of the first indexed peak vs P, per lattice type
+  for (const auto& r : frames) {
+    if (!r.saxs.present) continue;
+    const json& a = r.saxs.analysis;
+    t[0].numbers.push_back(static_cast<double>(r.index));
+    t[1].numbers.push_back(r.pressure_gpa.value_or(NAN));
+    t[2].strings.push_back(std::string(pressure::direction_name(r.direction)));
+    const std::string lattice = a.is_object() ? a.value("lattice", "none") : "none";
+    t[3].strings.push_back(r.saxs.ok ? lattice : "");
+    for (std::size_t c : {4u, 5u, 6u, 7u}) t[c].numbers.push_back(number(a, t[c].name.c_str()));
+    double d_first = NAN;
+    if (a.is_object() && a.contains("peaks"))
+      for (const auto& p : a["peaks"])
+        if (!p["hkl"].is_null()) {
+          d_first = number(p, "d_nm");
+          break;
+        }
+    t[8].numbers.push_back(d_first);
+    for (std::size_t c : {9u, 10u, 11u}) t[c].numbers.push_back(number(a, t[c].name.c_str()));
+    t[12].strings.push_back(
+        !r.saxs.ok       ? "no pattern"
+        : !a.is_object() ? "not indexed"
+                         : a.value("status", std::string(lattice == "none" ? "no superlattice" : "indexed")));
+    if (r.pressure_gpa && std::isfinite(d_first) && lattice != "none") {
+      auto& s = by_lattice[lattice];
+      s.x.push_back(*r.pressure_gpa);
+      s.y.push_back(d_first);
+    }
+  }
+  std::vector<fs::path> out;
+  io::write_csv(dir / "superlattice.csv", t);
+  out.push_back(dir / "superlattice.csv");
+  if (!by_lattice.empty()) {
+    XYPlot p;
+    p.title = "Superlattice: d of the first indexed peak, coloured by lattice type";
+    p.x_label = "Pressure (GPa)";
+    p.y_label = "d (nm)";
+    std::size_t k = 0;
+    for (auto& [name, s] : by_lattice) {
+      s.label = name;
+      s.rgb = kPalette[k++ % kPalette.size()];
+      s.line = false;
+      s.symbol = 841;
+      p.series.push_back(s);
+    }
+    for (const char* ext : {".png", ".svg"}) {
+      draw_plot(dir / (std::string("superlattice_vs_pressure") + ext), p);
+      out.push_back(dir / (std::string("superlattice_vs_pressure") + ext));
+    }
+  }
+  return out;
+}
+
 std::vector<fs::path> write_scan_plots(const fs::path& dir, const std::vector<FrameResult>& frames,
                                        const std::vector<std::string>& phases) {
   std::vector<fs::path> out;

@@ -25,6 +25,12 @@ std::vector<std::filesystem::path> write_series_tables(const std::filesystem::pa
                                                        const std::vector<std::string>& phases,
                                                        std::size_t high_pressure_phase);
 
+// superlattice.csv (frame, pressure_gpa, direction, lattice, a_nm, a_esd_nm, c_nm, c_esd_nm,
+// d_first_nm, d_nn_nm, domain_nm, score, status) from the SAXS indexing, and the figure of the
+// lattice constant (and d of the first peak) vs pressure coloured by lattice type.
+std::vector<std::filesystem::path> write_superlattice_outputs(const std::filesystem::path& dir,
+                                                              const std::vector<FrameResult>& frames);
+
 // Waterfalls of the WAXS (linear, coloured by the dominant phase) and SAXS (log) patterns, and
 // with fits: phase fraction vs pressure (compression filled/solid, decompression open/dashed)
 // and cell volume vs pressure. PNG and SVG. Returns the files written.

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # anvil's main job on the sample scan: `anvil run` reduces the whole scan described by
-# cdse_dac.toml (ingest the EIGER-style frames, integrate them pyFAI-exactly, attach ruby
-# pressures tagged compression/decompression) into results.h5 and frames.csv. WAXS fitting,
-# SAXS indexing and plots join the same run as those stages land. The other commands show
+# cdse_dac.toml — ingest the EIGER-style WAXS and SAXS frames, integrate them pyFAI-exactly
+# (masks, solid angle, polarisation, sigma clipping of the diamond spots), attach the ruby
+# pressures tagged compression/decompression, fit WZ/ZB/RS phase fractions per frame — into
+# results.h5, the CSV tables and the plots. The scan was made by `anvil simulate` (see
+# README.md here), so truth.json says what the answers should be. The other commands show
 # the building blocks on the same files.
 #   sample_data/run_demo.sh [path/to/anvil]
 set -euo pipefail
@@ -15,10 +17,17 @@ echo "== anvil run: the whole scan"
 "$anvil" run "$scan/cdse_dac.toml" -o "$out" --force
 echo "first rows of $out/frames.csv:"
 head -n 4 "$out/frames.csv"
+if [ -f "$out/phase_fractions.csv" ]; then
+  echo "phase fractions (compare with $scan/truth.json: WZ → RS near 6 GPa, 30 % RS retained):"
+  awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; print "frame  P (GPa)  direction      WZ     ZB     RS"; next }
+           { printf "%5s  %7.2f  %-13s  %5.3f  %5.3f  %5.3f\n", $col["frame"], $col["pressure_gpa"], $col["direction"],
+             $col["CdSe-WZ"], $col["CdSe-ZB"], $col["CdSe-RS"] }' "$out/phase_fractions.csv"
+fi
 echo
 
-echo "== anvil info: the WAXS frames (EIGER master + bitshuffle-LZ4 data files)"
-"$anvil" info "$scan/cdse_waxs_master.h5"
+echo "== anvil info: the WAXS and SAXS frames (EIGER master + bitshuffle-LZ4 data files)"
+"$anvil" info "$scan/cdse_dac_waxs_master.h5"
+"$anvil" info "$scan/cdse_dac_saxs_master.h5"
 echo
 echo "== anvil pressure table: the ruby pressure log, frames tagged compression/decompression"
 "$anvil" pressure table "$scan/pressure.csv"

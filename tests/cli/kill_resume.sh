@@ -5,11 +5,11 @@
 set -euo pipefail
 anvil=$1 sample=$2 work=$3
 rm -rf "$work" && mkdir -p "$work"
-cp "$sample"/cdse_waxs_* "$sample"/waxs.poni "$work"/
-# 600 frames: the sample's 10 frames 60 times over, integrated with full pixel splitting.
+cp "$sample"/cdse_dac_waxs_* "$sample"/waxs.poni "$work"/
+# 600 frames: the sample's 20 frames 30 times over, integrated with full pixel splitting.
 {
   printf '[waxs]\nframes = ['
-  for i in $(seq 60); do printf '"cdse_waxs_master.h5", '; done
+  for i in $(seq 30); do printf '"cdse_dac_waxs_master.h5", '; done
   printf ']\nponi = "waxs.poni"\n[waxs.integration]\nunit = "2th_deg"\nbins = 1000\nsplit = "full"\n'
 } > "$work/long.toml"
 

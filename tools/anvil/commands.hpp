@@ -18,6 +18,8 @@ void add_run_command(CLI::App& app, Context& ctx, const std::string& command_lin
 void add_phase_command(CLI::App& app, Context& ctx);                                 // phase.cpp
 void add_calibrate_command(CLI::App& app, Context& ctx);                             // calibrate.cpp
 void add_fit_command(CLI::App& app, Context& ctx);                                   // fit.cpp
+void add_simulate_command(CLI::App& app, Context& ctx);                              // simulate.cpp
 void add_fit_series_command(CLI::App& app, Context& ctx);                            // fit_series.cpp
+void add_index_command(CLI::App& app, Context& ctx);                                 // index.cpp
 
 }  // namespace anvil::cli

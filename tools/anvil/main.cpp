@@ -20,6 +20,8 @@ int main(int argc, char** argv) {
   anvil::cli::add_phase_command(app, ctx);
   anvil::cli::add_fit_series_command(app, ctx);
   anvil::cli::add_fit_command(app, ctx);
+  anvil::cli::add_simulate_command(app, ctx);
+  anvil::cli::add_index_command(app, ctx);
   std::string command_line;
   for (int i = 0; i < argc; ++i) command_line += (i ? " " : "") + std::string(argv[i]);
   anvil::cli::add_run_command(app, ctx, command_line);

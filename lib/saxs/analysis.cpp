@@ -1,0 +1,300 @@
+#include "saxs/analysis.hpp"
+
+#include <fmt/core.h>
+
+#include <algorithm>
+#include <cmath>
+#include <numbers>
+#include <numeric>
+
+#include "core/error.hpp"
+
+namespace anvil::saxs {
+
+namespace {
+
+constexpr const char* kSource = "SAXS pattern";
+
+std::vector<double> moving_average(const std::vector<double>& v, int half) {
+  const int n = static_cast<int>(v.size());
+  std::vector<double> prefix(n + 1, 0.0), out(n);
+  for (int i = 0; i < n; ++i) prefix[i + 1] = prefix[i] + v[i];
+  for (int i = 0; i < n; ++i) {
+    const int lo = std::max(0, i - half), hi = std::min(n - 1, i + half);
+    out[i] = (prefix[hi + 1] - prefix[lo]) / (hi - lo + 1);
+  }
+  return out;
+}
+
+}  // namespace
+
+Pattern1D to_q_inv_nm(const Pattern1D& pattern) {
+  Pattern1D p = pattern;
+  if (p.unit == RadialUnit::QInvA) {
+    for (double& x : p.x) x *= 10.0;
+    p.unit = RadialUnit::QInvNm;
+  } else if (p.unit != RadialUnit::QInvNm) {
+    throw InputError(kSource, fmt::format("indexing needs q (q_nm^-1 or q_A^-1), the pattern is in {}",
+                                          unit_name(p.unit)));
+  }
+  return p;
+}
+
+DomainSize domain_size(const std::vector<Peak>& peaks, const LatticeSolution& solution, double scherrer_k,
+                       double instrument_fwhm) {
+  DomainSize d;
+  double sw = 0, swl = 0;
+  std::vector<double> sizes;
+  for (const auto& a : solution.assignments) {
+    const auto& p = peaks[a.peak];
+    const double w2 = p.fwhm * p.fwhm - instrument_fwhm * instrument_fwhm;
+    if (w2 <= 0.01 * p.fwhm * p.fwhm) {
+      d.resolution_limited = true;
+      continue;
+    }
+    const double w = std::sqrt(w2);
+    const double l = scherrer_k * 2 * std::numbers::pi / w;
+    // σ(L)/L = σ(w)/w · (w_meas/w)² (quadrature removal of the instrument width).
+    const double rel = (p.fwhm_esd > 0 ? p.fwhm_esd / p.fwhm : 0.05) * (p.fwhm * p.fwhm / w2);
+    const double sl = std::max(l * rel, 1e-6 * l);
+    sw += 1 / (sl * sl);
+    swl += l / (sl * sl);
+    sizes.push_back(l);
+  }
+  if (sizes.empty()) return d;
+  d.size_nm = swl / sw;
+  d.size_esd_nm = std::sqrt(1 / sw);
+  if (sizes.size() > 1) {
+    // Scatter between peaks (strain, shape) beyond the fit errors widens the error bar.
+    double s2 = 0;
+    for (double l : sizes) s2 += std::pow(l - d.size_nm, 2);
+    d.size_esd_nm = std::max(d.size_esd_nm, std::sqrt(s2 / (sizes.size() - 1) / sizes.size()));
+  }
+  d.peaks_used = sizes.size();
+  return d;
+}
+
+SaxsResult analyse_saxs(const Pattern1D& input, const SaxsSettings& settings) {
+  const Pattern1D pattern = to_q_inv_nm(input);
+  const std::size_t n_in = pattern.x.size();
+  if (pattern.intensity.size() != n_in)
+    throw InputError(kSource, fmt::format("{} q values but {} intensities", n_in, pattern.intensity.size()));
+  if (!pattern.sigma.empty() && pattern.sigma.size() != n_in)
+    throw InputError(kSource, fmt::format("{} q values but {} σ values", n_in, pattern.sigma.size()));
+
+  // Points inside the q range, finite, sorted by q.
+  std::vector<std::size_t> order;
+  for (std::size_t i = 0; i < n_in; ++i) {
+    const double q = pattern.x[i];
+    if (!std::isfinite(q) || !std::isfinite(pattern.intensity[i]) || q <= 0) continue;
+    if (settings.q_min_inv_nm > 0 && q < settings.q_min_inv_nm) continue;
+    if (settings.q_max_inv_nm > 0 && q > settings.q_max_inv_nm) continue;
+    order.push_back(i);
+  }
+  std::sort(order.begin(), order.end(),
+            [&](std::size_t a, std::size_t b) { return pattern.x[a] < pattern.x[b]; });
+  if (order.size() < settings.min_points)
+    throw InputError(kSource,
+                     fmt::format("{} usable points with q > 0 in the q range; indexing needs at least {}",
+                                 order.size(), settings.min_points));
+  SaxsResult r;
+  std::vector<double> q, intensity, sigma;
+  for (std::size_t i : order) {
+    q.push_back(pattern.x[i]);
+    intensity.push_back(pattern.intensity[i]);
+    sigma.push_back(pattern.sigma.empty() ? 0.0 : pattern.sigma[i]);
+  }
+  const std::size_t n = q.size();
+  r.q_min_inv_nm = q.front();
+  r.q_max_inv_nm = q.back();
+  if (!(r.q_max_inv_nm > r.q_min_inv_nm)) throw InputError(kSource, "all points at one q");
+
+  const std::size_t positive =
+      std::count_if(intensity.begin(), intensity.end(), [](double v) { return v > 0; });
+  if (positive < n / 2) {
+    r.reason = positive == 0 ? "no positive intensity (empty or fully background-subtracted frame)"
+                             : fmt::format("only {} of {} points have positive intensity", positive, n);
+    return r;
+  }
+  const double max_abs = std::accumulate(intensity.begin(), intensity.end(), 0.0,
+                                         [](double m, double v) { return std::max(m, std::abs(v)); });
+  // σ: given, or estimated; zero or missing values replaced by the estimate.
+  {
+    bool need = pattern.sigma.empty();
+    for (double s : sigma) need = need || !(s > 0) || !std::isfinite(s);
+    if (need) {
+      const auto est = estimate_sigma(intensity);
+      for (std::size_t i = 0; i < n; ++i)
+        if (!(sigma[i] > 0) || !std::isfinite(sigma[i])) sigma[i] = est[i];
+    }
+    for (double& s : sigma) s = std::max(s, max_abs * 1e-12 + 1e-300);
+  }
+
+  // Baseline: SNIP on the smoothed log-intensity clips every bump up to the widest peak searched for.
+  const double dq = (q.back() - q.front()) / (n - 1);
+  const int half_width =
+      std::clamp(static_cast<int>(std::ceil(1.5 * settings.peaks.max_fwhm / dq)), 3, static_cast<int>(n / 3));
+  std::vector<double> positive_values;
+  for (double v : intensity)
+    if (v > 0) positive_values.push_back(v);
+  std::nth_element(positive_values.begin(), positive_values.begin() + positive_values.size() / 2,
+                   positive_values.end());
+  const double floor = positive_values[positive_values.size() / 2] * 1e-4;
+  const int smooth = std::max(1, static_cast<int>(settings.peaks.min_fwhm_points));
+  std::vector<double> log_i(n);
+  for (std::size_t i = 0; i < n; ++i) log_i[i] = std::log(std::max(intensity[i], floor));
+  const auto log_smooth = moving_average(log_i, smooth);
+  const auto b0 = snip_baseline(log_smooth, half_width);
+
+  // Diffuse model on the points clear of peaks.
+  std::vector<bool> include(n, true);
+  {
+    std::vector<bool> peak(n, false);
+    const auto i_smooth = moving_average(intensity, smooth);
+    for (std::size_t i = 0; i < n; ++i) {
+      const double base = std::exp(b0[i]);
+      peak[i] =
+          (i_smooth[i] - base) > 3.0 * sigma[i] / std::sqrt(2.0 * smooth + 1) && i_smooth[i] > 1.05 * base;
+    }
+    const int grow = std::max(2, half_width / 10);
+    for (std::size_t i = 0; i < n; ++i)
+      if (peak[i])
+        for (int k = -grow; k <= grow; ++k) {
+          const long j = static_cast<long>(i) + k;
+          if (j >= 0 && j < static_cast<long>(n)) include[j] = false;
+        }
+    if (std::count(include.begin(), include.end(), true) < static_cast<long>(n / 5)) include.assign(n, true);
+  }
+  r.background = fit_background(q, intensity, sigma, include, settings.background);
+  std::vector<double> model = r.background.evaluate(q);
+  bool model_ok = r.background.points_used >= 5;
+  for (double m : model) model_ok = model_ok && m > 0 && std::isfinite(m);
+
+  // Flattened curve I/B − 1 with B = model × exp(SNIP of the log residual): the parametric model
+  // takes the form factor and power law out, SNIP whatever they miss. A first pass clips bumps up to
+  // the widest peak searched for; the second clips only up to ~2.5 × the width the peaks actually
+  // have, so the baseline follows the form factor closely and does not skew the peaks.
+  // SNIP works on √(I/model): the power law and constant are divided out, and a form-factor zero,
+  // |F|² ∝ (q − q₀)², is a straight V there which SNIP follows (in log I it would be clipped).
+  std::vector<double> root_ratio(n);
+  auto prepare_root_ratio = [&](int smooth_half) {
+    const auto i_smooth = moving_average(intensity, smooth_half);
+    for (std::size_t i = 0; i < n; ++i)
+      root_ratio[i] = std::sqrt(std::max(i_smooth[i], floor) / (model_ok ? model[i] : 1.0));
+  };
+  prepare_root_ratio(smooth);
+  r.q = q;
+  r.baseline.resize(n);
+  r.flattened.resize(n);
+  std::vector<double> flat_sigma(n);
+  auto flatten = [&](int snip_half_width) {
+    const auto corr = snip_baseline(root_ratio, snip_half_width);
+    for (std::size_t i = 0; i < n; ++i) {
+      r.baseline[i] = corr[i] * corr[i] * (model_ok ? model[i] : 1.0);
+      r.flattened[i] = intensity[i] / r.baseline[i] - 1.0;
+      flat_sigma[i] = sigma[i] / r.baseline[i];
+    }
+  };
+  flatten(half_width);
+  auto candidates = find_peak_candidates(q, r.flattened, flat_sigma, settings.peaks);
+  // Narrow the SNIP window to the width the strongest peaks actually have (the median of the three
+  // most significant), twice: a first, wide baseline lets broad ripple through as candidates.
+  int current = half_width;
+  for (int pass = 0; pass < 2 && !candidates.empty(); ++pass) {
+    auto strongest = candidates;
+    std::sort(strongest.begin(), strongest.end(),
+              [](const PeakCandidate& a, const PeakCandidate& b) { return a.snr > b.snr; });
+    strongest.resize(std::min<std::size_t>(strongest.size(), 3));
+    std::vector<double> widths;
+    for (const auto& c : strongest) widths.push_back(c.fwhm);
+    std::sort(widths.begin(), widths.end());
+    const double typical = widths[widths.size() / 2];
+    const int narrow = std::clamp(static_cast<int>(std::ceil(2.5 * typical / dq)), 3, half_width);
+    if (narrow >= current) break;
+    current = narrow;
+    // Smoothing over a quarter of the peak width keeps SNIP off the noise minima.
+    prepare_root_ratio(std::max(smooth, static_cast<int>(std::lround(0.25 * typical / dq))));
+    flatten(narrow);
+    candidates = find_peak_candidates(q, r.flattened, flat_sigma, settings.peaks);
+  }
+  r.peaks = refine_peaks(q, r.flattened, flat_sigma, candidates, settings.peaks);
+
+  IndexSettings is = settings.index;
+  is.q_min = r.q_min_inv_nm;
+  is.q_max = r.q_max_inv_nm;
+  DetectionLimit limit{q, flat_sigma, std::max(settings.peaks.min_snr, settings.peaks.min_area_snr)};
+  r.index = index_peaks(r.peaks, limit, is);
+  r.lattice = r.index.lattice;
+  if (r.lattice == Lattice::none) {
+    r.reason = r.index.reason;
+    return r;
+  }
+
+  double total_area = 0;
+  for (const auto& ph : r.index.phases)
+    for (const auto& a : ph.assignments) total_area += r.peaks[a.peak].area;
+  for (const auto& sol : r.index.phases) {
+    PhaseReport rep;
+    rep.solution = sol;
+    const double c = sol.c_nm > 0 ? sol.c_nm : sol.a_nm;
+    rep.d_nn_nm = nearest_neighbour_distance(sol.lattice, sol.a_nm, c);
+    rep.d_nn_esd_nm = rep.d_nn_nm * sol.a_esd_nm / sol.a_nm;
+    rep.volume_per_particle_nm3 = volume_per_particle(sol.lattice, sol.a_nm, c);
+    rep.area_per_column_nm2 = area_per_column(sol.lattice, sol.a_nm);
+    rep.domain = domain_size(r.peaks, sol, settings.scherrer_k, settings.instrument_fwhm_inv_nm);
+    rep.reflections = reflections(sol.lattice, sol.a_nm, c, r.q_max_inv_nm);
+    std::erase_if(rep.reflections, [&](const Reflection& x) { return x.q < r.q_min_inv_nm; });
+    double area = 0;
+    for (const auto& a : sol.assignments) area += r.peaks[a.peak].area;
+    rep.area_fraction = total_area > 0 ? area / total_area : 0;
+    r.phases.push_back(std::move(rep));
+  }
+  return r;
+}
+
+std::vector<SeriesFrame> analyse_series(const std::vector<Pattern1D>& frames, const SaxsSettings& settings,
+                                        const SeriesSettings& series) {
+  std::vector<SeriesFrame> out;
+  std::optional<LatticeSolution> previous;
+  Lattice previous_lattice = Lattice::none;
+  for (std::size_t k = 0; k < frames.size(); ++k) {
+    SaxsSettings s = settings;
+    if (previous) {
+      LatticePrior prior;
+      prior.lattice = previous->lattice;
+      prior.a_nm = previous->a_nm;
+      prior.c_nm = previous->c_nm;
+      prior.max_jump = series.max_relative_jump;
+      s.index.prior = prior;
+    }
+    SeriesFrame f;
+    f.result = analyse_saxs(frames[k], s);
+    if (k > 0) {
+      const Lattice now = f.result.lattice;
+      if (now != previous_lattice) {
+        f.discontinuity = true;
+        f.change = fmt::format("{} → {}", lattice_name(previous_lattice), lattice_name(now));
+      } else if (previous && now != Lattice::none) {
+        const auto& sol = f.result.phases.front().solution;
+        const double ja = sol.a_nm / previous->a_nm - 1;
+        const double jc = sol.c_nm > 0 && previous->c_nm > 0 ? sol.c_nm / previous->c_nm - 1 : 0;
+        if (std::abs(ja) > series.max_relative_jump || std::abs(jc) > series.max_relative_jump) {
+          f.discontinuity = true;
+          f.change =
+              std::abs(ja) >= std::abs(jc)
+                  ? fmt::format("a {:.3f} → {:.3f} nm ({:+.1f} %)", previous->a_nm, sol.a_nm, 100 * ja)
+                  : fmt::format("c {:.3f} → {:.3f} nm ({:+.1f} %)", previous->c_nm, sol.c_nm, 100 * jc);
+        }
+      }
+    }
+    previous_lattice = f.result.lattice;
+    if (f.result.lattice != Lattice::none)
+      previous = f.result.phases.front().solution;
+    else
+      previous.reset();
+    out.push_back(std::move(f));
+  }
+  return out;
+}
+
+}  // namespace anvil::saxs

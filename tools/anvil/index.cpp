@@ -1,0 +1,227 @@
+// anvil index PATTERN: superlattice peaks of a SAXS pattern, indexed (fcc, bcc, sc, hcp, hex2d,
+// hex3d, lamellar or none), with lattice constants, d-spacings, nearest-neighbour distance and
+// domain size; RESULT.json, a summary table and optionally a plot.
+#include <fmt/core.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "commands.hpp"
+#include "core/error.hpp"
+#include "io/pattern_io.hpp"
+#include "saxs/analysis.hpp"
+#include "saxs_json.hpp"
+#include "saxs_plot.hpp"
+
+namespace anvil::cli {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+struct IndexArgs {
+  std::string pattern, output, plot, lattices, q_unit, dataset = "integrated", form_factor = "none",
+                                                       distribution = "schulz";
+  std::optional<double> q_min, q_max;
+  std::size_t frame = 0;
+  bool all_frames = false;
+  double instrument_fwhm = 0, scherrer_k = 0.9, cylinder_length = 20, max_jump = 0.05;
+};
+
+bool is_hdf5(const std::string& path) {
+  auto ext = fs::path(path).extension().string();
+  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return std::tolower(c); });
+  return ext == ".h5" || ext == ".hdf5" || ext == ".nxs" || ext == ".nx5";
+}
+
+std::optional<RadialUnit> q_unit_of(const std::string& name) {
+  if (name.empty()) return std::nullopt;
+  const auto u = io::parse_radial_unit(name);
+  if (u != RadialUnit::QInvNm && u != RadialUnit::QInvA)
+    throw InputError("--q-unit", "expected nm^-1 or A^-1, not '" + name + "'");
+  return u;
+}
+
+saxs::SaxsSettings settings_of(const IndexArgs& a) {
+  saxs::SaxsSettings s;
+  double scale = 1.0;  // --qmin/--qmax are in --q-unit (nm⁻¹ unless A^-1)
+  if (const auto u = q_unit_of(a.q_unit); u && *u == RadialUnit::QInvA) scale = 10.0;
+  if (a.q_min) s.q_min_inv_nm = *a.q_min * scale;
+  if (a.q_max) s.q_max_inv_nm = *a.q_max * scale;
+  if (!a.lattices.empty()) {
+    s.index.lattices.clear();
+    std::stringstream ss(a.lattices);
+    std::string name;
+    while (std::getline(ss, name, ',')) {
+      if (name.empty()) continue;
+      const auto l = saxs::parse_lattice(name);
+      if (!l || *l == saxs::Lattice::none)
+        throw InputError("--lattices",
+                         "unknown lattice '" + name + "' (use fcc, bcc, sc, hcp, hex2d, hex3d, lamellar)");
+      s.index.lattices.push_back(*l);
+    }
+    if (s.index.lattices.empty()) throw InputError("--lattices", "no lattice given");
+  }
+  if (a.form_factor == "sphere")
+    s.background.model = saxs::DiffuseModel::sphere;
+  else if (a.form_factor == "cylinder")
+    s.background.model = saxs::DiffuseModel::cylinder;
+  else if (a.form_factor != "none")
+    throw InputError("--form-factor", "expected none, sphere or cylinder, not '" + a.form_factor + "'");
+  if (a.distribution == "gaussian")
+    s.background.distribution = saxs::SizeDistribution::gaussian;
+  else if (a.distribution != "schulz")
+    throw InputError("--distribution", "expected schulz or gaussian, not '" + a.distribution + "'");
+  s.background.cylinder_length_nm = a.cylinder_length;
+  s.instrument_fwhm_inv_nm = a.instrument_fwhm * scale;
+  s.scherrer_k = a.scherrer_k;
+  return s;
+}
+
+void print_summary(const std::string& source, const saxs::SaxsResult& r) {
+  fmt::print("{}  q {:.4g}–{:.4g} nm⁻¹, {} peaks\n", source, r.q_min_inv_nm, r.q_max_inv_nm, r.peaks.size());
+  if (r.background.particle)
+    fmt::print("  particles    R = {:.3f} ± {:.3f} nm, polydispersity {:.3f} ± {:.3f}\n",
+               r.background.particle->radius_nm, r.background.radius_esd_nm,
+               r.background.particle->polydispersity, r.background.polydispersity_esd);
+  if (r.phases.empty()) {
+    fmt::print("  lattice      none — {}\n", r.reason);
+    return;
+  }
+  for (std::size_t k = 0; k < r.phases.size(); ++k) {
+    const auto& ph = r.phases[k];
+    const auto& s = ph.solution;
+    fmt::print("  {} {:<8} a = {:.4f} ± {:.4f} nm", k == 0 ? "lattice  " : "2nd phase",
+               saxs::lattice_name(s.lattice), s.a_nm, s.a_esd_nm);
+    if (saxs::has_c_axis(s.lattice))
+      fmt::print(", c = {:.4f} ± {:.4f} nm (c/a {:.3f})", s.c_nm, s.c_esd_nm, s.c_nm / s.a_nm);
+    fmt::print("\n             d_nn = {:.4f} nm", ph.d_nn_nm);
+    if (ph.volume_per_particle_nm3) fmt::print(", V/particle = {:.1f} nm³", *ph.volume_per_particle_nm3);
+    if (ph.domain.peaks_used)
+      fmt::print(", domain = {:.0f} ± {:.0f} nm", ph.domain.size_nm, ph.domain.size_esd_nm);
+    fmt::print("\n             score {:.1f}, {}/{} peaks indexed, completeness {:.2f}, rms misfit {:.2f} %\n",
+               s.score, s.matched, s.observed, s.completeness, 100 * s.rms_relative);
+  }
+  if (r.index.runner_up)
+    fmt::print("  runner-up    {} a = {:.4f} nm{} (score {:.1f})\n",
+               saxs::lattice_name(r.index.runner_up->lattice), r.index.runner_up->a_nm,
+               r.index.runner_up->c_nm > 0 ? fmt::format(", c = {:.4f} nm", r.index.runner_up->c_nm) : "",
+               r.index.runner_up->score);
+  if (r.index.ambiguous) fmt::print("  AMBIGUOUS    {}\n", r.index.ambiguity);
+  fmt::print("\n  {:>9} {:>9} {:>8} {:>8} {:>10} {:>7}  {}\n", "q/nm⁻¹", "σ(q)", "d/nm", "FWHM", "area",
+             "SNR", "hkl");
+  for (std::size_t i = 0; i < r.peaks.size(); ++i) {
+    const auto& p = r.peaks[i];
+    std::string hkl = "-";
+    for (std::size_t k = 0; k < r.phases.size(); ++k)
+      for (const auto& a : r.phases[k].solution.assignments)
+        if (a.peak == i)
+          hkl = a.hkl + (r.phases.size() > 1
+                             ? fmt::format(" ({})", saxs::lattice_name(r.phases[k].solution.lattice))
+                             : "");
+    fmt::print("  {:9.5f} {:9.5f} {:8.4f} {:8.5f} {:10.4g} {:7.1f}  {}\n", p.q, p.q_esd, 2 * M_PI / p.q,
+               p.fwhm, p.area, p.snr, hkl);
+  }
+}
+
+void write_json(const std::string& path, const json& j) {
+  if (fs::path(path).has_parent_path()) fs::create_directories(fs::path(path).parent_path());
+  std::ofstream out(path);
+  if (!out) throw InputError(path, "cannot write the result");
+  out << j.dump(2) << "\n";
+}
+
+Pattern1D read_input(const IndexArgs& a, std::size_t frame) {
+  Pattern1D p = is_hdf5(a.pattern) ? io::read_pattern_stack(a.pattern, a.dataset, frame)
+                                   : io::read_pattern_text(a.pattern, q_unit_of(a.q_unit));
+  // An explicit --q-unit wins over what the file says (e.g. a bare two-column file in Å⁻¹).
+  if (const auto u = q_unit_of(a.q_unit)) p.unit = *u;
+  return p;
+}
+
+int run_index(const IndexArgs& a) {
+  const auto settings = settings_of(a);
+  if (a.all_frames) {
+    if (!is_hdf5(a.pattern)) throw InputError(a.pattern, "--all-frames needs an anvil HDF5 pattern stack");
+    const std::size_t n = io::pattern_stack_size(a.pattern, a.dataset);
+    std::vector<Pattern1D> frames;
+    for (std::size_t k = 0; k < n; ++k) frames.push_back(read_input(a, k));
+    saxs::SeriesSettings series;
+    series.max_relative_jump = a.max_jump;
+    const auto results = saxs::analyse_series(frames, settings, series);
+    json all = json::array();
+    fmt::print("{:>6} {:<9} {:>10} {:>10} {:>9} {:>8}  {}\n", "frame", "lattice", "a/nm", "c/nm", "d_nn/nm",
+               "score", "change");
+    for (std::size_t k = 0; k < results.size(); ++k) {
+      const auto& r = results[k].result;
+      json j = pipeline::saxs_result_json(r, settings);
+      j["frame"] = k;
+      j["discontinuity"] = results[k].discontinuity;
+      j["change"] = results[k].change;
+      all.push_back(j);
+      const auto* ph = r.phases.empty() ? nullptr : &r.phases.front();
+      fmt::print("{:>6} {:<9} {:>10} {:>10} {:>9} {:>8}  {}\n", k, saxs::lattice_name(r.lattice),
+                 ph ? fmt::format("{:.4f}", ph->solution.a_nm) : "-",
+                 ph && ph->solution.c_nm > 0 ? fmt::format("{:.4f}", ph->solution.c_nm) : "-",
+                 ph ? fmt::format("{:.4f}", ph->d_nn_nm) : "-",
+                 ph ? fmt::format("{:.1f}", ph->solution.score) : "-",
+                 results[k].discontinuity ? "DISCONTINUITY " + results[k].change : "");
+    }
+    write_json(a.output, {{"source", a.pattern}, {"frames", all}});
+    return 0;
+  }
+  const auto pattern = read_input(a, a.frame);
+  const auto result = saxs::analyse_saxs(pattern, settings);
+  json j = pipeline::saxs_result_json(result, settings);
+  j["source"] = a.pattern;
+  if (is_hdf5(a.pattern)) j["frame"] = a.frame;
+  write_json(a.output, j);
+  print_summary(a.pattern + (is_hdf5(a.pattern) ? fmt::format(" frame {}", a.frame) : ""), result);
+  if (!a.plot.empty())
+    plot_saxs_index(a.plot, saxs::to_q_inv_nm(pattern), result, fs::path(a.pattern).filename().string());
+  return 0;
+}
+
+}  // namespace
+
+void add_index_command(CLI::App& app, Context& ctx) {
+  auto a = std::make_shared<IndexArgs>();
+  auto* cmd = app.add_subcommand(
+      "index",
+      "Find and index superlattice peaks in a SAXS pattern (fcc, bcc, sc, hcp, hex2d, hex3d, lamellar)");
+  cmd->add_option("pattern", a->pattern,
+                  "I(q): text (q, I[, σ]; .xy/.xye/.chi/.dat, a '#' header may name the unit) or an anvil "
+                  "HDF5 pattern stack")
+      ->required();
+  cmd->add_option("-o,--output", a->output, "RESULT.json")->required();
+  cmd->add_option("--plot", a->plot, "PNG of the pattern, the peaks and the indexed reflections");
+  cmd->add_option("--lattices", a->lattices, "Lattices to try, e.g. fcc,hcp (default: all seven)");
+  cmd->add_option("--qmin", a->q_min, "Lowest q used (in --q-unit, default nm^-1)");
+  cmd->add_option("--qmax", a->q_max, "Highest q used (in --q-unit, default nm^-1)");
+  cmd->add_option("--q-unit", a->q_unit,
+                  "nm^-1 or A^-1: unit of the file's q (overrides its header) and of --qmin/--qmax");
+  cmd->add_option("--frame", a->frame, "Frame of an HDF5 pattern stack (0-based)")->capture_default_str();
+  cmd->add_flag("--all-frames", a->all_frames,
+                "Index every frame of an HDF5 stack, each seeded from the previous; flags lattice changes");
+  cmd->add_option("--dataset", a->dataset, "Pattern group in the HDF5 stack")->capture_default_str();
+  cmd->add_option("--form-factor", a->form_factor,
+                  "Diffuse model beside the power law: none, sphere or cylinder")
+      ->capture_default_str();
+  cmd->add_option("--distribution", a->distribution,
+                  "Size distribution of the form factor: schulz or gaussian")
+      ->capture_default_str();
+  cmd->add_option("--cylinder-length", a->cylinder_length, "Cylinder length in nm (fixed)")
+      ->capture_default_str();
+  cmd->add_option("--instrument-fwhm", a->instrument_fwhm,
+                  "Instrumental FWHM in q (in --q-unit), removed in quadrature before Scherrer")
+      ->capture_default_str();
+  cmd->add_option("--scherrer-k", a->scherrer_k, "Scherrer constant K (FWHM)")->capture_default_str();
+  cmd->add_option("--max-jump", a->max_jump, "With --all-frames: relative change of a or c flagged")
+      ->capture_default_str();
+  cmd->callback([a, &ctx] { ctx.exit_code = run_index(*a); });
+}
+
+}  // namespace anvil::cli
