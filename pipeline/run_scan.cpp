@@ -470,8 +470,29 @@ RunSummary run_scan(const ScanConfig& config, const RunOptions& options) {
     for (auto& f : write_series_tables(out, all, config.fit.phases, series::densest_phase(fitter->phases())))
       summary.outputs.push_back(f);
   }
-  if (saxs)
+  if (saxs) {
+    std::vector<io::CanSasFrame> cansas;
+    for (const auto& r : all) {
+      if (!r.saxs.ok ||
+          (r.saxs.pattern.unit != RadialUnit::QInvNm && r.saxs.pattern.unit != RadialUnit::QInvA))
+        continue;
+      io::CanSasFrame c;
+      c.frame = static_cast<std::int64_t>(r.index);
+      c.title = r.pressure_gpa ? fmt::format("{} frame {}, {:.2f} GPa, {}", config.name, r.index,
+                                             *r.pressure_gpa, pressure::direction_name(r.direction))
+                               : fmt::format("{} frame {}", config.name, r.index);
+      const double k = r.saxs.pattern.unit == RadialUnit::QInvA ? 10.0 : 1.0;
+      for (double q : r.saxs.pattern.x) c.q_inv_nm.push_back(q * k);
+      c.intensity = r.saxs.pattern.intensity;
+      c.sigma = r.saxs.pattern.sigma;
+      cansas.push_back(std::move(c));
+    }
+    if (!cansas.empty()) {
+      io::write_nxcansas(out / "saxs_nxcansas.h5", cansas);
+      summary.outputs.push_back(out / "saxs_nxcansas.h5");
+    }
     for (auto& f : write_superlattice_outputs(out, all)) summary.outputs.push_back(f);
+  }
   for (auto& f : write_scan_plots(out, all, config.fit.phases)) summary.outputs.push_back(f);
   summary.outputs.push_back(
       write_report(out, config.name, all, config.fit.phases, summary.outputs, options.command_line));

@@ -147,3 +147,52 @@ void write_csv(const fs::path& path, const std::vector<TableColumn>& columns) {
 }
 
 }  // namespace anvil::io
+
+namespace anvil::io {
+
+void write_nxcansas(const fs::path& path, const std::vector<CanSasFrame>& frames) {
+  h5::prepare();
+  const std::string origin = path.string();
+  const fs::path tmp = fs::path(path).concat(".part");
+  {
+    Handle file(
+        h5::check(H5Fcreate(tmp.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT), origin, "cannot create"));
+    const hid_t f = file.get();
+    h5::write_string_attribute(f, "creator", "anvil " ANVIL_VERSION);
+    if (!frames.empty())
+      h5::write_string_attribute(f, "default", fmt::format("sasentry{:05d}", frames.front().frame));
+    for (const auto& fr : frames) {
+      const std::string entry = fmt::format("/sasentry{:05d}", fr.frame);
+      Handle e(h5::ensure_group(f, entry));
+      h5::write_string_attribute(e.get(), "NX_class", "NXentry");
+      h5::write_string_attribute(e.get(), "canSAS_class", "SASentry");
+      h5::write_string_attribute(e.get(), "version", "1.1");
+      h5::write_string_attribute(e.get(), "default", "sasdata");
+      h5::write_string(e.get(), "definition", "NXcanSAS");
+      h5::write_string(e.get(), "title", fr.title);
+      h5::write_string(e.get(), "run", std::to_string(fr.frame));
+      Handle d(h5::ensure_group(f, entry + "/sasdata"));
+      h5::write_string_attribute(d.get(), "NX_class", "NXdata");
+      h5::write_string_attribute(d.get(), "canSAS_class", "SASdata");
+      h5::write_string_attribute(d.get(), "signal", "I");
+      h5::write_string_attribute(d.get(), "I_axes", "Q");
+      {
+        const std::int64_t zero = 0;
+        Handle space(H5Screate(H5S_SCALAR));
+        Handle attr(H5Acreate2(d.get(), "Q_indices", H5T_STD_I64LE, space.get(), H5P_DEFAULT, H5P_DEFAULT));
+        H5Awrite(attr.get(), H5T_NATIVE_INT64, &zero);
+      }
+      write_1d(d.get(), "Q", fr.q_inv_nm, "1/nm", origin);
+      write_1d(d.get(), "I", fr.intensity, "arbitrary", origin);
+      {
+        Handle ids(H5Dopen2(d.get(), "I", H5P_DEFAULT));
+        if (!fr.sigma.empty()) h5::write_string_attribute(ids.get(), "uncertainties", "Idev");
+      }
+      if (!fr.sigma.empty()) write_1d(d.get(), "Idev", fr.sigma, "arbitrary", origin);
+    }
+    H5Fflush(f, H5F_SCOPE_GLOBAL);
+  }
+  fs::rename(tmp, path);
+}
+
+}  // namespace anvil::io

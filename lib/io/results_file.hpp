@@ -43,3 +43,17 @@ void write_results_file(const std::filesystem::path& path, const ResultsContent&
 void write_csv(const std::filesystem::path& path, const std::vector<TableColumn>& columns);
 
 }  // namespace anvil::io
+
+namespace anvil::io {
+
+// SAXS patterns as NXcanSAS (the canSAS 1D standard SasView, Irena and DAWN read): one
+// SASentry per frame with Q (1/nm), I (arbitrary units) and Idev; the title carries the frame's
+// pressure and direction. Written to a temporary name, then renamed.
+struct CanSasFrame {
+  std::int64_t frame = 0;
+  std::string title;  // e.g. "frame 12, 6.2 GPa, compression"
+  std::vector<double> q_inv_nm, intensity, sigma;
+};
+void write_nxcansas(const std::filesystem::path& path, const std::vector<CanSasFrame>& frames);
+
+}  // namespace anvil::io

@@ -1,5 +1,6 @@
 // Integrated patterns on disk: pyFAI-style text and one NeXus file per scan.
 #include <gtest/gtest.h>
+#include <hdf5.h>
 
 #include <cmath>
 #include <filesystem>
@@ -7,6 +8,7 @@
 
 #include "core/error.hpp"
 #include "io/pattern_io.hpp"
+#include "io/results_file.hpp"
 #include "test_support.hpp"
 
 namespace fs = std::filesystem;
@@ -89,4 +91,34 @@ TEST(PatternStack, EveryFrameComesBackFromOneNexusFile) {
   EXPECT_EQ(back.sigma, p0.sigma);
   EXPECT_THROW(read_pattern_stack(path, "waxs", 2), InputError);
   EXPECT_THROW(read_pattern_stack(path, "saxs", 0), InputError);
+}
+
+// SAXS patterns as NXcanSAS: one SASentry per frame, Q/I/Idev with the attributes readers need.
+TEST(NxCanSas, EveryFrameIsASasEntryWithQIAndIdev) {
+  const auto dir = scratch();
+  std::vector<CanSasFrame> frames(2);
+  for (int k = 0; k < 2; ++k) {
+    frames[k].frame = 7 + k;
+    frames[k].title = "frame";
+    frames[k].q_inv_nm = {0.1, 0.2, 0.3};
+    frames[k].intensity = {10.0 + k, 5.0, 2.0};
+    frames[k].sigma = {1.0, 0.5, 0.2};
+  }
+  const auto path = dir / "saxs.h5";
+  write_nxcansas(path, frames);
+  const hid_t f = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+  ASSERT_GE(f, 0);
+  EXPECT_GT(H5Lexists(f, "/sasentry00008", H5P_DEFAULT), 0);
+  const hid_t d = H5Dopen2(f, "/sasentry00008/sasdata/I", H5P_DEFAULT);
+  ASSERT_GE(d, 0);
+  double v[3] = {};
+  H5Dread(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, v);
+  EXPECT_DOUBLE_EQ(v[0], 11.0);
+  EXPECT_GT(H5Aexists(d, "uncertainties"), 0);
+  H5Dclose(d);
+  const hid_t g = H5Gopen2(f, "/sasentry00007/sasdata", H5P_DEFAULT);
+  EXPECT_GT(H5Aexists(g, "I_axes"), 0);
+  EXPECT_GT(H5Aexists(g, "Q_indices"), 0);
+  H5Gclose(g);
+  H5Fclose(f);
 }
