@@ -74,25 +74,10 @@ ProfilePeaks profile_peaks(const ImageF& image, const Mask& mask, const geometry
   for (int b = 0; b < n; ++b)
     if (cnt[b] >= 5) prof[b] = sum[b] / cnt[b];
   const int H = 24;
-  std::vector<double> mn(n, std::nan("")), ex(n, std::nan(""));
-  for (int b = 0; b < n; ++b) {
-    if (std::isnan(prof[b])) continue;
-    double m = prof[b];
-    for (int k = std::max(0, b - H); k <= std::min(n - 1, b + H); ++k)
-      if (!std::isnan(prof[k])) m = std::min(m, prof[k]);
-    mn[b] = m;
-  }
-  for (int b = 0; b < n; ++b) {
-    if (std::isnan(prof[b])) continue;
-    double s = 0;
-    int c = 0;
-    for (int k = std::max(0, b - H); k <= std::min(n - 1, b + H); ++k)
-      if (!std::isnan(mn[k])) {
-        s += mn[k];
-        ++c;
-      }
-    ex[b] = prof[b] - s / c;
-  }
+  const std::vector<double> bg = rolling_background(prof, H);
+  std::vector<double> ex(n, std::nan(""));
+  for (int b = 0; b < n; ++b)
+    if (!std::isnan(prof[b])) ex[b] = prof[b] - bg[b];
   std::vector<double> diffs;
   double top = 0;
   for (int b = 1; b < n; ++b) {

@@ -8,6 +8,30 @@
 
 namespace anvil::calibration {
 
+std::vector<double> rolling_background(const std::vector<double>& profile, int half_width) {
+  const int n = static_cast<int>(profile.size());
+  std::vector<double> mn(profile.size(), std::nan("")), bg(profile.size(), std::nan(""));
+  for (int b = 0; b < n; ++b) {
+    if (std::isnan(profile[b])) continue;
+    double m = profile[b];
+    for (int k = std::max(0, b - half_width); k <= std::min(n - 1, b + half_width); ++k)
+      if (!std::isnan(profile[k])) m = std::min(m, profile[k]);
+    mn[b] = m;
+  }
+  for (int b = 0; b < n; ++b) {
+    if (std::isnan(profile[b])) continue;
+    double s = 0;
+    int c = 0;
+    for (int k = std::max(0, b - half_width); k <= std::min(n - 1, b + half_width); ++k)
+      if (!std::isnan(mn[k])) {
+        s += mn[k];
+        ++c;
+      }
+    bg[b] = s / c;
+  }
+  return bg;
+}
+
 namespace {
 
 // Valid (block-averaged) pixels as a flat list, for the many passes of the centre search.
@@ -172,25 +196,7 @@ RadialProfilePeaks radial_profile_peaks(const ImageF& image, const Mask& mask,
     if (cnt[b] >= 3) prof[b] = sum[b] / cnt[b];
   // Background: rolling minimum, then rolling mean of it (±H bins).
   const int H = 12;
-  std::vector<double> mn(n, std::nan("")), bg(n, std::nan(""));
-  for (int b = 0; b < n; ++b) {
-    if (std::isnan(prof[b])) continue;
-    double m = prof[b];
-    for (int k = std::max(0, b - H); k <= std::min(n - 1, b + H); ++k)
-      if (!std::isnan(prof[k])) m = std::min(m, prof[k]);
-    mn[b] = m;
-  }
-  for (int b = 0; b < n; ++b) {
-    if (std::isnan(prof[b])) continue;
-    double s = 0;
-    int c = 0;
-    for (int k = std::max(0, b - H); k <= std::min(n - 1, b + H); ++k)
-      if (!std::isnan(mn[k])) {
-        s += mn[k];
-        ++c;
-      }
-    bg[b] = s / c;
-  }
+  const std::vector<double> bg = rolling_background(prof, H);
   std::vector<double> ex(n, std::nan(""));
   for (int b = 0; b < n; ++b)
     if (!std::isnan(prof[b])) ex[b] = prof[b] - bg[b];

@@ -26,6 +26,10 @@
 
 namespace anvil::calibration {
 
+// Background under a radial profile: the rolling minimum over ±half_width bins, then the rolling
+// mean of that minimum; NaN where the profile is NaN (no pixels).
+std::vector<double> rolling_background(const std::vector<double>& profile, int half_width);
+
 struct CenterSearch {
   std::optional<std::array<double, 2>> around;  // pixel-index (d1, d2); nullopt: the whole image
   double radius_px = 40.0;                      // half-size of the search box around `around`
