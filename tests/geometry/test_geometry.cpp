@@ -23,7 +23,7 @@ namespace {
 constexpr double kPi = std::numbers::pi;
 constexpr double kDeg = kPi / 180.0;
 
-// The geometry of /work/shared/reference/pyfai/geometry.poni, typed in by hand.
+// The geometry of ../shared/reference/pyfai/geometry.poni, typed in by hand.
 Geometry reference_geometry() {
   Geometry g;
   g.dist_m = 0.2;
@@ -95,7 +95,7 @@ Geometry tilted_geometry() {  // "tilted" in tests/geometry/data/make_pyfai_refe
   return g;
 }
 
-void expect_matches_pyfai(const Geometry& g, const std::string& csv) {
+void check_matches_pyfai(const Geometry& g, const std::string& csv) {
   const auto rows = load_pyfai_csv(csv);
   ASSERT_GT(rows.size(), 300u);
   for (const CsvRow& r : rows) {
@@ -179,11 +179,11 @@ TEST(GeometryByHand, QAndDSpacingAreConsistentWithBragg) {
 }
 
 TEST(GeometryMatchesPyFAI, SampledPixelsAndCornersOfTheReferenceGeometry) {
-  expect_matches_pyfai(reference_geometry(), "pyfai_reference.csv");
+  check_matches_pyfai(reference_geometry(), "pyfai_reference.csv");
 }
 
 TEST(GeometryMatchesPyFAI, SampledPixelsOfAStronglyTiltedDetectorWithRot3AndRectangularPixels) {
-  expect_matches_pyfai(tilted_geometry(), "pyfai_tilted.csv");
+  check_matches_pyfai(tilted_geometry(), "pyfai_tilted.csv");
 }
 
 TEST(GeometryMatchesPyFAI, PixelProbesOfTheReferenceReadme) {

@@ -44,7 +44,7 @@ PreparedCorrections corrections() {
   return PreparedCorrections(kPixels, {.solid_angle = px.solid_angle, .polarization = px.polarization});
 }
 
-void expect_identical(const IntegrationResult& a, const IntegrationResult& b) {
+void check_identical(const IntegrationResult& a, const IntegrationResult& b) {
   ASSERT_EQ(a.size(), b.size());
   for (std::size_t i = 0; i < a.size(); ++i) {
     ASSERT_EQ(a.sum_signal[i], b.sum_signal[i]) << "bin " << i;
@@ -79,8 +79,8 @@ TEST(Integrator, ResultsDoNotDependOnThreadCountOrBatching) {
     one.execute([&] { r1 = a->integrate_frames(frames, corr); });
     two.execute([&] { r2 = a->integrate_frames(frames, corr); });
     for (std::size_t f = 0; f < frames.size(); ++f) {
-      expect_identical(r1[f], r2[f]);
-      expect_identical(r1[f], a->integrate(frames[f], corr));
+      check_identical(r1[f], r2[f]);
+      check_identical(r1[f], a->integrate(frames[f], corr));
     }
   }
 }
@@ -96,7 +96,7 @@ TEST(Integrator, MaskedAndInvalidPixelsNeverContribute) {
     std::vector<float> garbage = ref.image;
     for (std::size_t i = 0; i < kPixels; ++i)
       if (ref.mask.pixels[i]) garbage[i] = (i % 2) ? 1e9f : std::nanf("");
-    expect_identical(clean, integrator.integrate({.pixels = garbage}, corr));
+    check_identical(clean, integrator.integrate({.pixels = garbage}, corr));
     // Per-frame invalid pixels and NaN pixels are excluded like masked ones.
     std::vector<std::uint8_t> invalid(kPixels, 0);
     std::vector<float> hot = ref.image;
@@ -346,8 +346,8 @@ TEST(FastPath, CakeResultsDoNotDependOnThreadCountOrBatching) {
   one.execute([&] { r1 = cake.integrate_frames(frames, corr); });
   two.execute([&] { r2 = cake.integrate_frames(frames, corr); });
   for (std::size_t f = 0; f < frames.size(); ++f) {
-    expect_identical(r1[f], r2[f]);
-    expect_identical(r1[f], cake.integrate(frames[f], corr));
+    check_identical(r1[f], r2[f]);
+    check_identical(r1[f], cake.integrate(frames[f], corr));
   }
 }
 

@@ -14,7 +14,7 @@ namespace {
 
 // Runs `f`, expecting an InputError whose message contains every string of `parts`.
 template <class F>
-void expect_error(F&& f, std::initializer_list<std::string> parts) {
+void check_error(F&& f, std::initializer_list<std::string> parts) {
   try {
     f();
     ADD_FAILURE() << "expected InputError";
@@ -57,41 +57,41 @@ TEST(PressureTable, ColumnsAreFoundByNameInAnyOrder) {
 }
 
 TEST(PressureTable, DuplicateFrameNamesBothLines) {
-  expect_error([] { parse_pressure_table("frame,pressure_gpa\n0,1.0\n1,2.0\n0,3.0\n", "p.csv"); },
+  check_error([] { parse_pressure_table("frame,pressure_gpa\n0,1.0\n1,2.0\n0,3.0\n", "p.csv"); },
                {"p.csv", "frame 0", "twice", "line 4", "line 2"});
 }
 
 TEST(PressureTable, MissingFrameLookupSaysWhichFramesExist) {
   const auto t = parse_pressure_table("frame,pressure_gpa\n0,1\n1,2\n2,3\n5,4\n", "p.csv");
   EXPECT_EQ(t.find(3), nullptr);
-  expect_error([&] { (void)t.at(3); }, {"p.csv", "frame 3", "0-2, 5"});
+  check_error([&] { (void)t.at(3); }, {"p.csv", "frame 3", "0-2, 5"});
 }
 
 TEST(PressureTable, BadNumberNamesTheLine) {
-  expect_error([] { parse_pressure_table("frame,pressure_gpa\n0,1.0\n1,2.O\n", "p.csv"); },
+  check_error([] { parse_pressure_table("frame,pressure_gpa\n0,1.0\n1,2.O\n", "p.csv"); },
                {"p.csv", "line 3", "2.O"});
-  expect_error([] { parse_pressure_table("frame,pressure_gpa\n0,1.0\nx,2.0\n", "p.csv"); },
+  check_error([] { parse_pressure_table("frame,pressure_gpa\n0,1.0\nx,2.0\n", "p.csv"); },
                {"line 3", "frame"});
-  expect_error([] { parse_pressure_table("frame,pressure_gpa\n1.5,2.0\n", "p.csv"); }, {"line 2", "integer"});
-  expect_error([] { parse_pressure_table("frame,pressure_gpa,pressure_esd_gpa\n1,2.0,-0.1\n", "p.csv"); },
+  check_error([] { parse_pressure_table("frame,pressure_gpa\n1.5,2.0\n", "p.csv"); }, {"line 2", "integer"});
+  check_error([] { parse_pressure_table("frame,pressure_gpa,pressure_esd_gpa\n1,2.0,-0.1\n", "p.csv"); },
                {"line 2", ">= 0"});
-  expect_error([] { parse_pressure_table("frame,pressure_gpa\n1,2.0,3\n", "p.csv"); },
+  check_error([] { parse_pressure_table("frame,pressure_gpa\n1,2.0,3\n", "p.csv"); },
                {"line 2", "3 fields"});
 }
 
 TEST(PressureTable, NegativeFrameIsRejected) {
-  expect_error([] { parse_pressure_table("frame,pressure_gpa\n-1,2.0\n", "p.csv"); }, {"line 2", ">= 0"});
+  check_error([] { parse_pressure_table("frame,pressure_gpa\n-1,2.0\n", "p.csv"); }, {"line 2", ">= 0"});
 }
 
 TEST(PressureTable, HeaderIsRequired) {
-  expect_error([] { parse_pressure_table("0,1.0\n1,2.0\n", "p.csv"); }, {"line 1", "frame", "pressure_gpa"});
-  expect_error([] { parse_pressure_table("frame,pressure\n0,1.0\n", "p.csv"); }, {"missing 'pressure_gpa'"});
+  check_error([] { parse_pressure_table("0,1.0\n1,2.0\n", "p.csv"); }, {"line 1", "frame", "pressure_gpa"});
+  check_error([] { parse_pressure_table("frame,pressure\n0,1.0\n", "p.csv"); }, {"missing 'pressure_gpa'"});
 }
 
 TEST(PressureTable, EmptyTablesAreErrors) {
-  expect_error([] { parse_pressure_table("", "p.csv"); }, {"p.csv", "empty"});
-  expect_error([] { parse_pressure_table("# nothing here\n\n", "p.csv"); }, {"empty"});
-  expect_error([] { parse_pressure_table("frame,pressure_gpa\n# no rows\n", "p.csv"); }, {"no rows"});
+  check_error([] { parse_pressure_table("", "p.csv"); }, {"p.csv", "empty"});
+  check_error([] { parse_pressure_table("# nothing here\n\n", "p.csv"); }, {"empty"});
+  check_error([] { parse_pressure_table("frame,pressure_gpa\n# no rows\n", "p.csv"); }, {"no rows"});
 }
 
 TEST(PressureTable, ImplausiblePressuresAreWarnedAboutNotRejected) {
@@ -111,5 +111,5 @@ TEST(PressureTable, ReadsFilesAndNamesMissingOnes) {
   const auto t = anvil::io::read_pressure_table(path);
   EXPECT_EQ(t.source, path.string());
   EXPECT_EQ(t.points.size(), 2u);
-  expect_error([&] { anvil::io::read_pressure_table(dir / "nope.csv"); }, {"nope.csv", "cannot open"});
+  check_error([&] { anvil::io::read_pressure_table(dir / "nope.csv"); }, {"nope.csv", "cannot open"});
 }

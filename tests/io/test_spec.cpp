@@ -55,7 +55,7 @@ constexpr const char* kSpec =
     "5 2000\n";
 
 template <class F>
-void expect_error(F&& f, std::initializer_list<std::string> parts) {
+void check_error(F&& f, std::initializer_list<std::string> parts) {
   try {
     f();
     ADD_FAILURE() << "expected InputError";
@@ -106,27 +106,27 @@ TEST(Spec, MotorPositionsFollowTheHeaderInEffect) {
 
 TEST(Spec, MissingScanListsTheAvailableOnes) {
   const auto f = parse_spec(kSpec, "run1.spec");
-  expect_error([&] { (void)f.scan(7); }, {"run1.spec", "no scan 7", "1-2", "2.1", "2.2"});
-  expect_error([&] { (void)f.scan("2.3"); }, {"no scan 2.3"});
-  expect_error([&] { (void)f.scan("abc"); }, {"not a scan number"});
+  check_error([&] { (void)f.scan(7); }, {"run1.spec", "no scan 7", "1-2", "2.1", "2.2"});
+  check_error([&] { (void)f.scan("2.3"); }, {"no scan 2.3"});
+  check_error([&] { (void)f.scan("abc"); }, {"not a scan number"});
 }
 
 TEST(Spec, RepeatedNumberAloneIsAmbiguous) {
   const auto f = parse_spec(kSpec, "run1.spec");
-  expect_error([&] { (void)f.scan(2); }, {"scan 2 occurs 2 times", "2.1 (line 24)", "2.2 (line 34)"});
+  check_error([&] { (void)f.scan(2); }, {"scan 2 occurs 2 times", "2.1 (line 24)", "2.2 (line 34)"});
 }
 
 TEST(Spec, MissingCounterListsTheLabels) {
   const auto f = parse_spec(kSpec, "run1.spec");
-  expect_error([&] { (void)f.scan(1).column("ic0"); },
+  check_error([&] { (void)f.scan(1).column("ic0"); },
                {"run1.spec", "no counter \"ic0\"", "\"ion chamber 0\"", "\"samz\"", "\"det\""});
 }
 
 TEST(Spec, RaggedRowNamesItsLine) {
   const std::string text = "#S 1 ascan\n#N 3\n#L a  b  c\n1 2 3\n4 5\n";
-  expect_error([&] { parse_spec(text, "r.spec"); }, {"r.spec", "line 5", "2 values", "3 columns"});
-  expect_error([&] { parse_spec("#S 1 x\n#N 2\n#L a  b\n1 zz\n", "r.spec"); }, {"line 4", "zz", "\"b\""});
-  expect_error([&] { parse_spec("#S 1 x\n#N 3\n#L a  b\n", "r.spec"); }, {"line 3", "#N says 3"});
+  check_error([&] { parse_spec(text, "r.spec"); }, {"r.spec", "line 5", "2 values", "3 columns"});
+  check_error([&] { parse_spec("#S 1 x\n#N 2\n#L a  b\n1 zz\n", "r.spec"); }, {"line 4", "zz", "\"b\""});
+  check_error([&] { parse_spec("#S 1 x\n#N 3\n#L a  b\n", "r.spec"); }, {"line 3", "#N says 3"});
 }
 
 TEST(Spec, SingleSpaceLabelsAreAcceptedWhenNAgrees) {
@@ -139,6 +139,6 @@ TEST(Spec, FilesOnDiskAndNonSpecFiles) {
   std::ofstream(dir / "run1") << kSpec;
   const auto f = anvil::io::read_spec(dir / "run1");
   EXPECT_EQ(f.scans.size(), 3u);
-  expect_error([&] { anvil::io::read_spec(dir / "missing"); }, {"missing", "cannot open"});
-  expect_error([&] { parse_spec("frame,pressure\n1,2\n", "x.csv"); }, {"x.csv", "no #S"});
+  check_error([&] { anvil::io::read_spec(dir / "missing"); }, {"missing", "cannot open"});
+  check_error([&] { parse_spec("frame,pressure\n1,2\n", "x.csv"); }, {"x.csv", "no #S"});
 }

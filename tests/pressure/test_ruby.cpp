@@ -18,7 +18,7 @@ struct Fixture {
   double p710_gpa;
 };
 
-// /work/shared/reference/pressure/SCALES.md, section 3.1 "Fixture values".
+// ../shared/reference/pressure/SCALES.md, section 3.1 "Fixture values".
 constexpr Fixture kFixtures[] = {
     {RubyScale::Mao1986, 16.241, 46.637},     {RubyScale::Mao1978, 16.062, 45.230},
     {RubyScale::Dewaele2008, 16.511, 48.100}, {RubyScale::Jacobsen2008, 16.422, 48.095},

@@ -18,7 +18,7 @@ std::vector<double> ratios(Lattice l, double a, double c, std::size_t n) {
   return out;
 }
 
-void expect_ratios(Lattice l, const std::vector<double>& want, double c_over_a = 0) {
+void check_ratios(Lattice l, const std::vector<double>& want, double c_over_a = 0) {
   const auto got = ratios(l, 10.0, 10.0 * c_over_a, want.size());
   ASSERT_EQ(got.size(), want.size()) << lattice_name(l);
   for (std::size_t i = 0; i < want.size(); ++i)
@@ -28,16 +28,16 @@ void expect_ratios(Lattice l, const std::vector<double>& want, double c_over_a =
 }  // namespace
 
 TEST(SaxsLattice, CubicRatioSequencesFollowTheExtinctionRules) {
-  expect_ratios(Lattice::sc, {1, 1.4142, 1.7321, 2, 2.2361, 2.4495, 2.8284, 3, 3.1623, 3.3166, 3.4641});
-  expect_ratios(Lattice::bcc, {1, 1.4142, 1.7321, 2, 2.2361, 2.4495, 2.6458, 2.8284, 3, 3.1623});
-  expect_ratios(Lattice::fcc, {1, 1.1547, 1.6330, 1.9149, 2, 2.3094, 2.5166, 2.5820, 2.8284, 3});
-  expect_ratios(Lattice::hex2d, {1, 1.7321, 2, 2.6458, 3, 3.4641, 3.6056, 4});
-  expect_ratios(Lattice::lamellar, {1, 2, 3, 4});
+  check_ratios(Lattice::sc, {1, 1.4142, 1.7321, 2, 2.2361, 2.4495, 2.8284, 3, 3.1623, 3.3166, 3.4641});
+  check_ratios(Lattice::bcc, {1, 1.4142, 1.7321, 2, 2.2361, 2.4495, 2.6458, 2.8284, 3, 3.1623});
+  check_ratios(Lattice::fcc, {1, 1.1547, 1.6330, 1.9149, 2, 2.3094, 2.5166, 2.5820, 2.8284, 3});
+  check_ratios(Lattice::hex2d, {1, 1.7321, 2, 2.6458, 3, 3.4641, 3.6056, 4});
+  check_ratios(Lattice::lamellar, {1, 2, 3, 4});
 }
 
 TEST(SaxsLattice, IdealHcpKeepsOnlyAllowedReflections) {
   // 001, 003, 111, 113 are absent (h+2k = 3n with l odd).
-  expect_ratios(Lattice::hcp, {1, 1.0607, 1.1319, 1.4577, 1.7321, 1.8792, 2, 2.0310, 2.0691, 2.1213},
+  check_ratios(Lattice::hcp, {1, 1.0607, 1.1319, 1.4577, 1.7321, 1.8792, 2, 2.0310, 2.0691, 2.1213},
                 kIdealHcpCOverA);
   const auto r = reflections(Lattice::hcp, 10, 10 * kIdealHcpCOverA, 3.0);
   for (const auto& x : r) {
