@@ -11,7 +11,7 @@ set -euo pipefail
 anvil=${1:-build/tools/anvil}
 here=$(cd "$(dirname "$0")" && pwd)
 scan="$here/cdse_dac"
-out=${ANVIL_DEMO_OUT:-$here/../out/cdse_dac}
+out=${ANVIL_DEMO_OUT:-$(cd "$here/.." && pwd)/out/cdse_dac}
 
 echo "== anvil run: the whole scan"
 "$anvil" run "$scan/cdse_dac.toml" -o "$out" --force
