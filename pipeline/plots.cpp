@@ -62,7 +62,7 @@ void draw_plot(const fs::path& file, const XYPlot& p) {
   plscol0(1, 0, 0, 0);
   plinit();
   pladv(0);
-  plvpor(0.1, p.y_tick_labels.empty() ? 0.95 : 0.85, 0.12, 0.9);
+  plvpor(0.12, 0.95, 0.1, 0.9);
   plwind(xmin - xpad, xmax + xpad, ymin - ypad, ymax + ypad);
   plcol0(1);
   plschr(0, 1.0);
@@ -127,10 +127,12 @@ void draw_plot(const fs::path& file, const XYPlot& p) {
     if (colour < 15) ++colour;
   }
   plcol0(1);
-  for (const auto& [y, text] : p.y_tick_labels) {
-    const double yy = p.log_y ? std::log10(std::max(y, 1e-300)) : y;
-    plptex(xmax + xpad, yy, 1, 0, 0, (" " + text).c_str());
+  plschr(0, 0.7);
+  for (const auto& [y, text] : p.y_tick_labels) {  // at the right end, just above each curve
+    const double yy = (p.log_y ? std::log10(std::max(y, 1e-300)) : y) + 0.01 * (ymax - ymin);
+    plptex(xmax, yy, 1, 0, 1.0, text.c_str());
   }
+  plschr(0, 1.0);
   if (!leg_text.empty()) {
     std::vector<const char*> texts, syms;
     std::vector<PLINT>& styles = leg_style;

@@ -302,7 +302,10 @@ std::vector<fs::path> write_scan_plots(const fs::path& dir, const std::vector<Fr
       ys.push_back(o.pattern.intensity);
       labels.push_back(r.pressure_gpa ? fmt::format("{:.1f} GPa", *r.pressure_gpa)
                                       : fmt::format("#{}", r.index));
-      x_label = unit_name(o.pattern.unit);
+      x_label = o.pattern.unit == RadialUnit::TwoThetaDeg ? "2θ (°)"
+                : o.pattern.unit == RadialUnit::QInvNm    ? "q (nm⁻¹)"
+                : o.pattern.unit == RadialUnit::QInvA     ? "q (Å⁻¹)"
+                                                          : unit_name(o.pattern.unit);
       std::array<int, 3> c = r.direction == pressure::Direction::Decompression
                                  ? std::array<int, 3>{200, 60, 40}
                                  : std::array<int, 3>{40, 70, 180};
