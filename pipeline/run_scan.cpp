@@ -280,6 +280,7 @@ RunSummary run_scan(const ScanConfig& config, const RunOptions& options) {
   std::vector<std::size_t> todo;
   for (std::size_t k = 0; k < n; ++k) {
     if (!options.force) results[k] = load_checkpoint(checkpoints, k, fingerprint);
+    if (results[k] && options.retry_failed && !results[k]->ok()) results[k].reset();
     if (results[k]) {
       ++summary.resumed;
     } else {

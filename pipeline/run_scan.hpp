@@ -52,6 +52,8 @@ struct RunOptions {
   std::filesystem::path phase_dir;  // where named phases (CdSe-WZ, ...) are found: calib/phases
   std::size_t threads = 0;          // 0: all cores
   bool force = false;               // redo frames already done
+  bool retry_failed = false;        // redo frames an earlier run recorded as failed (live mode: a frame may
+                                    // have been read while the detector was still writing it)
   std::string command_line;
   // Set (e.g. by a SIGINT handler) to stop: frames in flight finish and are checkpointed, no
   // new frame starts, and the final tables are not written (the next run resumes).

@@ -118,3 +118,24 @@ TEST(RunScan, SecondRunResumesAndForceRedoes) {
   o.force = true;
   EXPECT_EQ(run_scan(config, o).resumed, 0u);
 }
+
+// Live mode (anvil run --follow) runs again and again on a growing scan: frames done before are
+// taken from their checkpoints, new ones are reduced, and a frame caught half-written (failed)
+// is tried again.
+TEST(RunScan, GrowingScanIsFollowedAndHalfWrittenFramesAreRetried) {
+  const auto dir = scratch();
+  make_scan(dir, 3);
+  std::ofstream(dir / "frame_001.h5", std::ios::trunc) << "half-written";
+  RunOptions o;
+  o.output_dir = dir / "out";
+  o.retry_failed = true;
+  const auto first = run_scan(load_scan_config(dir / "scan.toml"), o);
+  EXPECT_EQ(first.frames, 3u);
+  EXPECT_EQ(first.failed, 1u);
+  make_scan(dir, 5);  // the detector wrote frame 1 completely, then frames 3 and 4
+  const auto second = run_scan(load_scan_config(dir / "scan.toml"), o);
+  EXPECT_EQ(second.frames, 5u);
+  EXPECT_EQ(second.resumed, 2u);  // frames 0 and 2
+  EXPECT_EQ(second.succeeded, 5u);
+  EXPECT_EQ(second.failed, 0u);
+}

@@ -6,8 +6,10 @@
 #include <chrono>
 #include <csignal>
 #include <filesystem>
+#include <thread>
 
 #include "commands.hpp"
+#include "core/error.hpp"
 #include "progress.hpp"
 #include "run_scan.hpp"
 
@@ -24,6 +26,9 @@ struct RunArgs {
   std::size_t threads = 0;
   bool force = false;
   bool quiet = false;
+  bool follow = false;
+  double poll_s = 2.0;
+  double idle_timeout_s = 60.0;
 };
 
 }  // namespace
@@ -39,6 +44,14 @@ void add_run_command(CLI::App& app, Context& ctx, const std::string& command_lin
                   "Worker threads (default: all cores); results do not depend on it");
   cmd->add_flag("--force", a->force, "Redo frames that an earlier run of this command already finished");
   cmd->add_flag("-q,--quiet", a->quiet, "No progress bar");
+  cmd->add_flag("--follow", a->follow,
+                "Live mode: keep reducing frames as the scan is written (every --poll s) until no new frame "
+                "arrives for --idle-timeout s or Ctrl-C; tables and figures are refreshed each time");
+  cmd->add_option("--poll", a->poll_s, "Seconds between looks for new frames (--follow)")
+      ->capture_default_str();
+  cmd->add_option("--idle-timeout", a->idle_timeout_s,
+                  "Stop following after this many seconds without a new frame")
+      ->capture_default_str();
   cmd->callback([a, &ctx, command_line] {
     const auto config = pipeline::load_scan_config(a->config);
     pipeline::RunOptions o;
@@ -64,9 +77,32 @@ void add_run_command(CLI::App& app, Context& ctx, const std::string& command_lin
     std::signal(SIGINT, request_stop);
     std::signal(SIGTERM, request_stop);
     const auto t0 = std::chrono::steady_clock::now();
-    const auto s = pipeline::run_scan(config, o);
-    std::signal(SIGINT, SIG_DFL);
-    std::signal(SIGTERM, SIG_DFL);
+    auto s = pipeline::run_scan(config, o);
+    if (a->follow) {
+      // Live: look again every poll; frames finished before are taken from their checkpoints,
+      // frames that failed (perhaps still being written) are tried again.
+      o.retry_failed = true;
+      std::size_t seen = s.frames;
+      double idle = 0;
+      while (!g_stop.load() && idle < a->idle_timeout_s && !s.interrupted) {
+        std::this_thread::sleep_for(std::chrono::duration<double>(a->poll_s));
+        if (g_stop.load()) break;
+        try {
+          s = pipeline::run_scan(config, o);
+        } catch (const InputError& e) {  // e.g. a master file caught half-written: look again
+          fmt::print(stderr, "anvil run --follow: {}\n", e.what());
+          idle += a->poll_s;
+          continue;
+        }
+        if (s.frames > seen || s.failed > 0) {
+          if (!a->quiet) fmt::print("anvil run --follow: {} frames ({} new)\n", s.frames, s.frames - seen);
+          idle = s.frames > seen ? 0 : idle + a->poll_s;
+          seen = s.frames;
+        } else {
+          idle += a->poll_s;
+        }
+      }
+    }
     if (progress) progress->finish();
     if (s.interrupted) {
       fmt::print(stderr,
