@@ -84,7 +84,7 @@ TEST(EdfRoundTrip, HeaderIsPaddedTo512BytesWithDim1TheFastAxis) {
   const std::string bytes = slurp(path);
   const std::size_t end = bytes.find("}\n");
   ASSERT_NE(end, std::string::npos);
-  EXPECT_EQ(bytes.front(), '{');
+  EXPECT_EQ(bytes.front(), '\x7b');  // the opening brace of the header block
   EXPECT_EQ((end + 2) % 512, 0u) << "header size " << end + 2;
   EXPECT_EQ(bytes.size(), end + 2 + 3 * 5 * 2);
   EXPECT_NE(bytes.find("Dim_1 = 5 ;"), std::string::npos);
