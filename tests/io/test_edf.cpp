@@ -82,7 +82,7 @@ TEST(EdfRoundTrip, HeaderIsPaddedTo512BytesWithDim1TheFastAxis) {
   const ImageF img = pattern(3, 5, false, 100);
   write_edf(path, {img}, as(EdfDataType::uint16));
   const std::string bytes = slurp(path);
-  const std::size_t end = bytes.find("}\n");
+  const std::size_t end = bytes.find("\x7d\n");  // the header block closes with a brace
   ASSERT_NE(end, std::string::npos);
   EXPECT_EQ(bytes.front(), '\x7b');  // the opening brace of the header block
   EXPECT_EQ((end + 2) % 512, 0u) << "header size " << end + 2;
