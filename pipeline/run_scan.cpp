@@ -22,6 +22,7 @@
 #include "saxs/analysis.hpp"
 #include "saxs_json.hpp"
 #include "scan_outputs.hpp"
+#include "series/phase_eos.hpp"
 #include "series/transition.hpp"
 #include "waxs_fit.hpp"
 
@@ -105,10 +106,11 @@ struct StageClock {
   }
 };
 
-using Analysis = std::function<json(const Pattern1D&)>;
+// An analysis of one pattern, given the frame's pressure when known.
+using Analysis = std::function<json(const Pattern1D&, std::optional<double> pressure_gpa)>;
 
-DetectorOutcome process(const DetectorSetup& d, std::size_t k, const Analysis& analyse, StageClock& clock,
-                        int first_stage) {
+DetectorOutcome process(const DetectorSetup& d, std::size_t k, std::optional<double> pressure_gpa,
+                        const Analysis& analyse, StageClock& clock, int first_stage) {
   DetectorOutcome out;
   out.present = true;
   if (k >= d.source->frame_count()) {
@@ -133,7 +135,7 @@ DetectorOutcome process(const DetectorSetup& d, std::size_t k, const Analysis& a
   if (analyse) {
     const auto t = std::chrono::steady_clock::now();
     try {
-      out.analysis = analyse(out.pattern);
+      out.analysis = analyse(out.pattern, pressure_gpa);
     } catch (const std::exception& e) {
       out.analysis = {{"status", "failed"}, {"reason", e.what()}};
     }
@@ -305,8 +307,19 @@ RunSummary run_scan(const ScanConfig& config, const RunOptions& options) {
   }
   Analysis waxs_analysis, saxs_analysis;
   if (fitter)
-    waxs_analysis = [&](const Pattern1D& p) {
-      return fit_result_json(fitter->fit(p), fitter->settings().phases);
+    // Each frame starts from the cells its phases' equations of state predict at its pressure
+    // (lib/series' starting EOS), so fits begin near their answer whatever the frame order.
+    waxs_analysis = [&](const Pattern1D& p, std::optional<double> pressure_gpa) {
+      std::vector<std::pair<double, double>> cells;
+      if (pressure_gpa)
+        for (const auto& ph : fitter->phases()) {
+          try {
+            cells.push_back(series::cell_at(ph, series::default_phase_eos(ph), *pressure_gpa));
+          } catch (const InputError&) {
+            cells.emplace_back(0.0, 0.0);  // out of the EOS's reach: keep the ambient cell
+          }
+        }
+      return fit_result_json(fitter->fit(p, cells), fitter->settings().phases);
     };
   saxs::SaxsSettings saxs_settings;
   if (saxs) {
@@ -318,7 +331,7 @@ RunSummary run_scan(const ScanConfig& config, const RunOptions& options) {
       saxs_settings.q_min_inv_nm = config.saxs_index.q_range_inv_nm->min;
       saxs_settings.q_max_inv_nm = config.saxs_index.q_range_inv_nm->max;
     }
-    saxs_analysis = [&](const Pattern1D& p) {
+    saxs_analysis = [&](const Pattern1D& p, std::optional<double>) {
       return saxs_result_json(saxs::analyse_saxs(p, saxs_settings), saxs_settings);
     };
   }
@@ -362,8 +375,8 @@ RunSummary run_scan(const ScanConfig& config, const RunOptions& options) {
         r.pressure_esd_gpa = pressures.esd_gpa[w.index];
         r.direction = pressures.direction[w.index];
       }
-      if (waxs) r.waxs = process(*waxs, w.index, waxs_analysis, clock, StageClock::WaxsRead);
-      if (saxs) r.saxs = process(*saxs, w.index, saxs_analysis, clock, StageClock::SaxsRead);
+      if (waxs) r.waxs = process(*waxs, w.index, r.pressure_gpa, waxs_analysis, clock, StageClock::WaxsRead);
+      if (saxs) r.saxs = process(*saxs, w.index, r.pressure_gpa, saxs_analysis, clock, StageClock::SaxsRead);
       return d;
     });
     tbb::flow::sequencer_node<Done> order(g, [](const Done& d) { return d.seq; });
