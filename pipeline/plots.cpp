@@ -62,7 +62,9 @@ void draw_plot(const fs::path& file, const XYPlot& p) {
   plscol0(1, 0, 0, 0);
   plinit();
   pladv(0);
-  plvpor(0.12, 0.95, 0.1, 0.9);
+  bool legend = false;
+  for (const auto& sr : p.series) legend = legend || !sr.label.empty();
+  plvpor(0.12, legend ? 0.72 : 0.95, 0.1, 0.9);  // the legend goes to the right of the plot
   plwind(xmin - xpad, xmax + xpad, ymin - ypad, ymax + ypad);
   plcol0(1);
   plschr(0, 1.0);
@@ -142,11 +144,11 @@ void draw_plot(const fs::path& file, const XYPlot& p) {
     }
     PLFLT w = 0, h = 0;
     const auto n = static_cast<PLINT>(leg_text.size());
-    pllegend(&w, &h, PL_LEGEND_BACKGROUND | PL_LEGEND_BOUNDING_BOX,
-             PL_POSITION_TOP | PL_POSITION_RIGHT | PL_POSITION_INSIDE, 0.02, 0.02, 0.1, 0, 1, 1, 0, 0, n,
-             leg_opt.data(), 1.0, 1.0, 2.0, 1.0, leg_col.data(), texts.data(), nullptr, nullptr, nullptr,
-             nullptr, leg_lcol.data(), styles.data(), leg_width.data(), leg_col.data(), leg_scale.data(),
-             leg_sym_n.data(), syms.data());
+    plschr(0, 0.8);
+    pllegend(&w, &h, PL_LEGEND_BACKGROUND | PL_LEGEND_BOUNDING_BOX, PL_POSITION_RIGHT | PL_POSITION_OUTSIDE,
+             0.02, 0.0, 0.05, 0, 1, 1, 0, 0, n, leg_opt.data(), 0.8, 1.0, 2.0, 0.0, leg_col.data(),
+             texts.data(), nullptr, nullptr, nullptr, nullptr, leg_lcol.data(), styles.data(),
+             leg_width.data(), leg_col.data(), leg_scale.data(), leg_sym_n.data(), syms.data());
   }
   plend1();
   if (!fs::exists(tmp))

@@ -327,7 +327,7 @@ std::vector<fs::path> write_scan_plots(const fs::path& dir, const std::vector<Fr
   }
   if (!phases.empty()) {
     XYPlot f;
-    f.title = "Phase fractions (squares, solid: compression; circles, dashed: decompression)";
+    f.title = "Phase fractions (□ compression, ○ decompression)";
     f.x_label = "Pressure (GPa)";
     f.y_label = "Fraction";
     XYPlot v;
