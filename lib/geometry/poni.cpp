@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "core/error.hpp"
+#include "core/text.hpp"
 
 namespace anvil::geometry {
 
@@ -20,18 +21,6 @@ struct Entry {
   std::size_t line = 0;
 };
 using Entries = std::map<std::string, Entry>;
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
-  return s;
-}
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
 
 // pyFAI PoniFile.read_from_file: "key: value" lines, later keys overwrite earlier ones.
 Entries split_lines(std::string_view text) {

@@ -11,6 +11,7 @@
 #include <cstring>
 #include <fstream>
 
+#include "core/text.hpp"
 #include "io/detector_file.hpp"
 
 namespace anvil::io {
@@ -95,12 +96,6 @@ struct Block {
 struct Entry {
   std::string key, value;
 };
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
-  return s;
-}
 
 bool iequals(std::string_view a, std::string_view b) {
   return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {

@@ -10,6 +10,7 @@
 #include <limits>
 #include <regex>
 
+#include "core/text.hpp"
 #include "io/cbf.hpp"
 #include "io/edf.hpp"
 #include "io/hdf5_source.hpp"
@@ -183,11 +184,6 @@ std::vector<std::string> expand_pattern(const std::string& pattern) {
 namespace {
 
 enum class Format { Hdf5, Tiff, Cbf, Edf, Spe, Unknown };
-
-std::string lower(std::string s) {
-  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
 
 Format sniff_format(const std::string& path) {
   std::ifstream in(path, std::ios::binary);

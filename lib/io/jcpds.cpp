@@ -11,14 +11,10 @@
 #include <sstream>
 #include <vector>
 
+#include "core/text.hpp"
+
 namespace anvil::io {
 namespace {
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
-  return s;
-}
 
 std::vector<std::string_view> split_numbers(std::string_view s) {  // whitespace and commas
   std::vector<std::string_view> out;

@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "core/error.hpp"
+#include "core/text.hpp"
 #include "io/hdf5_util.hpp"
 
 namespace anvil::io {
@@ -18,11 +19,6 @@ namespace fs = std::filesystem;
 using h5::Handle;
 
 namespace {
-
-std::string lower(std::string s) {
-  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
 
 const char* axis_label(RadialUnit u) {
   switch (u) {

@@ -7,14 +7,10 @@
 #include <optional>
 #include <string>
 
+#include "core/text.hpp"
+
 namespace anvil::io {
 namespace {
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
-  return s;
-}
 
 // Reads a number at the start of `s` (after spaces, '(' and ','), advancing `s` past it.
 std::optional<double> take_number(std::string_view& s) {

@@ -9,14 +9,10 @@
 #include <fstream>
 #include <sstream>
 
+#include "core/text.hpp"
+
 namespace anvil::io {
 namespace {
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
-  return s;
-}
 
 std::vector<std::string_view> split_csv(std::string_view line) {
   std::vector<std::string_view> out;
@@ -28,12 +24,6 @@ std::vector<std::string_view> split_csv(std::string_view line) {
     if (comma == std::string_view::npos) break;
     start = comma + 1;
   }
-  return out;
-}
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::tolower(c); });
   return out;
 }
 

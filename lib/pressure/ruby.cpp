@@ -83,7 +83,7 @@ const ScaleInfo& info(RubyScale scale) {
   throw InputError("ruby scale", fmt::format("unknown scale id {}", static_cast<int>(scale)));
 }
 
-std::string lower(std::string_view s) {
+std::string squashed_lower(std::string_view s) {
   std::string out(s);
   std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::tolower(c); });
   // Tolerate "Dewaele 2008", "dewaele_2008".
@@ -115,7 +115,7 @@ std::string_view ruby_scale_citation(RubyScale scale) { return info(scale).citat
 double ruby_default_lambda0_nm(RubyScale scale) { return info(scale).lambda0_nm; }
 
 RubyScale parse_ruby_scale(std::string_view name) {
-  const std::string key = lower(name);
+  const std::string key = squashed_lower(name);
   for (const auto& s : kScales)
     if (key == s.name) return s.scale;
   for (const auto& a : kAliases)

@@ -7,6 +7,7 @@
 #include <cmath>
 
 #include "core/error.hpp"
+#include "core/text.hpp"
 
 namespace anvil::pressure {
 namespace {
@@ -55,12 +56,6 @@ std::vector<PressureStandard> make_standards() {
 const std::vector<PressureStandard>& all_standards() {
   static const std::vector<PressureStandard> standards = make_standards();
   return standards;
-}
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::tolower(c); });
-  return out;
 }
 
 void check_positive(double value, const char* what) {

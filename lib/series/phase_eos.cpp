@@ -5,16 +5,12 @@
 #include <cmath>
 #include <string>
 
+#include "core/text.hpp"
 #include "pressure/standard.hpp"
 
 namespace anvil::series {
 
 namespace {
-
-std::string lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
-  return s;
-}
 
 bool has(const std::string& s, const char* what) { return s.find(what) != std::string::npos; }
 
