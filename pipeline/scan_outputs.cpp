@@ -331,9 +331,10 @@ std::vector<fs::path> write_scan_plots(const fs::path& dir, const std::vector<Fr
     f.x_label = "Pressure (GPa)";
     f.y_label = "Fraction";
     XYPlot v;
-    v.title = "Unit-cell volume per formula unit";
+    v.title = "V/V0 with BM3 fits (lines)";
     v.x_label = "Pressure (GPa)";
-    v.y_label = "V/Z (Å³)";
+    v.y_label = "V/V0";
+    std::vector<Series> volumes;  // this phase's volumes, per direction
     for (std::size_t k = 0; k < phases.size(); ++k) {
       for (const auto direction : {pressure::Direction::Compression, pressure::Direction::Decompression}) {
         Series s, sv;
@@ -356,8 +357,42 @@ std::vector<fs::path> write_scan_plots(const fs::path& dir, const std::vector<Fr
           }
         }
         if (!s.x.empty()) f.series.push_back(s);
-        if (!sv.x.empty()) v.series.push_back(sv);
+        if (!sv.x.empty()) volumes.push_back(sv);
       }
+      // V/V0 of this phase against its BM3 fit over both directions; a phase whose EOS cannot
+      // be fitted (too few frames) is left out of this figure (eos.csv says why).
+      std::vector<series::PvPoint> pts;
+      for (const auto& sv : volumes)
+        for (std::size_t i = 0; i < sv.x.size(); ++i)
+          pts.push_back({sv.x[i], 0.0, sv.y[i], std::isfinite(sv.y_err[i]) ? sv.y_err[i] : 0.0});
+      if (pts.size() >= 4) {
+        try {
+          const auto fit = series::fit_eos(pts, pressure::EosForm::BM3);
+          if (fit.converged && fit.eos.v0 > 0) {
+            double pmin = INFINITY, pmax = -INFINITY;
+            for (auto& sv : volumes) {
+              for (std::size_t i = 0; i < sv.x.size(); ++i) {
+                sv.y[i] /= fit.eos.v0;
+                sv.y_err[i] /= fit.eos.v0;
+                pmin = std::min(pmin, sv.x[i]);
+                pmax = std::max(pmax, sv.x[i]);
+              }
+              v.series.push_back(sv);
+            }
+            Series curve;
+            curve.rgb = kPalette[k % kPalette.size()];
+            for (int i = 0; i <= 50; ++i) {
+              const double pr = pmin + (pmax - pmin) * i / 50.0;
+              curve.x.push_back(pr);
+              curve.y.push_back(fit.eos.volume_at(pr) / fit.eos.v0);
+            }
+            v.series.push_back(curve);
+          }
+        } catch (const std::exception&) {
+          // no curve: the EOS does not reach these pressures
+        }
+      }
+      volumes.clear();
     }
     if (!f.series.empty()) both("phase_fractions", f);
     if (!v.series.empty()) both("volume_vs_pressure", v);
