@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "core/image.hpp"
+#include "geometry/distortion.hpp"
 
 namespace anvil::geometry {
 
@@ -40,6 +41,8 @@ struct Detector {
   std::optional<ModuleLayout> modules;  // module gaps, for Pilatus / EIGER
   bool circular_active_area = false;    // image-plate readers (MAR345): corners are dead
   Orientation orientation = Orientation::BottomRight;
+  // Spatial distortion (Fit2D spline, pyFAI's splineFile), applied after the orientation flips.
+  std::optional<SplineDistortion> distortion;
 
   bool is_generic() const { return name == "Detector"; }
   // The pixels the detector cannot measure: module gaps, or the outside of a circular plate

@@ -19,6 +19,7 @@ struct Frame {
   double L, poni1, poni2, pixel1, pixel2;
   bool flip1, flip2;
   double rows, cols;
+  const SplineDistortion* distortion;
 
   explicit Frame(const Geometry& g)
       : R(rotation_matrix(g.rot1, g.rot2, g.rot3)),
@@ -32,7 +33,8 @@ struct Frame {
         flip2(g.detector.orientation == Orientation::TopLeft ||
               g.detector.orientation == Orientation::BottomLeft),
         rows(static_cast<double>(g.detector.shape.rows)),
-        cols(static_cast<double>(g.detector.shape.cols)) {
+        cols(static_cast<double>(g.detector.shape.cols)),
+        distortion(g.detector.distortion ? &*g.detector.distortion : nullptr) {
     if ((flip1 || flip2) && (rows == 0 || cols == 0)) {
       throw std::invalid_argument("geometry: a flipped detector orientation needs the detector shape");
     }
@@ -41,8 +43,16 @@ struct Frame {
   // Position relative to the PONI, in the detector plane, of a point at pixel-edge
   // coordinates (y, x) (pixel (i, j) spans [i, i+1) × [j, j+1)); pyFAI
   // _reorder_indexes_from_orientation then calc_cartesian_positions.
+  // Valid only without a distortion (the positions are then separable in y and x).
   double p1(double y) const { return pixel1 * (flip1 ? rows - y : y) - poni1; }
   double p2(double x) const { return pixel2 * (flip2 ? cols - x : x) - poni2; }
+  // Any detector: flips, then the spline displacement (pyFAI calc_cartesian_positions).
+  std::array<double, 2> position(double y, double x) const {
+    if (!distortion) return {p1(y), p2(x)};
+    const double yf = flip1 ? rows - y : y, xf = flip2 ? cols - x : x;
+    const auto d = distortion->displacement(yf, xf);
+    return {pixel1 * (yf + d[0]) - poni1, pixel2 * (xf + d[1]) - poni2};
+  }
 
   LabPosition lab(double p1v, double p2v) const {
     return {R[0][0] * p1v + R[0][1] * p2v + R[0][2] * L, R[1][0] * p1v + R[1][1] * p2v + R[1][2] * L,
@@ -85,6 +95,14 @@ Image<double> per_pixel(const Geometry& g, F&& f) {
   const Frame fr(g);
   const Shape s = g.detector.shape;
   Image<double> out(s);
+  if (fr.distortion) {
+    for (std::size_t r = 0; r < s.rows; ++r)
+      for (std::size_t c = 0; c < s.cols; ++c) {
+        const auto p = fr.position(static_cast<double>(r) + 0.5, static_cast<double>(c) + 0.5);
+        out.pixels[r * s.cols + c] = f(fr.lab(p[0], p[1]), p[0], p[1]);
+      }
+    return out;
+  }
   std::vector<double> p2(s.cols), a1(s.cols), a2(s.cols), a3(s.cols);
   for (std::size_t c = 0; c < s.cols; ++c) {
     p2[c] = fr.p2(static_cast<double>(c) + 0.5);
@@ -144,7 +162,8 @@ std::array<std::array<double, 3>, 3> rotation_matrix(double rot1, double rot2, d
 
 LabPosition lab_position(const Geometry& g, double d1, double d2) {
   const Frame fr(g);
-  return fr.lab(fr.p1(d1 + 0.5), fr.p2(d2 + 0.5));
+  const auto p = fr.position(d1 + 0.5, d2 + 0.5);
+  return fr.lab(p[0], p[1]);
 }
 
 double two_theta(const Geometry& g, double d1, double d2) { return tth_of(lab_position(g, d1, d2)); }
@@ -167,7 +186,8 @@ double d_spacing_angstrom(const Geometry& g, double d1, double d2) {
 
 double cos_incidence(const Geometry& g, double d1, double d2) {
   const Frame fr(g);
-  return cos_incidence_of(fr.L, fr.p1(d1 + 0.5), fr.p2(d2 + 0.5));
+  const auto p = fr.position(d1 + 0.5, d2 + 0.5);
+  return cos_incidence_of(fr.L, p[0], p[1]);
 }
 
 double solid_angle(const Geometry& g, double d1, double d2) {
@@ -244,11 +264,13 @@ CornerGrid corner_grid(const Geometry& g, RadialUnit unit, ChiDiscontinuity disc
   grid.radial.resize(nr * nc);
   grid.chi.resize(nr * nc);
   std::vector<double> p2(nc);
-  for (std::size_t c = 0; c < nc; ++c) p2[c] = fr.p2(static_cast<double>(c));
+  for (std::size_t c = 0; c < nc; ++c) p2[c] = fr.distortion ? 0.0 : fr.p2(static_cast<double>(c));
   for (std::size_t r = 0; r < nr; ++r) {
-    const double p1 = fr.p1(static_cast<double>(r));
+    const double p1 = fr.distortion ? 0.0 : fr.p1(static_cast<double>(r));
     for (std::size_t c = 0; c < nc; ++c) {
-      const LabPosition t = fr.lab(p1, p2[c]);
+      const auto p = fr.distortion ? fr.position(static_cast<double>(r), static_cast<double>(c))
+                                   : std::array<double, 2>{p1, p2[c]};
+      const LabPosition t = fr.lab(p[0], p[1]);
       grid.radial[r * nc + c] = radial_of(t, unit, g.wavelength_m);
       grid.chi[r * nc + c] = chi_of(t, disc);
     }

@@ -51,7 +51,22 @@ bool parse_double(std::string_view s, double& out) {
 
 class Reader {
  public:
-  Reader(const Entries& e, const std::string& source) : e_(e), source_(source) {}
+  Reader(const Entries& e, const std::string& source, const std::filesystem::path& base_dir)
+      : e_(e), source_(source), base_dir_(base_dir) {}
+
+  // The Fit2D spline a .poni names: a relative path is looked for next to the .poni first,
+  // then (as pyFAI does) from the working directory.
+  SplineDistortion spline(const std::string& name, const std::string& where) const {
+    std::filesystem::path path(name);
+    if (path.is_relative() && !base_dir_.empty() && std::filesystem::exists(base_dir_ / path))
+      path = base_dir_ / path;
+    if (!std::filesystem::exists(path)) fail(where + ": the spline file '" + name + "' does not exist");
+    try {
+      return read_fit2d_spline(path);
+    } catch (const InputError& e) {
+      fail(where + ": " + e.what());
+    }
+  }
 
   const Entry* find(const std::string& key) const {
     auto it = e_.find(key);
@@ -77,7 +92,18 @@ class Reader {
  private:
   const Entries& e_;
   const std::string& source_;
+  std::filesystem::path base_dir_;
 };
+
+// pyFAI Detector.set_splineFile: the spline sets the pixel size and the shape.
+Detector with_spline(Detector d, std::optional<SplineDistortion> spline) {
+  if (!spline) return d;
+  d.pixel1_m = spline->pixel_y_um * 1e-6;
+  d.pixel2_m = spline->pixel_x_um * 1e-6;
+  d.shape = spline->shape();
+  d.distortion = std::move(spline);
+  return d;
+}
 
 Orientation orientation_from_int(long long v, const Reader& rd) {
   switch (v) {
@@ -110,11 +136,9 @@ Detector detector_v1(const Reader& rd) {
   }
   const Entry* px1 = rd.find("pixelsize1");
   const Entry* px2 = rd.find("pixelsize2");
-  if (const Entry* spline = rd.find("splinefile");
-      spline && lower(spline->value) != "none" && !spline->value.empty()) {
-    rd.fail("SplineFile '" + spline->value + "' on line " + std::to_string(spline->line) +
-            ": spline distortion correction is not supported");
-  }
+  std::optional<SplineDistortion> spline;
+  if (const Entry* sf = rd.find("splinefile"); sf && lower(sf->value) != "none" && !sf->value.empty())
+    spline = rd.spline(sf->value, "SplineFile on line " + std::to_string(sf->line));
   if (px1 || px2) {
     if (!(px1 && px2)) rd.fail("PixelSize1 and PixelSize2 must both be given");
     const double p1 = rd.number("pixelsize1", "PixelSize1");
@@ -123,11 +147,12 @@ Detector detector_v1(const Reader& rd) {
     if (det) {  // pyFAI: a known detector class rebuilt with the given pixel size
       det->pixel1_m = p1;
       det->pixel2_m = p2;
-      return *det;
+      return with_spline(*det, spline);
     }
-    return generic_detector(p1, p2);
+    return with_spline(generic_detector(p1, p2), spline);
   }
-  if (det) return *det;
+  if (det) return with_spline(*det, spline);
+  if (spline) return with_spline(generic_detector(1, 1), spline);
   if (!name.empty() && lower(name) != "detector") unknown_detector(name, rd);
   rd.fail("no detector: give PixelSize1/PixelSize2 or a known Detector name");
 }
@@ -154,19 +179,25 @@ Detector detector_v2(const Reader& rd) {
     out = it->get<double>();
     return true;
   };
+  std::optional<SplineDistortion> spline;
   for (const char* key : {"splineFile", "splinefile"}) {
     auto it = config.find(key);
     if (it != config.end() && !it->is_null()) {
-      rd.fail("Detector_config: spline distortion correction is not supported");
+      if (!it->is_string()) rd.fail("Detector_config: splineFile is not a string");
+      spline = rd.spline(it->get<std::string>(), "Detector_config splineFile");
     }
   }
 
   std::optional<Detector> det;
   if (lower(name) != "detector") det = find_detector(name);
   double p1 = 0.0, p2 = 0.0;
-  const bool has1 = get_number("pixel1", p1);
-  const bool has2 = get_number("pixel2", p2);
+  bool has1 = get_number("pixel1", p1);
+  bool has2 = get_number("pixel2", p2);
   if (!det) {
+    if (!(has1 && has2) && spline) {
+      has1 = has2 = true;
+      p1 = p2 = 1.0;  // replaced by the spline's pixel size below
+    }
     if (!(has1 && has2)) {
       if (lower(name) != "detector") unknown_detector(name, rd);
       rd.fail("Detector_config gives no pixel1/pixel2 for the generic detector");
@@ -188,12 +219,13 @@ Detector detector_v2(const Reader& rd) {
     if (!it->is_number_integer()) rd.fail("Detector_config: orientation must be an integer 1..4");
     det->orientation = orientation_from_int(it->get<long long>(), rd);
   }
-  return *det;
+  return with_spline(*det, spline);
 }
 
 // The Detector / Detector_config pair pyFAI writes for `d`.
 std::pair<std::string, std::string> detector_lines(const Detector& d) {
-  const std::optional<Detector> preset = d.is_generic() ? std::nullopt : find_detector(d.name);
+  const std::optional<Detector> preset =
+      d.is_generic() || d.distortion ? std::nullopt : find_detector(d.name);
   const bool as_preset =
       preset && preset->name == d.name && preset->pixel1_m == d.pixel1_m && preset->pixel2_m == d.pixel2_m;
   std::string cfg = "{";
@@ -211,15 +243,21 @@ std::pair<std::string, std::string> detector_lines(const Detector& d) {
   // orientation: write it, and version 2.1, only when it is not the default (3).
   if (d.orientation != Orientation::BottomRight)
     add("\"orientation\": " + std::to_string(static_cast<int>(d.orientation)));
+  if (d.distortion) {
+    if (d.distortion->file.empty())
+      throw std::invalid_argument(
+          "format_poni: write the detector's spline file first (distortion.file is empty)");
+    add("\"splineFile\": " + nlohmann::json(d.distortion->file).dump());
+  }
   cfg += "}";
   return {as_preset ? d.name : std::string("Detector"), cfg};
 }
 
 }  // namespace
 
-Geometry parse_poni(std::string_view text, const std::string& source) {
+Geometry parse_poni(std::string_view text, const std::string& source, const std::filesystem::path& base_dir) {
   const Entries entries = split_lines(text);
-  const Reader rd(entries, source);
+  const Reader rd(entries, source, base_dir);
 
   double version = 1.0;
   if (rd.find("poni_version")) version = rd.number("poni_version", "poni_version");
@@ -258,7 +296,7 @@ Geometry read_poni(const std::filesystem::path& path) {
   std::ostringstream text;
   text << in.rdbuf();
   if (in.bad()) throw InputError(path.string(), "cannot read the .poni file");
-  return parse_poni(text.str(), path.string());
+  return parse_poni(text.str(), path.string(), path.parent_path());
 }
 
 std::string format_poni(const Geometry& g) {

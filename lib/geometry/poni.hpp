@@ -21,15 +21,21 @@ namespace anvil::geometry {
 // Reads a .poni file. Errors are anvil::InputError naming the file: missing Distance or
 // Wavelength, a value that is not a number (naming key and line), Distance or Wavelength
 // <= 0, an unknown detector without a pixel size, malformed Detector_config JSON, a spline
-// distortion file (not supported), an orientation outside 0..4.
+// file (SplineFile / splineFile) that is missing or unreadable, an orientation outside 0..4.
+// A spline file is read into Detector::distortion and, as in pyFAI, sets the pixel size and
+// shape; a relative spline path is looked for next to the .poni first.
 Geometry read_poni(const std::filesystem::path& path);
 
-// The same, from the text of a .poni file; `source` names it in errors.
-Geometry parse_poni(std::string_view text, const std::string& source);
+// The same, from the text of a .poni file; `source` names it in errors, `base_dir` is where
+// a relative spline path is looked for first.
+Geometry parse_poni(std::string_view text, const std::string& source,
+                    const std::filesystem::path& base_dir = {});
 
 // A pyFAI v2.1 .poni (readable by pyFAI >= 2024; pyFAI 0.21 reads v2 only: drop the
-// orientation there). Doubles are written as Python's repr writes them, the shortest text that
-// reads back to the same double, so write -> read is lossless.
+// orientation there). A detector with a distortion is written as pyFAI's generic "Detector"
+// with "splineFile": distortion->file (write the spline there first; empty is an error). Doubles are written
+// as Python's repr writes them, the shortest text that reads back to the same double, so write -> read is
+// lossless.
 std::string format_poni(const Geometry& g);
 // Writes format_poni(g) to `path` (via a temporary file and a rename). InputError on failure.
 void write_poni(const std::filesystem::path& path, const Geometry& g);
