@@ -106,7 +106,9 @@ ProfilePeaks profile_peaks(const ImageF& image, const Mask& mask, const geometry
 }
 
 struct PassState {
-  geometry::Geometry geometry;
+  geometry::Geometry geometry;       // with the refined distortion in its detector
+  geometry::Detector base_detector;  // the detector as given (its own distortion, if any)
+  RingDistortion distortion;
   std::vector<ControlPoint> points;
   RefinedGeometry refined;
   int passes = 0;
@@ -134,6 +136,7 @@ PassState run_passes(const ImageF& image, const Mask& mask, geometry::Geometry g
                      const std::vector<CalibrantLine>& lines, const CalibrationOptions& opt,
                      std::vector<std::string>& log) {
   PassState st;
+  st.base_detector = g.detector;
   static constexpr double kWindowsPx[] = {20, 12, 8, 6, 5};
   double fwhm_px = 2.0;
   double tth_limit = -1;
@@ -187,15 +190,21 @@ PassState run_passes(const ImageF& image, const Mask& mask, geometry::Geometry g
     if (nrings >= 3) tilts = true;
     FreeParameters free = opt.free;
     if (!tilts) free.rot1 = free.rot2 = free.rot3 = false;
-    if (!all_in) free.wavelength = false;
+    if (!all_in) free.wavelength = free.distortion = false;
     std::vector<double> fw;
     for (const auto& p : pts) fw.push_back(p.fwhm_rad / pixel_two_theta(g, tth[p.line]));
     fwhm_px = std::clamp(median(fw), 1.0, 10.0);
     const double huber = pixel_two_theta(g, tth[pts.front().line]);
     RefineOptions ro{free, huber, 100, false};
-    RefinedGeometry r = refine_geometry(g, pts, lines, ro);
+    geometry::Geometry gb = g;
+    gb.detector = st.base_detector;
+    RefinedGeometry r = refine_geometry(gb, pts, lines, ro, st.distortion);
     pts = drop_outliers(r.geometry, pts, lines, tth);
-    r = refine_geometry(r.geometry, pts, lines, ro);
+    set_geometry_parameters(gb, std::array{r.geometry.dist_m, r.geometry.poni1_m, r.geometry.poni2_m,
+                                           r.geometry.rot1, r.geometry.rot2, r.geometry.rot3}
+                                    .data());
+    gb.wavelength_m = r.geometry.wavelength_m;
+    r = refine_geometry(gb, pts, lines, ro, r.distortion);
     // Parameter change in pixels: centre shift and distance change at the detector.
     const auto c0 = beam_center_px(g), c1 = beam_center_px(r.geometry);
     double change = std::fabs(r.geometry.dist_m - g.dist_m) / g.detector.pixel1_m;
@@ -207,6 +216,7 @@ PassState run_passes(const ImageF& image, const Mask& mask, geometry::Geometry g
         r.rms_rad / pixel_two_theta(r.geometry, tth[pts.front().line]), r.geometry.dist_m * 1e3,
         r.geometry.rot1 * kDeg, r.geometry.rot2 * kDeg, change, tilts ? "" : " (tilts fixed)"));
     g = r.geometry;
+    st.distortion = r.distortion;
     st.points = pts;
     st.refined = r;
     const bool was_all_in = all_in;
@@ -259,9 +269,13 @@ CalibrationResult finish(const ImageF& image, const Mask& mask, PassState st,
   RefineOptions ro{opt.free, 0.0, 200, true};
   const auto tth0 = line_two_thetas(lines, st.geometry.wavelength_m);
   ro.huber_scale_rad = pixel_two_theta(st.geometry, tth0[st.points.front().line]);
-  RefinedGeometry r = refine_geometry(st.geometry, st.points, lines, ro);
+  geometry::Geometry gb = st.geometry;
+  gb.detector = st.base_detector;
+  RefinedGeometry r = refine_geometry(gb, st.points, lines, ro, st.distortion);
   res.geometry = r.geometry;
   res.sigma = r.sigma;
+  res.distortion = r.distortion;
+  res.distortion_sigma = r.distortion_sigma;
   res.points = st.points;
   res.residuals_rad = r.residuals_rad;
   res.rms_rad = r.rms_rad;

@@ -74,6 +74,9 @@ struct CalibrationResult {
   std::string message;  // one paragraph: what was found, or why the fit failed
   geometry::Geometry geometry;
   std::array<double, 7> sigma{};  // as RefinedGeometry::sigma
+  // The distortion refined with FreeParameters::distortion (already in geometry.detector), and its 1σ.
+  RingDistortion distortion;
+  std::array<double, kDistortionParameterCount> distortion_sigma{};
   std::vector<ControlPoint> points;
   std::vector<double> residuals_rad;  // per point
   std::vector<RingFit> rings;

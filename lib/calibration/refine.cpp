@@ -13,13 +13,16 @@ namespace {
 // One control point on a line of spacing d: model 2θ − 2·asin(λ / 2d). Wavelength in Å.
 struct RingResidual {
   DetectorPoint point;
+  DistortionFrame frame;
   double pixel1_m, pixel2_m, d_angstrom;
 
   template <class T>
-  bool operator()(const T* g, const T* wavelength_a, T* residual) const {
+  bool operator()(const T* g, const T* wavelength_a, const T* distortion, T* residual) const {
     using std::asin;
+    T y, x;
+    frame.displace(distortion, point.y, point.x, y, x);
     residual[0] =
-        model_two_theta(g, point, pixel1_m, pixel2_m) - 2.0 * asin(wavelength_a[0] / (2.0 * d_angstrom));
+        model_two_theta_at(g, y, x, pixel1_m, pixel2_m) - 2.0 * asin(wavelength_a[0] / (2.0 * d_angstrom));
     return true;
   }
 };
@@ -42,23 +45,28 @@ std::vector<double> two_theta_residuals(const geometry::Geometry& g, std::span<c
 }
 
 RefinedGeometry refine_geometry(const geometry::Geometry& start, std::span<const ControlPoint> points,
-                                std::span<const CalibrantLine> lines, const RefineOptions& options) {
+                                std::span<const CalibrantLine> lines, const RefineOptions& options,
+                                const RingDistortion& start_distortion) {
   RefinedGeometry out;
   out.geometry = start;
   double g[kGeometryParameterCount];
   geometry_parameters(start, g);
   double wavelength_a = start.wavelength_m * 1e10;
+  double dist[kDistortionParameterCount] = {start_distortion.k1, start_distortion.b1, start_distortion.b2};
+  const DistortionFrame frame(start.detector);
 
   ceres::Problem problem;
   for (const auto& cp : points) {
-    auto* cost = new ceres::AutoDiffCostFunction<RingResidual, 1, kGeometryParameterCount, 1>(
-        new RingResidual{detector_point(start.detector, cp.d1, cp.d2), start.detector.pixel1_m,
+    auto* cost = new ceres::AutoDiffCostFunction<RingResidual, 1, kGeometryParameterCount, 1,
+                                                 kDistortionParameterCount>(
+        new RingResidual{detector_point(start.detector, cp.d1, cp.d2), frame, start.detector.pixel1_m,
                          start.detector.pixel2_m, lines[cp.line].d_angstrom});
     ceres::LossFunction* loss =
         options.huber_scale_rad > 0 ? new ceres::HuberLoss(options.huber_scale_rad) : nullptr;
-    problem.AddResidualBlock(cost, loss, g, &wavelength_a);
+    problem.AddResidualBlock(cost, loss, g, &wavelength_a, dist);
   }
   const FreeParameters& f = options.free;
+  if (!f.distortion) problem.SetParameterBlockConstant(dist);
   std::vector<int> fixed;
   const bool free_flags[kGeometryParameterCount] = {f.dist, f.poni1, f.poni2, f.rot1, f.rot2, f.rot3};
   for (int i = 0; i < kGeometryParameterCount; ++i)
@@ -88,6 +96,8 @@ RefinedGeometry refine_geometry(const geometry::Geometry& start, std::span<const
   out.solver_report = summary.BriefReport();
   set_geometry_parameters(out.geometry, g);
   out.geometry.wavelength_m = wavelength_a * 1e-10;
+  out.distortion = {dist[kK1], dist[kB1], dist[kB2]};
+  out.geometry.detector = with_ring_distortion(start.detector, out.distortion);
 
   out.residuals_rad = two_theta_residuals(out.geometry, points, lines);
   double ss = 0;
@@ -102,11 +112,19 @@ RefinedGeometry refine_geometry(const geometry::Geometry& start, std::span<const
     co.null_space_rank = 0;
     ceres::Covariance cov(co);
     std::vector<std::pair<const double*, const double*>> blocks;
-    if (f.count() - f.wavelength > 0) blocks.emplace_back(g, g);
+    const int geometric = f.dist + f.poni1 + f.poni2 + f.rot1 + f.rot2 + f.rot3;
+    if (geometric > 0) blocks.emplace_back(g, g);
     if (f.wavelength) blocks.emplace_back(&wavelength_a, &wavelength_a);
+    if (f.distortion) blocks.emplace_back(dist, dist);
     out.sigma.fill(0.0);
     if (cov.Compute(blocks, &problem)) {
-      if (f.count() - f.wavelength > 0) {
+      if (f.distortion) {
+        double c[kDistortionParameterCount * kDistortionParameterCount];
+        cov.GetCovarianceBlock(dist, dist, c);
+        for (int i = 0; i < kDistortionParameterCount; ++i)
+          out.distortion_sigma[i] = std::sqrt(std::max(0.0, c[i * kDistortionParameterCount + i] * s2));
+      }
+      if (geometric > 0) {
         double c[kGeometryParameterCount * kGeometryParameterCount];
         cov.GetCovarianceBlock(g, g, c);
         for (int i = 0; i < kGeometryParameterCount; ++i)
@@ -122,6 +140,7 @@ RefinedGeometry refine_geometry(const geometry::Geometry& start, std::span<const
       for (int i = 0; i < kGeometryParameterCount; ++i)
         if (free_flags[i]) out.sigma[i] = std::nan("");
       if (f.wavelength) out.sigma[6] = std::nan("");
+      if (f.distortion) out.distortion_sigma.fill(std::nan(""));
     }
   }
   return out;

@@ -13,14 +13,20 @@
 
 #include "calibration/calibrant.hpp"
 #include "calibration/control_points.hpp"
+#include "calibration/ring_model.hpp"
 #include "geometry/geometry.hpp"
 
 namespace anvil::calibration {
 
-// Which parameters are free. Index order: dist, poni1, poni2, rot1, rot2, rot3, wavelength.
+// Which parameters are free. Index order: dist, poni1, poni2, rot1, rot2, rot3, wavelength;
+// `distortion` frees the three RingDistortion terms (k1, b1, b2) together.
 struct FreeParameters {
   bool dist = true, poni1 = true, poni2 = true, rot1 = true, rot2 = true, rot3 = false, wavelength = false;
-  int count() const { return dist + poni1 + poni2 + rot1 + rot2 + rot3 + wavelength; }
+  bool distortion = false;
+  int count() const {
+    return dist + poni1 + poni2 + rot1 + rot2 + rot3 + wavelength +
+           (distortion ? kDistortionParameterCount : 0);
+  }
 };
 
 struct RefineOptions {
@@ -31,7 +37,11 @@ struct RefineOptions {
 };
 
 struct RefinedGeometry {
+  // The refined geometry; its detector carries the start detector's distortion plus
+  // `distortion` (with_ring_distortion).
   geometry::Geometry geometry;
+  RingDistortion distortion;  // refined (or as given) on top of the start's
+  std::array<double, kDistortionParameterCount> distortion_sigma{};  // 0 when fixed
   // 1σ of dist (m), poni1 (m), poni2 (m), rot1, rot2, rot3 (rad), wavelength (m); 0 when fixed,
   // NaN when the covariance could not be computed (a degenerate problem).
   std::array<double, 7> sigma{};
@@ -41,8 +51,11 @@ struct RefinedGeometry {
   double rms_rad = 0.0;
 };
 
+// `start.detector` is the base detector (its own distortion, if any, applies to the points as
+// given); `start_distortion` is the RingDistortion to start from (refined if free.distortion).
 RefinedGeometry refine_geometry(const geometry::Geometry& start, std::span<const ControlPoint> points,
-                                std::span<const CalibrantLine> lines, const RefineOptions& options = {});
+                                std::span<const CalibrantLine> lines, const RefineOptions& options = {},
+                                const RingDistortion& start_distortion = {});
 
 // model − expected 2θ of each point, for a given geometry.
 std::vector<double> two_theta_residuals(const geometry::Geometry& g, std::span<const ControlPoint> points,

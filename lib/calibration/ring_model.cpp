@@ -12,11 +12,41 @@ std::optional<std::array<double, 2>> pixel_at(const geometry::Geometry& g, doubl
   for (int i = 0; i < 3; ++i) v[i] = R[0][i] * u[0] + R[1][i] * u[1] + R[2][i] * u[2];
   if (!(v[2] > 1e-12)) return std::nullopt;
   const double s = g.dist_m / v[2];
-  const double y = (s * v[0] + g.poni1_m) / g.detector.pixel1_m;
-  const double x = (s * v[1] + g.poni2_m) / g.detector.pixel2_m;
-  // detector_point is its own inverse up to the half-pixel shift.
-  const DetectorPoint raw = detector_point(g.detector, y - 0.5, x - 0.5);
-  return std::array<double, 2>{raw.y - 0.5, raw.x - 0.5};
+  double y = (s * v[0] + g.poni1_m) / g.detector.pixel1_m;
+  double x = (s * v[1] + g.poni2_m) / g.detector.pixel2_m;
+  if (g.detector.distortion) {
+    const auto u = g.detector.distortion->undistort(y, x);
+    y = u[0];
+    x = u[1];
+  }
+  // Undo the flips of detector_point, back to pixel-index coordinates.
+  using geometry::Orientation;
+  const auto o = g.detector.orientation;
+  if (o == Orientation::TopLeft || o == Orientation::TopRight)
+    y = static_cast<double>(g.detector.shape.rows) - y;
+  if (o == Orientation::TopLeft || o == Orientation::BottomLeft)
+    x = static_cast<double>(g.detector.shape.cols) - x;
+  return std::array<double, 2>{y - 0.5, x - 0.5};
+}
+
+geometry::Detector with_ring_distortion(const geometry::Detector& base, const RingDistortion& d) {
+  if (d.is_zero()) return base;
+  geometry::Detector out = base;
+  const DistortionFrame frame(base);
+  const double c[kDistortionParameterCount] = {d.k1, d.b1, d.b2};
+  out.distortion =
+      geometry::fit_spline_distortion(base.shape, base.pixel1_m, base.pixel2_m, [&](double y, double x) {
+        double y0 = y, x0 = x;
+        if (base.distortion) {
+          const auto b = base.distortion->displacement(y, x);
+          y0 += b[0];
+          x0 += b[1];
+        }
+        double yd = 0, xd = 0;
+        frame.displace(c, y0, x0, yd, xd);
+        return std::array<double, 2>{yd - y, xd - x};
+      });
+  return out;
 }
 
 std::optional<std::array<double, 2>> beam_center_px(const geometry::Geometry& g) {

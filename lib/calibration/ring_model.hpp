@@ -4,6 +4,7 @@
 // _geometry.pyx f_t1/f_t2/f_t3); tests check the two agree.
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <optional>
 
@@ -22,25 +23,61 @@ struct DetectorPoint {
 };
 
 // Pixel-index coordinates (centre of pixel (i, j) at (i, j), as geometry::two_theta takes
-// them) to flipped pixel-edge coordinates.
+// them) to flipped pixel-edge coordinates, displaced by the detector's distortion if it has one.
 inline DetectorPoint detector_point(const geometry::Detector& det, double d1, double d2) {
   using geometry::Orientation;
   const bool flip1 = det.orientation == Orientation::TopLeft || det.orientation == Orientation::TopRight;
   const bool flip2 = det.orientation == Orientation::TopLeft || det.orientation == Orientation::BottomLeft;
   const double y = d1 + 0.5, x = d2 + 0.5;
-  return {flip1 ? static_cast<double>(det.shape.rows) - y : y,
-          flip2 ? static_cast<double>(det.shape.cols) - x : x};
+  DetectorPoint p{flip1 ? static_cast<double>(det.shape.rows) - y : y,
+                  flip2 ? static_cast<double>(det.shape.cols) - x : x};
+  if (det.distortion) {
+    const auto d = det.distortion->displacement(p.y, p.x);
+    p.y += d[0];
+    p.x += d[1];
+  }
+  return p;
 }
+
+// The distortion anvil refines from calibrant rings (FreeParameters::distortion), in the
+// photogrammetric (Brown) form: radial k1 (barrel < 0 < pincushion) and the two affine terms a
+// square pixel grid cannot have, anisotropy b1 and shear b2. With u, v the flipped pixel-edge
+// coordinates from the detector centre in units of s = half the larger side (pixels):
+//   dx = s·(k1·u·(u² + v²) + b1·u + b2·v),   dy = s·(k1·v·(u² + v²) − b1·v + b2·u).
+// Isotropic scale, rotation and shift are left out: distance, rot3 and the PONI are those.
+struct RingDistortion {
+  double k1 = 0.0, b1 = 0.0, b2 = 0.0;
+  bool is_zero() const { return k1 == 0.0 && b1 == 0.0 && b2 == 0.0; }
+};
+enum RingDistortionParameter : int { kK1 = 0, kB1, kB2, kDistortionParameterCount };
+
+struct DistortionFrame {  // centre and scale of RingDistortion for one detector shape
+  double cy = 0.0, cx = 0.0, s = 1.0;
+  explicit DistortionFrame(const geometry::Detector& det)
+      : cy(0.5 * static_cast<double>(det.shape.rows)),
+        cx(0.5 * static_cast<double>(det.shape.cols)),
+        s(0.5 * static_cast<double>(std::max(det.shape.rows, det.shape.cols))) {}
+  template <class T>
+  void displace(const T* c, double y, double x, T& yd, T& xd) const {
+    const double u = (x - cx) / s, v = (y - cy) / s, r2 = u * u + v * v;
+    xd = x + s * (c[kK1] * (u * r2) + c[kB1] * u + c[kB2] * v);
+    yd = y + s * (c[kK1] * (v * r2) - c[kB1] * v + c[kB2] * u);
+  }
+};
+
+// `base` with `d` added to its distortion (a bicubic spline that holds both exactly when the
+// base has none: the RingDistortion field is cubic). Zero `d` returns `base` unchanged.
+geometry::Detector with_ring_distortion(const geometry::Detector& base, const RingDistortion& d);
 
 // 2θ (rad) of point p for parameters g[kDist..kRot3] (m, m, m, rad, rad, rad).
 template <class T>
-T model_two_theta(const T* g, const DetectorPoint& p, double pixel1_m, double pixel2_m) {
+T model_two_theta_at(const T* g, const T& y, const T& x, double pixel1_m, double pixel2_m) {
   using std::atan2;
   using std::cos;
   using std::sin;
   using std::sqrt;
-  const T p1 = pixel1_m * p.y - g[kPoni1];
-  const T p2 = pixel2_m * p.x - g[kPoni2];
+  const T p1 = pixel1_m * y - g[kPoni1];
+  const T p2 = pixel2_m * x - g[kPoni2];
   const T& L = g[kDist];
   const T c1 = cos(g[kRot1]), s1 = sin(g[kRot1]);
   const T c2 = cos(g[kRot2]), s2 = sin(g[kRot2]);
@@ -50,6 +87,11 @@ T model_two_theta(const T* g, const DetectorPoint& p, double pixel1_m, double pi
   const T t2 = c2 * s3 * p1 + (c1 * c3 + s1 * s2 * s3) * p2 - (c1 * s2 * s3 - c3 * s1) * L;
   const T t3 = s2 * p1 - c2 * s1 * p2 + c1 * c2 * L;
   return atan2(sqrt(t1 * t1 + t2 * t2), t3);
+}
+
+template <class T>
+T model_two_theta(const T* g, const DetectorPoint& p, double pixel1_m, double pixel2_m) {
+  return model_two_theta_at(g, T(p.y), T(p.x), pixel1_m, pixel2_m);
 }
 
 inline void geometry_parameters(const geometry::Geometry& g, double* out) {

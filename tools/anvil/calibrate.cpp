@@ -32,7 +32,8 @@ struct CalibrateArgs {
   std::vector<double> center;
   std::vector<std::string> fix{"rot3"};
   std::size_t frame = 0;
-  bool flip_ud = false, flip_lr = false, refine_wavelength = false, no_plot = false, verbose = false;
+  bool flip_ud = false, flip_lr = false, refine_wavelength = false, refine_distortion = false,
+       no_plot = false, verbose = false;
 };
 
 std::string read_text(const fs::path& p) {
@@ -105,6 +106,23 @@ void print_geometry(const calibration::CalibrationResult& r) {
   fmt::print("  Rot2        {} °\n", pm(g.rot2, s[4], kDeg, 5));
   fmt::print("  Rot3        {} °\n", pm(g.rot3, s[5], kDeg, 5));
   fmt::print("  Wavelength  {} Å\n", pm(g.wavelength_m, s[6], 1e10, 6));
+  if (r.distortion_sigma[0] > 0 || !r.distortion.is_zero()) {
+    const auto& d = r.distortion;
+    const auto& ds = r.distortion_sigma;
+    fmt::print("  Distortion  k1 {:.3e} ± {:.1e}, b1 {:.3e} ± {:.1e}, b2 {:.3e} ± {:.1e}\n", d.k1, ds[0],
+               d.b1, ds[1], d.b2, ds[2]);
+    if (g.detector.distortion) {
+      double largest = 0;
+      const double rows = static_cast<double>(g.detector.shape.rows),
+                   cols = static_cast<double>(g.detector.shape.cols);
+      for (double y : {0.0, 0.5 * rows, rows})
+        for (double x : {0.0, 0.5 * cols, cols}) {
+          const auto v = g.detector.distortion->displacement(y, x);
+          largest = std::max(largest, std::hypot(v[0], v[1]));
+        }
+      fmt::print("              largest displacement {:.2f} px (corners and edge centres)\n", largest);
+    }
+  }
   if (const auto c = calibration::beam_center_px(g))
     fmt::print("  Beam centre column {:.2f}, row {:.2f} (pixels)\n", (*c)[1], (*c)[0]);
   fmt::print("  RMS residual {:.5f}° 2θ ({:.3f} px-equivalent), {} points on {} rings\n", r.rms_rad * kDeg,
@@ -158,6 +176,7 @@ int run_calibrate(const CalibrateArgs& a) {
   }
   calibration::CalibrationOptions opt;
   opt.free.wavelength = a.refine_wavelength;
+  opt.free.distortion = a.refine_distortion;
   opt.free.rot3 = true;
   for (const auto& f : a.fix) {
     if (f == "dist")
@@ -219,8 +238,17 @@ int run_calibrate(const CalibrateArgs& a) {
     return 3;
   }
   if (fs::path(a.output).has_parent_path()) fs::create_directories(fs::path(a.output).parent_path());
-  geometry::write_poni(a.output, res.geometry);
-  fmt::print("anvil calibrate: {} -> {}\n", res.message, a.output);
+  geometry::Geometry out = res.geometry;
+  std::string spline_note;
+  if (out.detector.distortion && !res.distortion.is_zero()) {
+    // pyFAI reads the distortion from the Fit2D spline file the .poni names (absolute path, as pyFAI writes).
+    const fs::path spline = fs::absolute(fs::path(a.output).replace_extension(".spline"));
+    out.detector.distortion->file = spline.string();
+    geometry::write_fit2d_spline(spline, *out.detector.distortion);
+    spline_note = " + " + spline.filename().string();
+  }
+  geometry::write_poni(a.output, out);
+  fmt::print("anvil calibrate: {} -> {}{}\n", res.message, a.output, spline_note);
   return 0;
 }
 
@@ -251,6 +279,9 @@ void add_calibrate_command(CLI::App& app, Context& ctx) {
   cmd->add_flag("--flip-ud", a->flip_ud, "Flip the image (and mask) up-down, as Dioptas does");
   cmd->add_flag("--flip-lr", a->flip_lr, "Flip the image left-right");
   cmd->add_flag("--refine-wavelength", a->refine_wavelength, "Refine the wavelength too");
+  cmd->add_flag("--refine-distortion", a->refine_distortion,
+                "Refine a detector distortion (radial k1, anisotropy, shear) too, for lens/taper CCDs; "
+                "writes OUT.spline (Fit2D format) beside OUT.poni");
   cmd->add_option("--fix", a->fix, "Parameters kept fixed (dist poni1 poni2 rot1 rot2 rot3, or none)")
       ->capture_default_str();
   cmd->add_option("--max-rms", a->max_rms_px, "Largest RMS residual (pixel-equivalents) accepted as a fit");
