@@ -365,7 +365,7 @@ CalibrationResult finish(const ImageF& image, const Mask& mask, PassState st,
 
 CalibrationResult calibrate(const ImageF& image, const Mask& mask_in, const geometry::Detector& detector_in,
                             double wavelength_m, const std::vector<CalibrantLine>& lines,
-                            const CalibrationStart& start, const CalibrationOptions& opt) {
+                            const CalibrationStart& start, const CalibrationOptions& opt_in) {
   geometry::Detector det = detector_in;
   det.shape = image.shape;
   std::vector<std::string> log;
@@ -381,6 +381,16 @@ CalibrationResult calibrate(const ImageF& image, const Mask& mask_in, const geom
   for (std::size_t i = 0; i < mask.pixels.size(); ++i)
     if (std::isnan(image.pixels[i])) mask.pixels[i] = 1;
   if (lines.empty()) throw std::invalid_argument("calibrate: the calibrant has no lines");
+  CalibrationOptions opt = opt_in;
+  if (opt.free.rot3) {
+    // R = R3(rot3)·R2·R1: rot3 turns the lab frame about the beam, which changes χ but no 2θ.
+    opt.free.rot3 = false;
+    log.push_back(
+        "note: rot3 (a rotation about the beam) leaves every 2θ unchanged, so calibrant rings cannot "
+        "determine "
+        "it: kept at its start value (" +
+        fmt::format("{:.4f}°", start.guess ? start.guess->rot3 * kDeg : 0.0) + ")");
+  }
   if (!(wavelength_m > 0)) throw std::invalid_argument("calibrate: wavelength must be > 0");
 
   if (start.guess) {
