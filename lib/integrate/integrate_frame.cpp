@@ -277,7 +277,43 @@ void gather_row(const CsrMatrix& m, const FrameView& v, std::size_t row, std::ve
   }
 }
 
+// Accumulator::add_azimuthal over gathered pixels, bit-identical to it but with one division
+// per pixel instead of three: b = signal/norm is the gathered value, and ⟨A⟩ before a pixel is
+// the ⟨A∪b⟩ computed after the previous one.
+struct RunningAzimuthal {
+  Accumulator a;
+  double mean = 0.0;
+  void add(const BinPixel& e) {
+    const double c = e.coef;
+    const double w = c * e.px.norm;
+    if (a.norm == 0.0) {
+      a.signal = c * e.px.signal;
+      a.norm = w;
+      a.norm_sq = w * w;
+      a.count = c;
+      mean = a.signal / a.norm;
+      return;
+    }
+    const double delta1 = mean - e.value;
+    a.signal += c * e.px.signal;
+    a.norm += w;
+    a.norm_sq += w * w;
+    mean = a.signal / a.norm;
+    const double delta2 = mean - e.value;
+    a.variance += w * w * delta1 * delta2;
+    a.count += c;
+  }
+};
+
+Accumulator accumulate_azimuthal(const std::vector<BinPixel>& pixels, const char* keep) {
+  RunningAzimuthal r;
+  for (std::size_t k = 0; k < pixels.size(); ++k)
+    if (!keep || keep[k]) r.add(pixels[k]);
+  return r.a;
+}
+
 Accumulator accumulate(const std::vector<BinPixel>& pixels, const std::vector<char>* keep, bool azimuthal) {
+  if (azimuthal) return accumulate_azimuthal(pixels, keep ? keep->data() : nullptr);
   Accumulator a;
   for (std::size_t k = 0; k < pixels.size(); ++k) {
     if (keep && !(*keep)[k]) continue;
@@ -288,7 +324,6 @@ Accumulator accumulate(const std::vector<BinPixel>& pixels, const std::vector<ch
   }
   return a;
 }
-
 
 // ---------------------------------------------------------------------------------------------
 // Fast path (error models none and poisson). The frame-independent sums Σ c·norm, Σ (c·norm)²,
@@ -335,7 +370,8 @@ void fast_rows(const FastRows& m, const float* const* frames, double* const* sig
 }
 
 template <bool kPoisson, bool kDark>
-void fast_rows_k(const FastRows& m, int k, const float* const* frames, double* const* sig, double* const* var) {
+void fast_rows_k(const FastRows& m, int k, const float* const* frames, double* const* sig,
+                 double* const* var) {
   switch (k) {
     case 1:
       return fast_rows<kPoisson, kDark, 1>(m, frames, sig, var);
@@ -399,7 +435,7 @@ void scatter_scalar(const ScatterMatrix& m, const float* const* frames, double* 
 // The same arithmetic as scatter_scalar, 4 frames per AVX register (no FMA: bit-identical).
 template <bool kPoisson, bool kDark, bool kUnit>
 __attribute__((target("avx2"))) void scatter_avx2(const ScatterMatrix& m, const float* const* frames,
-                                                    double* acc) {
+                                                  double* acc) {
   const float *f0 = frames[0], *f1 = frames[1], *f2 = frames[2], *f3 = frames[3];
   const float* w = m.weights;
   const float* dark = m.dark;
@@ -427,7 +463,8 @@ __attribute__((target("avx2"))) void scatter_avx2(const ScatterMatrix& m, const 
         const __m256d we = _mm256_set1_pd(static_cast<double>(w[e]));
         _mm256_storeu_pd(a, _mm256_add_pd(_mm256_loadu_pd(a), _mm256_mul_pd(we, sd)));
         if constexpr (kPoisson)
-          _mm256_storeu_pd(a + 4, _mm256_add_pd(_mm256_loadu_pd(a + 4), _mm256_mul_pd(_mm256_mul_pd(we, we), vd)));
+          _mm256_storeu_pd(a + 4,
+                           _mm256_add_pd(_mm256_loadu_pd(a + 4), _mm256_mul_pd(_mm256_mul_pd(we, we), vd)));
       }
       w += count;
     }
@@ -451,9 +488,11 @@ void scatter(const ScatterMatrix& m, const float* const* frames, double* acc) {
 template <bool kPoisson>
 void scatter_dispatch(const ScatterMatrix& m, const float* const* frames, double* acc) {
   if (m.dark)
-    m.weights ? scatter<kPoisson, true, false>(m, frames, acc) : scatter<kPoisson, true, true>(m, frames, acc);
+    m.weights ? scatter<kPoisson, true, false>(m, frames, acc)
+              : scatter<kPoisson, true, true>(m, frames, acc);
   else
-    m.weights ? scatter<kPoisson, false, false>(m, frames, acc) : scatter<kPoisson, false, true>(m, frames, acc);
+    m.weights ? scatter<kPoisson, false, false>(m, frames, acc)
+              : scatter<kPoisson, false, true>(m, frames, acc);
 }
 
 // The exact per-pixel integration of one row (pyFAI semantics), for the rows the fast kernel
@@ -552,9 +591,11 @@ void integrate_fast(const FastPlan& plan, const detail::StaticSums& ss, const Fr
     acc.assign(rows * kLaneStride, 0.0);
     const float* frames[4];
     for (std::size_t f = 0; f < 4; ++f) frames[f] = v[f < count ? f : 0].pixels;
-    const ScatterMatrix sm{plan.scatter_bins.data(), plan.scatter_unit ? nullptr : plan.scatter_weights.data(),
-                           v[0].dark, plan.scatter_bins.size()};
-    poisson ? scatter_dispatch<true>(sm, frames, acc.data()) : scatter_dispatch<false>(sm, frames, acc.data());
+    const ScatterMatrix sm{plan.scatter_bins.data(),
+                           plan.scatter_unit ? nullptr : plan.scatter_weights.data(), v[0].dark,
+                           plan.scatter_bins.size()};
+    poisson ? scatter_dispatch<true>(sm, frames, acc.data())
+            : scatter_dispatch<false>(sm, frames, acc.data());
     for (std::size_t f = 0; f < count; ++f)
       for (std::size_t row = 0; row < rows; ++row) {
         r[f].sum_signal[row] = acc[row * kLaneStride + f];
@@ -611,7 +652,8 @@ void integrate_fast(const FastPlan& plan, const detail::StaticSums& ss, const Fr
     const auto exact = [&](std::size_t row) {
       Accumulator a;
       dispatch(model, fv, [&]<ErrorModel M, bool N, bool D, bool I>() {
-        if constexpr (M == ErrorModel::none || M == ErrorModel::poisson) a = general_row<M, N, D, I>(m, fv, row);
+        if constexpr (M == ErrorModel::none || M == ErrorModel::poisson)
+          a = general_row<M, N, D, I>(m, fv, row);
       });
       return a;
     };
@@ -640,8 +682,8 @@ IntegrationResult Integrator::integrate(const FrameInput& frame, const PreparedC
   IntegrationResult r = make_result(*this);
   if (fast_path_applies(options.error_model)) {
     const auto ss = static_sums_for(matrix_, *static_sums_, corrections, v.factor);
-    const FastPlan plan{matrix_, pixel_row_lo_.data(), pixel_row_hi_.data(), scatter_bins_, scatter_weights_,
-                        scatter_unit_};
+    const FastPlan plan{matrix_,       pixel_row_lo_.data(), pixel_row_hi_.data(),
+                        scatter_bins_, scatter_weights_,     scatter_unit_};
     integrate_fast(plan, *ss, &v, 1, options.error_model, options.empty, &r);
     return r;
   }
@@ -671,8 +713,8 @@ std::vector<IntegrationResult> Integrator::integrate_frames(std::span<const Fram
       sums[f] = f > 0 && views[f].factor == views[f - 1].factor && sums[f - 1]
                     ? sums[f - 1]
                     : static_sums_for(matrix_, *static_sums_, corrections, views[f].factor);
-  const FastPlan plan{matrix_, pixel_row_lo_.data(), pixel_row_hi_.data(), scatter_bins_, scatter_weights_,
-                      scatter_unit_};
+  const FastPlan plan{matrix_,       pixel_row_lo_.data(), pixel_row_hi_.data(),
+                      scatter_bins_, scatter_weights_,     scatter_unit_};
   const std::size_t batches = (frames.size() + kBatch - 1) / kBatch;
   tbb::parallel_for(tbb::blocked_range<std::size_t>(0, batches, 1), [&](const auto& range) {
     for (std::size_t b = range.begin(); b < range.end(); ++b) {
@@ -724,12 +766,12 @@ IntegrationResult Integrator::sigma_clip(const FrameInput& frame, const Prepared
           const double cutoff =
               std::max(options.threshold, std::sqrt(2.0 * std::log(n_eff / std::sqrt(2.0 * M_PI))));
           std::size_t rejected = 0;
-          for (std::size_t k = 0; k < pixels.size(); ++k) {
-            if (keep[k] && std::fabs(pixels[k].value - mean) > cutoff * std_dev) {
+          const double limit = cutoff * std_dev;
+          for (std::size_t k = 0; k < pixels.size(); ++k)
+            if (keep[k] && std::fabs(pixels[k].value - mean) > limit) {
               keep[k] = 0;
               ++rejected;
             }
-          }
           if (rejected == 0) break;
           a = accumulate(pixels, &keep, azimuthal);
         }
