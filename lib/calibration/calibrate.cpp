@@ -105,6 +105,13 @@ ProfilePeaks profile_peaks(const ImageF& image, const Mask& mask, const geometry
   return out;
 }
 
+// g's parameters on another detector: refinement starts from the base detector (its own
+// distortion) and adds the refined RingDistortion to it.
+geometry::Geometry on_detector(geometry::Geometry g, const geometry::Detector& det) {
+  g.detector = det;
+  return g;
+}
+
 struct PassState {
   geometry::Geometry geometry;       // with the refined distortion in its detector
   geometry::Detector base_detector;  // the detector as given (its own distortion, if any)
@@ -196,15 +203,9 @@ PassState run_passes(const ImageF& image, const Mask& mask, geometry::Geometry g
     fwhm_px = std::clamp(median(fw), 1.0, 10.0);
     const double huber = pixel_two_theta(g, tth[pts.front().line]);
     RefineOptions ro{free, huber, 100, false};
-    geometry::Geometry gb = g;
-    gb.detector = st.base_detector;
-    RefinedGeometry r = refine_geometry(gb, pts, lines, ro, st.distortion);
+    RefinedGeometry r = refine_geometry(on_detector(g, st.base_detector), pts, lines, ro, st.distortion);
     pts = drop_outliers(r.geometry, pts, lines, tth);
-    set_geometry_parameters(gb, std::array{r.geometry.dist_m, r.geometry.poni1_m, r.geometry.poni2_m,
-                                           r.geometry.rot1, r.geometry.rot2, r.geometry.rot3}
-                                    .data());
-    gb.wavelength_m = r.geometry.wavelength_m;
-    r = refine_geometry(gb, pts, lines, ro, r.distortion);
+    r = refine_geometry(on_detector(r.geometry, st.base_detector), pts, lines, ro, r.distortion);
     // Parameter change in pixels: centre shift and distance change at the detector.
     const auto c0 = beam_center_px(g), c1 = beam_center_px(r.geometry);
     double change = std::fabs(r.geometry.dist_m - g.dist_m) / g.detector.pixel1_m;
@@ -269,9 +270,8 @@ CalibrationResult finish(const ImageF& image, const Mask& mask, PassState st,
   RefineOptions ro{opt.free, 0.0, 200, true};
   const auto tth0 = line_two_thetas(lines, st.geometry.wavelength_m);
   ro.huber_scale_rad = pixel_two_theta(st.geometry, tth0[st.points.front().line]);
-  geometry::Geometry gb = st.geometry;
-  gb.detector = st.base_detector;
-  RefinedGeometry r = refine_geometry(gb, st.points, lines, ro, st.distortion);
+  RefinedGeometry r =
+      refine_geometry(on_detector(st.geometry, st.base_detector), st.points, lines, ro, st.distortion);
   res.geometry = r.geometry;
   res.sigma = r.sigma;
   res.distortion = r.distortion;
@@ -386,10 +386,10 @@ CalibrationResult calibrate(const ImageF& image, const Mask& mask_in, const geom
     // R = R3(rot3)·R2·R1: rot3 turns the lab frame about the beam, which changes χ but no 2θ.
     opt.free.rot3 = false;
     log.push_back(
-        "note: rot3 (a rotation about the beam) leaves every 2θ unchanged, so calibrant rings cannot "
-        "determine "
-        "it: kept at its start value (" +
-        fmt::format("{:.4f}°", start.guess ? start.guess->rot3 * kDeg : 0.0) + ")");
+        fmt::format("note: rot3 (a rotation about the beam) leaves every 2θ unchanged, so calibrant rings "
+                    "cannot determine "
+                    "it: kept at its start value ({:.4f}°)",
+                    start.guess ? start.guess->rot3 * kDeg : 0.0));
   }
   if (!(wavelength_m > 0)) throw std::invalid_argument("calibrate: wavelength must be > 0");
 

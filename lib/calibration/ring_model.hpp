@@ -56,7 +56,7 @@ struct DistortionFrame {  // centre and scale of RingDistortion for one detector
   explicit DistortionFrame(const geometry::Detector& det)
       : cy(0.5 * static_cast<double>(det.shape.rows)),
         cx(0.5 * static_cast<double>(det.shape.cols)),
-        s(0.5 * static_cast<double>(std::max(det.shape.rows, det.shape.cols))) {}
+        s(std::max(1.0, 0.5 * static_cast<double>(std::max(det.shape.rows, det.shape.cols)))) {}
   template <class T>
   void displace(const T* c, double y, double x, T& yd, T& xd) const {
     const double u = (x - cx) / s, v = (y - cy) / s, r2 = u * u + v * v;
