@@ -10,6 +10,7 @@
 #include "plots.hpp"
 #include "series/eos_fit.hpp"
 #include "series/transition.hpp"
+#include "series_tables.hpp"
 
 namespace anvil::pipeline {
 
@@ -109,115 +110,47 @@ std::vector<fs::path> write_phase_tables(const fs::path& dir, const std::vector<
 
 std::vector<fs::path> write_series_tables(const fs::path& dir, const std::vector<FrameResult>& frames,
                                           const std::vector<std::string>& phases, std::size_t hp) {
-  // EOS per phase from the frames where it is present.
-  std::vector<io::TableColumn> eos = {
-      {"phase", "", {}, {}},    {"form", "", {}, {}},     {"v0", "", {}, {}},    {"v0_esd", "", {}, {}},
-      {"k0_gpa", "", {}, {}},   {"k0_esd", "", {}, {}},   {"k0p", "", {}, {}},   {"k0p_esd", "", {}, {}},
-      {"chi2_red", "", {}, {}}, {"n_points", "", {}, {}}, {"status", "", {}, {}}};
-  for (const auto& name : phases) {
-    std::vector<series::PvPoint> pts;
-    for (const auto& r : frames) {
-      if (!fitted(r) || !r.pressure_gpa) continue;
+  // The frames as lib/series sees them: fitted frames with a pressure, each phase's fraction.
+  std::vector<series::FrameResult> fitted_frames;
+  std::vector<series::PhaseSeriesEos> eos;
+  for (const auto& r : frames) {
+    if (!fitted(r) || !r.pressure_gpa) continue;
+    series::FrameResult s;
+    s.frame = r.index;
+    s.pressure_gpa = *r.pressure_gpa;
+    s.pressure_esd_gpa = r.pressure_esd_gpa;
+    s.direction = r.direction;
+    s.status = powder::FitStatus::Converged;
+    for (const auto& name : phases) {
       const json ph = r.waxs.analysis["phases"].value(name, json());
-      if (ph.value("absent", true)) continue;
-      const double v = number(ph, "volume"), ve = number(ph, "volume_esd");
-      if (!std::isfinite(v)) continue;
-      pts.push_back({*r.pressure_gpa, r.pressure_esd_gpa, v, std::isfinite(ve) ? ve : 0.0});
+      series::PhaseInFrame p;
+      p.name = name;
+      p.present = !ph.value("absent", true);
+      p.fraction = number(ph, "fraction");
+      p.fraction_esd = number(ph, "fraction_esd");
+      p.volume = number(ph, "volume");
+      p.volume_esd = number(ph, "volume_esd");
+      s.phases.push_back(std::move(p));
     }
-    for (const auto form : {pressure::EosForm::BM3, pressure::EosForm::Vinet, pressure::EosForm::BM2}) {
-      const std::size_t need = form == pressure::EosForm::BM2 ? 3 : 4;
-      eos[0].strings.push_back(name);
-      eos[1].strings.push_back(std::string(pressure::eos_form_name(form)));
-      series::EosFit f;
-      std::string status = fmt::format("too few points ({})", pts.size());
-      if (pts.size() >= need) {
-        try {
-          f = series::fit_eos(pts, form);
-          status = f.converged ? "converged" : "not converged: " + f.message;
-        } catch (const std::exception& e) {
-          status = std::string("failed: ") + e.what();
-        }
-      }
-      const bool ok = status == "converged";
-      for (auto [col, v] : {std::pair{2, f.eos.v0},
-                            {3, f.v0_esd},
-                            {4, f.eos.k0_gpa},
-                            {5, f.k0_esd},
-                            {6, f.eos.k0_prime},
-                            {7, f.k0_prime_esd},
-                            {8, f.chi2_reduced}})
-        eos[col].numbers.push_back(ok ? v : NAN);
-      eos[9].numbers.push_back(static_cast<double>(pts.size()));
-      eos[10].strings.push_back(status);
-    }
+    fitted_frames.push_back(std::move(s));
   }
-  io::write_csv(dir / "eos.csv", eos);
-
-  // Transitions of the high-pressure phase.
-  std::vector<io::TableColumn> tr = {{"direction", "", {}, {}},    {"phase", "", {}, {}},
-                                     {"onset_gpa", "", {}, {}},    {"onset_esd", "", {}, {}},
-                                     {"midpoint_gpa", "", {}, {}}, {"midpoint_esd", "", {}, {}},
-                                     {"width_gpa", "", {}, {}},    {"status", "", {}, {}}};
-  double mid[2] = {NAN, NAN}, mid_esd[2] = {0, 0};
-  const std::string hp_name = hp < phases.size() ? phases[hp] : std::string();
-  for (int d = 0; d < 2 && !hp_name.empty(); ++d) {
-    const auto direction = d == 0 ? pressure::Direction::Compression : pressure::Direction::Decompression;
-    std::vector<series::FractionPoint> pts;
-    for (const auto& r : frames) {
-      if (r.direction != direction || !fitted(r) || !r.pressure_gpa) continue;
-      const json ph = r.waxs.analysis["phases"].value(hp_name, json());
-      pts.push_back(
-          {*r.pressure_gpa, r.pressure_esd_gpa, number(ph, "fraction"), number(ph, "fraction_esd")});
+  // EOS per phase from the frames where it is present.
+  for (std::size_t k = 0; k < phases.size(); ++k) {
+    std::vector<series::PvPoint> pts;
+    for (const auto& s : fitted_frames) {
+      const auto& p = s.phases[k];
+      if (p.present && std::isfinite(p.volume))
+        pts.push_back(
+            {s.pressure_gpa, s.pressure_esd_gpa, p.volume, std::isfinite(p.volume_esd) ? p.volume_esd : 0.0});
     }
-    tr[0].strings.push_back(std::string(pressure::direction_name(direction)));
-    tr[1].strings.push_back(hp_name);
-    series::SigmoidFit f;
-    std::string status = fmt::format("too few points ({})", pts.size());
-    if (pts.size() >= 4) {
-      try {
-        f = series::fit_sigmoid(pts, d == 0);
-        status = f.converged
-                     ? (f.width_at_bound ? "converged (sharper than the pressure steps)" : "converged")
-                     : "not converged: " + f.message;
-      } catch (const std::exception& e) {
-        status = std::string("failed: ") + e.what();
-      }
-    }
-    const bool ok = f.converged;
-    for (auto [col, v] : {std::pair{2, f.onset_gpa},
-                          {3, f.onset_esd},
-                          {4, f.midpoint_gpa},
-                          {5, f.midpoint_esd},
-                          {6, f.width_gpa}})
-      tr[col].numbers.push_back(ok ? v : NAN);
-    tr[7].strings.push_back(status);
-    if (ok) mid[d] = f.midpoint_gpa, mid_esd[d] = f.midpoint_esd;
+    eos.push_back(series::fit_series_eos(phases[k], std::move(pts)));
   }
-  // Retained high-pressure phase: its fraction at the lowest pressure on decompression.
-  const FrameResult* lowest = nullptr;
-  for (const auto& r : frames)
-    if (r.direction == pressure::Direction::Decompression && fitted(r) && r.pressure_gpa &&
-        (!lowest || *r.pressure_gpa < *lowest->pressure_gpa))
-      lowest = &r;
-  std::vector<io::TableColumn> summary = {
-      {"quantity", "", {}, {}}, {"value", "", {}, {}}, {"esd", "", {}, {}}, {"note", "", {}, {}}};
-  auto add = [&](const std::string& q, double v, double e, const std::string& note) {
-    summary[0].strings.push_back(q);
-    summary[1].numbers.push_back(v);
-    summary[2].numbers.push_back(e);
-    summary[3].strings.push_back(note);
-  };
-  add("hysteresis_gpa", mid[0] - mid[1], std::hypot(mid_esd[0], mid_esd[1]),
-      "compression midpoint minus decompression midpoint");
-  if (lowest) {
-    const json ph = lowest->waxs.analysis["phases"].value(hp_name, json());
-    add("retained_" + hp_name + "_fraction", number(ph, "fraction"), number(ph, "fraction_esd"),
-        fmt::format("frame {} at {:.2f} GPa, the lowest on decompression", lowest->index,
-                    *lowest->pressure_gpa));
+  write_eos_csv(dir / "eos.csv", eos);
+  if (hp < phases.size()) {
+    write_transitions_csv(dir / "transitions.csv", series::analyse_transitions(fitted_frames, hp));
+    return {dir / "eos.csv", dir / "transitions.csv"};
   }
-  io::write_csv(dir / "transitions.csv", tr);
-  io::write_csv(dir / "transition_summary.csv", summary);
-  return {dir / "eos.csv", dir / "transitions.csv", dir / "transition_summary.csv"};
+  return {dir / "eos.csv"};
 }
 
 std::vector<fs::path> write_superlattice_outputs(const fs::path& dir,
@@ -495,8 +428,7 @@ fs::path write_report(const fs::path& dir, const std::string& scan_name,
       h += fmt::format("<tr><td>{}</td><td style=\"text-align:left\">{}</td></tr>\n", n, html_escape(reason));
     h += "</table>\n";
   }
-  for (const auto& [file, title] : {std::pair{"transition_summary.csv", "Transition summary"},
-                                    {"transitions.csv", "Transitions of the high-pressure phase"},
+  for (const auto& [file, title] : {std::pair{"transitions.csv", "Transitions of the high-pressure phase"},
                                     {"eos.csv", "Equations of state"},
                                     {"superlattice_summary.csv", "Superlattice"}})
     if (fs::exists(dir / file)) h += std::string("<h2>") + title + "</h2>\n" + csv_table(dir / file);

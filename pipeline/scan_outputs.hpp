@@ -16,10 +16,11 @@ std::vector<std::filesystem::path> write_phase_tables(const std::filesystem::pat
                                                       const std::vector<FrameResult>& frames,
                                                       const std::vector<std::string>& phases);
 
-// eos.csv (per phase: BM3, Vinet and BM2 fits of volume vs pressure with σ) and
-// transitions.csv (onset and midpoint of the change of the high-pressure phase's fraction on
-// compression and decompression, hysteresis, retained fraction at the lowest pressure) from
-// the WAXS fits; `high_pressure_phase` indexes `phases`. Returns the files written.
+// eos.csv (per phase: BM3, Vinet, BM2 and F–f fits of volume vs pressure with σ) and
+// transitions.csv (onset, midpoint, width of the change of the high-pressure phase's fraction on
+// compression and decompression, hysteresis, retained fraction at the lowest pressure) from the
+// WAXS fits, through lib/series and in the layout of series_tables.hpp (as `anvil fit-series`);
+// `high_pressure_phase` indexes `phases`. Returns the files written.
 std::vector<std::filesystem::path> write_series_tables(const std::filesystem::path& dir,
                                                        const std::vector<FrameResult>& frames,
                                                        const std::vector<std::string>& phases,

@@ -30,6 +30,7 @@
 #include "series/parametric.hpp"
 #include "series/series.hpp"
 #include "series/transition.hpp"
+#include "series_tables.hpp"
 
 namespace anvil::cli {
 
@@ -430,41 +431,8 @@ int run_fit_series(const FitSeriesArgs& a) {
     }
   }
   // eos.csv
-  {
-    io::TableColumn phase{"phase"}, form{"form"}, v0{"v0"}, v0e{"v0_esd"}, k0{"k0_gpa"}, k0e{"k0_esd"},
-        kp{"k0p"}, kpe{"k0p_esd"}, chi{"chi2_red"}, n{"n_points"};
-    const auto row = [&](const std::string& ph, const std::string& f, double a0, double a0e, double b,
-                         double be, double c, double ce, double x, int np) {
-      phase.strings.push_back(ph);
-      form.strings.push_back(f);
-      v0.numbers.push_back(a0);
-      v0e.numbers.push_back(a0e);
-      k0.numbers.push_back(b);
-      k0e.numbers.push_back(be);
-      kp.numbers.push_back(c);
-      kpe.numbers.push_back(ce);
-      chi.numbers.push_back(x);
-      n.numbers.push_back(np);
-    };
-    for (const auto& e : res.eos) {
-      for (const auto* f : {&e.bm3, &e.vinet, &e.bm2})
-        if (*f && (*f)->converged)
-          row(e.phase, std::string(pressure::eos_form_name((*f)->eos.form)), (*f)->eos.v0, (*f)->v0_esd,
-              (*f)->eos.k0_gpa, (*f)->k0_esd, (*f)->eos.k0_prime, (*f)->k0_prime_esd, (*f)->chi2_reduced,
-              (*f)->num_points);
-      if (e.ff) {
-        const auto* ref = e.bm3 && e.bm3->converged ? &*e.bm3 : &*e.bm2;
-        row(e.phase, "F-f", ref->eos.v0, ref->v0_esd, e.ff->intercept_gpa, e.ff->intercept_esd,
-            e.ff->k0_prime, e.ff->k0_prime_esd, kNaN, e.ff->num_points);
-      }
-    }
-    if (par)
-      for (const auto& ph : par->phases)
-        row(ph.phase, std::string(pressure::eos_form_name(ph.eos.eos.form)) + "-parametric", ph.eos.eos.v0,
-            ph.eos.v0_esd, ph.eos.eos.k0_gpa, ph.eos.k0_esd, ph.eos.eos.k0_prime, ph.eos.k0_prime_esd,
-            ph.eos.chi2_reduced, ph.eos.num_points);
-    io::write_csv(out / "eos.csv", {phase, form, v0, v0e, k0, k0e, kp, kpe, chi, n});
-  }
+  pipeline::write_eos_csv(out / "eos.csv", res.eos,
+                          par ? par->phases : std::vector<series::ParametricPhase>{});
   // transitions.csv
   series::TransitionAnalysis tr;
   std::size_t hp = phases.size();
@@ -479,43 +447,7 @@ int run_fit_series(const FitSeriesArgs& a) {
   }
   if (hp < phases.size()) {
     tr = series::analyse_transitions(res.frames, hp, standard_index);
-    io::TableColumn q{"quantity"}, dir{"direction"}, from{"from_phase"}, to{"to_phase"}, val{"value"},
-        esd{"esd"}, unit{"unit"}, note{"note"};
-    const auto row = [&](const char* qq, const std::string& d, const std::string& f, const std::string& t,
-                         double v, double e, const char* u, std::string nn) {
-      q.strings.push_back(qq);
-      dir.strings.push_back(d);
-      from.strings.push_back(f);
-      to.strings.push_back(t);
-      val.numbers.push_back(v);
-      esd.numbers.push_back(e);
-      unit.strings.push_back(u);
-      std::replace(nn.begin(), nn.end(), ',', ';');
-      note.strings.push_back(nn);
-    };
-    for (const auto* t : {&tr.compression, &tr.decompression}) {
-      const std::string d(pressure::direction_name(t->direction));
-      if (!t->detected) {
-        row("transformation", d, t->from, t->to, kNaN, kNaN, "",
-            t->message.empty() ? "not detected" : t->message);
-        continue;
-      }
-      row("onset_gpa", d, t->from, t->to, t->fit.onset_gpa, t->fit.onset_esd, "GPa",
-          "5 % of the transformation");
-      row("midpoint_gpa", d, t->from, t->to, t->fit.midpoint_gpa, t->fit.midpoint_esd, "GPa", t->fit.message);
-      row("width_gpa", d, t->from, t->to, t->fit.width_gpa, t->fit.width_esd, "GPa", "logistic width w");
-      row("low_plateau", d, t->from, t->to, t->fit.low, t->fit.low_esd, "fraction", tr.high_pressure_phase);
-      row("high_plateau", d, t->from, t->to, t->fit.high, t->fit.high_esd, "fraction",
-          tr.high_pressure_phase);
-    }
-    if (std::isfinite(tr.hysteresis_gpa))
-      row("hysteresis_gpa", "", tr.high_pressure_phase, "", tr.hysteresis_gpa, tr.hysteresis_esd, "GPa",
-          "midpoint(compression) - midpoint(decompression)");
-    if (std::isfinite(tr.retained_fraction))
-      row("retained_fraction", "decompression", tr.high_pressure_phase, "", tr.retained_fraction,
-          tr.retained_esd, "fraction",
-          fmt::format("frame {} at {:.3f} GPa", tr.retained_frame, tr.retained_at_gpa));
-    io::write_csv(out / "transitions.csv", {q, dir, from, to, val, esd, unit, note});
+    pipeline::write_transitions_csv(out / "transitions.csv", tr);
   }
 
   // Figures.

@@ -1,0 +1,107 @@
+#include "series_tables.hpp"
+
+#include <fmt/core.h>
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+
+#include "io/results_file.hpp"
+
+namespace anvil::pipeline {
+
+namespace {
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+}
+
+void write_eos_csv(const std::filesystem::path& path, const std::vector<series::PhaseSeriesEos>& eos,
+                   const std::vector<series::ParametricPhase>& parametric) {
+  io::TableColumn phase{"phase"}, form{"form"}, v0{"v0"}, v0e{"v0_esd"}, k0{"k0_gpa"}, k0e{"k0_esd"},
+      kp{"k0p"}, kpe{"k0p_esd"}, chi{"chi2_red"}, n{"n_points"}, status{"status"};
+  const auto row = [&](const std::string& ph, const std::string& f, double a0, double a0e, double b,
+                       double be, double c, double ce, double x, double np, std::string st) {
+    phase.strings.push_back(ph);
+    form.strings.push_back(f);
+    v0.numbers.push_back(a0);
+    v0e.numbers.push_back(a0e);
+    k0.numbers.push_back(b);
+    k0e.numbers.push_back(be);
+    kp.numbers.push_back(c);
+    kpe.numbers.push_back(ce);
+    chi.numbers.push_back(x);
+    n.numbers.push_back(np);
+    std::replace(st.begin(), st.end(), ',', ';');
+    status.strings.push_back(st);
+  };
+  const auto fit_row = [&](const std::string& ph, const std::string& name, const series::EosFit& f,
+                           double points) {
+    if (f.converged)
+      row(ph, name, f.eos.v0, f.v0_esd, f.eos.k0_gpa, f.k0_esd, f.eos.k0_prime, f.k0_prime_esd,
+          f.chi2_reduced, points, "converged");
+    else
+      row(ph, name, kNaN, kNaN, kNaN, kNaN, kNaN, kNaN, kNaN, points, "not converged: " + f.message);
+  };
+  for (const auto& e : eos) {
+    const double points = static_cast<double>(e.points.size());
+    for (const auto& [slot, f] :
+         {std::pair{&e.bm3, pressure::EosForm::BM3}, std::pair{&e.vinet, pressure::EosForm::Vinet},
+          std::pair{&e.bm2, pressure::EosForm::BM2}}) {
+      const std::string name(pressure::eos_form_name(f));
+      if (*slot)
+        fit_row(e.phase, name, **slot, points);
+      else
+        row(e.phase, name, kNaN, kNaN, kNaN, kNaN, kNaN, kNaN, kNaN, points,
+            fmt::format("not fitted: {} point{}", e.points.size(), e.points.size() == 1 ? "" : "s"));
+    }
+    if (e.ff) {
+      const series::EosFit* ref = e.bm3 && e.bm3->converged ? &*e.bm3 : e.bm2 ? &*e.bm2 : nullptr;
+      row(e.phase, "F-f", ref ? ref->eos.v0 : kNaN, ref ? ref->v0_esd : kNaN, e.ff->intercept_gpa,
+          e.ff->intercept_esd, e.ff->k0_prime, e.ff->k0_prime_esd, kNaN, e.ff->num_points, "converged");
+    }
+  }
+  for (const auto& ph : parametric)
+    fit_row(ph.phase, std::string(pressure::eos_form_name(ph.eos.eos.form)) + "-parametric", ph.eos,
+            ph.eos.num_points);
+  io::write_csv(path, {phase, form, v0, v0e, k0, k0e, kp, kpe, chi, n, status});
+}
+
+void write_transitions_csv(const std::filesystem::path& path, const series::TransitionAnalysis& tr) {
+  io::TableColumn q{"quantity"}, dir{"direction"}, from{"from_phase"}, to{"to_phase"}, val{"value"},
+      esd{"esd"}, unit{"unit"}, note{"note"};
+  const auto row = [&](const char* qq, const std::string& d, const std::string& f, const std::string& t,
+                       double v, double e, const char* u, std::string nn) {
+    q.strings.push_back(qq);
+    dir.strings.push_back(d);
+    from.strings.push_back(f);
+    to.strings.push_back(t);
+    val.numbers.push_back(v);
+    esd.numbers.push_back(e);
+    unit.strings.push_back(u);
+    std::replace(nn.begin(), nn.end(), ',', ';');
+    note.strings.push_back(nn);
+  };
+  for (const auto* t : {&tr.compression, &tr.decompression}) {
+    const std::string d(pressure::direction_name(t->direction));
+    if (!t->detected) {
+      row("transformation", d, t->from, t->to, kNaN, kNaN, "",
+          t->message.empty() ? "not detected" : t->message);
+      continue;
+    }
+    row("onset_gpa", d, t->from, t->to, t->fit.onset_gpa, t->fit.onset_esd, "GPa",
+        "5 % of the transformation");
+    row("midpoint_gpa", d, t->from, t->to, t->fit.midpoint_gpa, t->fit.midpoint_esd, "GPa", t->fit.message);
+    row("width_gpa", d, t->from, t->to, t->fit.width_gpa, t->fit.width_esd, "GPa", "logistic width w");
+    row("low_plateau", d, t->from, t->to, t->fit.low, t->fit.low_esd, "fraction", tr.high_pressure_phase);
+    row("high_plateau", d, t->from, t->to, t->fit.high, t->fit.high_esd, "fraction", tr.high_pressure_phase);
+  }
+  if (std::isfinite(tr.hysteresis_gpa))
+    row("hysteresis_gpa", "", tr.high_pressure_phase, "", tr.hysteresis_gpa, tr.hysteresis_esd, "GPa",
+        "midpoint(compression) - midpoint(decompression)");
+  if (std::isfinite(tr.retained_fraction))
+    row("retained_fraction", "decompression", tr.high_pressure_phase, "", tr.retained_fraction,
+        tr.retained_esd, "fraction",
+        fmt::format("frame {} at {:.3f} GPa", tr.retained_frame, tr.retained_at_gpa));
+  io::write_csv(path, {q, dir, from, to, val, esd, unit, note});
+}
+
+}  // namespace anvil::pipeline
