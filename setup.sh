@@ -16,6 +16,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   gemmi-dev tao-pegtl-dev libcli11-dev libtomlplusplus-dev nlohmann-json3-dev
   libplplot-dev plplot-driver-cairo
+  libopenmpi-dev openmpi-bin
 )
 
 log() { printf '[setup] %s\n' "$*"; }

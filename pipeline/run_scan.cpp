@@ -13,6 +13,7 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <stdexcept>
 
 #include "core/error.hpp"
 #include "geometry/detector.hpp"
@@ -280,7 +281,12 @@ RunSummary run_scan(const ScanConfig& config, const RunOptions& options) {
   // Frames to do, and frames an earlier run finished (resume).
   std::vector<std::optional<FrameResult>> results(n);
   std::vector<std::size_t> todo;
+  if (options.share_count == 0 || options.share_rank >= options.share_count)
+    throw std::invalid_argument("run_scan: share_rank must be below share_count");
+  const bool shared = options.share_count > 1;
+  const auto mine = [&](std::size_t k) { return k % options.share_count == options.share_rank; };
   for (std::size_t k = 0; k < n; ++k) {
+    if (!mine(k)) continue;  // another process's frame
     if (!options.force) results[k] = load_checkpoint(checkpoints, k, fingerprint);
     if (results[k] && options.retry_failed && !results[k]->ok()) results[k].reset();
     if (results[k]) {
@@ -411,6 +417,13 @@ RunSummary run_scan(const ScanConfig& config, const RunOptions& options) {
   for (std::size_t i = 0; i < clock.ns.size(); ++i)
     if (clock.ns[i] > 0)
       summary.stage_seconds[stage_names[i]] = static_cast<double>(clock.ns[i].load()) * 1e-9;
+  if (shared) {  // this process's share is checkpointed; the tables wait for all shares
+    summary.partial = true;
+    summary.interrupted = options.stop && options.stop->load();
+    for (std::size_t k = 0; k < n; ++k)
+      if (mine(k) && results[k]) ++(results[k]->ok() ? summary.succeeded : summary.failed);
+    return summary;
+  }
   for (std::size_t k = 0; k < n; ++k)
     if (!results[k]) {
       summary.interrupted = true;

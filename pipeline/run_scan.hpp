@@ -55,6 +55,10 @@ struct RunOptions {
   bool retry_failed = false;        // redo frames an earlier run recorded as failed (live mode: a frame may
                                     // have been read while the detector was still writing it)
   std::string command_line;
+  // A share of a distributed run (run_distributed.hpp): this process reduces only the frames k
+  // with k % share_count == share_rank, checkpoints them and returns (RunSummary::partial)
+  // without writing tables; a later run that finds every frame checkpointed writes them.
+  std::size_t share_rank = 0, share_count = 1;
   // Set (e.g. by a SIGINT handler) to stop: frames in flight finish and are checkpointed, no
   // new frame starts, and the final tables are not written (the next run resumes).
   const std::atomic<bool>* stop = nullptr;
@@ -68,6 +72,7 @@ struct RunSummary {
   std::size_t failed = 0;
   std::size_t resumed = 0;   // frames taken from an earlier run's checkpoints
   bool interrupted = false;  // stopped early: checkpoints kept, tables not written
+  bool partial = false;      // a share of a distributed run: its frames checkpointed, no tables
   std::map<std::string, std::size_t> failure_reasons;
   std::vector<std::filesystem::path> outputs;
   std::vector<std::string> warnings;

@@ -12,6 +12,9 @@
 #include "core/error.hpp"
 #include "progress.hpp"
 #include "run_scan.hpp"
+#ifdef ANVIL_HAVE_MPI
+#include "run_distributed.hpp"
+#endif
 
 namespace anvil::cli {
 
@@ -27,6 +30,7 @@ struct RunArgs {
   bool force = false;
   bool quiet = false;
   bool follow = false;
+  bool mpi = false;
   double poll_s = 2.0;
   double idle_timeout_s = 60.0;
 };
@@ -47,6 +51,9 @@ void add_run_command(CLI::App& app, Context& ctx, const std::string& command_lin
   cmd->add_flag("--follow", a->follow,
                 "Live mode: keep reducing frames as the scan is written (every --poll s) until no new frame "
                 "arrives for --idle-timeout s or Ctrl-C; tables and figures are refreshed each time");
+  cmd->add_flag("--mpi", a->mpi,
+                "Distributed: run under mpirun; rank r reduces frames r, r+N, ..., rank 0 writes the tables "
+                "(the output folder must be on a file system every rank sees)");
   cmd->add_option("--poll", a->poll_s, "Seconds between looks for new frames (--follow)")
       ->capture_default_str();
   cmd->add_option("--idle-timeout", a->idle_timeout_s,
@@ -77,7 +84,34 @@ void add_run_command(CLI::App& app, Context& ctx, const std::string& command_lin
     std::signal(SIGINT, request_stop);
     std::signal(SIGTERM, request_stop);
     const auto t0 = std::chrono::steady_clock::now();
-    auto s = pipeline::run_scan(config, o);
+    bool print = true;
+    pipeline::RunSummary s;
+    if (a->mpi) {
+#ifdef ANVIL_HAVE_MPI
+      if (a->follow)
+        throw InputError("anvil run",
+                         "--follow and --mpi do not go together (live mode runs on one machine)");
+      const auto d = pipeline::run_scan_distributed(config, o);
+      if (!d.error.empty()) {
+        if (d.rank == 0) fmt::print(stderr, "anvil run --mpi: {}\n", d.error);
+        ctx.exit_code = 2;
+        return;
+      }
+      print = d.rank == 0;
+      s = d.summary;
+      if (print && !s.interrupted) {
+        fmt::print("anvil run --mpi: {} ranks\n", d.size);
+        for (int r = 0; r < d.size; ++r)
+          fmt::print("  rank {}: {} frames reduced ({} failed) in {:.2f} s\n", r, d.reduced_per_rank[r],
+                     d.failed_per_rank[r], d.loop_seconds_per_rank[r]);
+      }
+#else
+      throw InputError("anvil run",
+                       "--mpi: this anvil was built without MPI (install libopenmpi-dev and rebuild)");
+#endif
+    } else {
+      s = pipeline::run_scan(config, o);
+    }
     if (a->follow) {
       // Live: look again every poll; frames finished before are taken from their checkpoints,
       // frames that failed (perhaps still being written) are tried again.
@@ -104,6 +138,10 @@ void add_run_command(CLI::App& app, Context& ctx, const std::string& command_lin
       }
     }
     if (progress) progress->finish();
+    if (!print) {  // an MPI rank other than 0: rank 0 reports
+      ctx.exit_code = s.interrupted ? 130 : 0;
+      return;
+    }
     if (s.interrupted) {
       fmt::print(stderr,
                  "anvil run: interrupted after {} of {} frames; run the same command again to finish\n",
@@ -121,9 +159,9 @@ void add_run_command(CLI::App& app, Context& ctx, const std::string& command_lin
       fmt::print("time per stage (summed over threads; frame loop {:.2f} s wall, {:.1f} frames/s):\n",
                  s.loop_seconds,
                  s.loop_seconds > 0 ? static_cast<double>(s.frames - s.resumed) / s.loop_seconds : 0.0);
-      for (const auto& [stage, secs] : s.stage_seconds)
-        fmt::print("  {:<18} {:8.3f} s  {:7.2f} ms/frame\n", stage, secs,
-                   1e3 * secs / static_cast<double>(std::max<std::size_t>(1, s.frames - s.resumed)));
+      for (const auto& [stage, stage_s] : s.stage_seconds)
+        fmt::print("  {:<18} {:8.3f} s  {:7.2f} ms/frame\n", stage, stage_s,
+                   1e3 * stage_s / static_cast<double>(std::max<std::size_t>(1, s.frames - s.resumed)));
     }
     fmt::print("wrote:\n");
     for (const auto& p : s.outputs) fmt::print("  {}\n", p.string());
