@@ -4,6 +4,7 @@
 #include <fmt/os.h>
 #include <tbb/flow_graph.h>
 #include <tbb/task_arena.h>
+#include <unistd.h>
 
 #include <array>
 #include <atomic>
@@ -49,7 +50,8 @@ std::string read_text(const fs::path& p) {
 }
 
 void write_atomically(const fs::path& path, const std::string& text) {
-  const fs::path tmp = fs::path(path).concat(".part");
+  // A temporary name of this process's own: distributed runs write into one folder.
+  const fs::path tmp = fs::path(path).concat(fmt::format(".part{}", static_cast<long>(::getpid())));
   {
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
     if (!out) throw InputError(path.string(), "cannot write");
@@ -250,6 +252,10 @@ RunSummary run_scan(const ScanConfig& config, const RunOptions& options) {
   const fs::path out = options.output_dir;
   const fs::path checkpoints = out / ".checkpoints";
   fs::create_directories(checkpoints);
+  // Writes cut short by a killed run (not when distributed: other ranks may be writing now).
+  if (options.share_count <= 1)
+    for (const auto& e : fs::directory_iterator(checkpoints))
+      if (e.path().extension().string().rfind(".part", 0) == 0) fs::remove(e.path());
 
   // Everything a result depends on goes into the fingerprint: a changed description, geometry
   // or mask makes earlier checkpoints stale, and they are redone rather than reused.
@@ -295,7 +301,7 @@ RunSummary run_scan(const ScanConfig& config, const RunOptions& options) {
       todo.push_back(k);
     }
   }
-  write_atomically(config_copy, config_text);
+  if (options.share_rank == 0) write_atomically(config_copy, config_text);  // one writer when distributed
 
   const DetectorSetup* waxs = config.waxs ? &setups.front() : nullptr;
   const DetectorSetup* saxs = config.saxs ? &setups.back() : nullptr;
