@@ -4,7 +4,6 @@
 #include <fmt/os.h>
 #include <tbb/flow_graph.h>
 #include <tbb/task_arena.h>
-#include <unistd.h>
 
 #include <array>
 #include <atomic>
@@ -16,6 +15,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "core/atomic_file.hpp"
 #include "core/error.hpp"
 #include "geometry/detector.hpp"
 #include "geometry/poni.hpp"
@@ -47,19 +47,6 @@ std::string read_text(const fs::path& p) {
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();
-}
-
-void write_atomically(const fs::path& path, const std::string& text) {
-  // A temporary name of this process's own: distributed runs write into one folder.
-  const fs::path tmp = fs::path(path).concat(fmt::format(".part{}", static_cast<long>(::getpid())));
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) throw InputError(path.string(), "cannot write");
-    out << text;
-    out.flush();
-    if (!out) throw InputError(path.string(), "write failed (disk full?)");
-  }
-  fs::rename(tmp, path);
 }
 
 // Everything one detector needs for the whole scan, built once.
@@ -301,7 +288,8 @@ RunSummary run_scan(const ScanConfig& config, const RunOptions& options) {
       todo.push_back(k);
     }
   }
-  if (options.share_rank == 0) write_atomically(config_copy, config_text);  // one writer when distributed
+  if (options.share_rank == 0)
+    write_text_atomically(config_copy, config_text);  // one writer when distributed
 
   const DetectorSetup* waxs = config.waxs ? &setups.front() : nullptr;
   const DetectorSetup* saxs = config.saxs ? &setups.back() : nullptr;
@@ -396,8 +384,8 @@ RunSummary run_scan(const ScanConfig& config, const RunOptions& options) {
     tbb::flow::function_node<Done, tbb::flow::continue_msg> writer(g, tbb::flow::serial, [&](const Done& d) {
       const auto t_write = std::chrono::steady_clock::now();
       try {
-        write_atomically(checkpoint_path(checkpoints, d.result.index),
-                         frame_to_json(d.result, fingerprint).dump());
+        write_text_atomically(checkpoint_path(checkpoints, d.result.index),
+                              frame_to_json(d.result, fingerprint).dump());
       } catch (...) {
         std::lock_guard lock(fatal_mutex);
         if (!fatal) fatal = std::current_exception();

@@ -7,6 +7,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "core/atomic_file.hpp"
 #include "core/error.hpp"
 #include "core/text.hpp"
 
@@ -288,18 +289,7 @@ std::string format_fit2d_spline(const SplineDistortion& s) {
 }
 
 void write_fit2d_spline(const std::filesystem::path& path, const SplineDistortion& s) {
-  std::filesystem::path tmp = path;
-  tmp += ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) throw InputError(path.string(), "cannot create the spline file");
-    out << format_fit2d_spline(s);
-    out.flush();
-    if (!out) throw InputError(path.string(), "cannot write the spline file");
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) throw InputError(path.string(), "cannot write the spline file: " + ec.message());
+  write_text_atomically(path, format_fit2d_spline(s), "the spline file");
 }
 
 }  // namespace anvil::geometry

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "core/atomic_file.hpp"
 #include "core/error.hpp"
 #include "core/text.hpp"
 
@@ -318,22 +319,7 @@ std::string format_poni(const Geometry& g) {
 }
 
 void write_poni(const std::filesystem::path& path, const Geometry& g) {
-  const std::string text = format_poni(g);
-  std::filesystem::path tmp = path;
-  tmp += ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) throw InputError(path.string(), "cannot create the .poni file");
-    out << text;
-    out.flush();
-    if (!out) throw InputError(path.string(), "cannot write the .poni file");
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) {
-    std::filesystem::remove(tmp, ec);
-    throw InputError(path.string(), "cannot write the .poni file: " + ec.message());
-  }
+  write_text_atomically(path, format_poni(g), "the .poni file");
 }
 
 std::string python_float_repr(double v) {
