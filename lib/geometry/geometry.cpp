@@ -263,13 +263,9 @@ CornerGrid corner_grid(const Geometry& g, RadialUnit unit, ChiDiscontinuity disc
   const std::size_t nr = grid.pixels.rows + 1, nc = grid.pixels.cols + 1;
   grid.radial.resize(nr * nc);
   grid.chi.resize(nr * nc);
-  std::vector<double> p2(nc);
-  for (std::size_t c = 0; c < nc; ++c) p2[c] = fr.distortion ? 0.0 : fr.p2(static_cast<double>(c));
   for (std::size_t r = 0; r < nr; ++r) {
-    const double p1 = fr.distortion ? 0.0 : fr.p1(static_cast<double>(r));
     for (std::size_t c = 0; c < nc; ++c) {
-      const auto p = fr.distortion ? fr.position(static_cast<double>(r), static_cast<double>(c))
-                                   : std::array<double, 2>{p1, p2[c]};
+      const auto p = fr.position(static_cast<double>(r), static_cast<double>(c));
       const LabPosition t = fr.lab(p[0], p[1]);
       grid.radial[r * nc + c] = radial_of(t, unit, g.wavelength_m);
       grid.chi[r * nc + c] = chi_of(t, disc);
