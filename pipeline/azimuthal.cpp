@@ -2,6 +2,7 @@
 
 #include <fmt/core.h>
 
+#include <algorithm>
 #include <cmath>
 #include <numbers>
 
@@ -120,11 +121,37 @@ std::vector<float> to_float(const Image<double>& img) { return {img.pixels.begin
 
 }  // namespace
 
+void validate(const IntegrationSettings& s) {
+  const std::string src = "integration settings";
+  if (s.radial_bins == 0 || s.radial_bins > 1'000'000)
+    throw InputError(src, fmt::format("{} radial bins: must be 1..1000000", s.radial_bins));
+  if (s.azimuth_bins > 36'000) throw InputError(src, fmt::format("{} χ bins: at most 36000", s.azimuth_bins));
+  if (s.azimuth_bins && s.radial_bins * s.azimuth_bins > 100'000'000)
+    throw InputError(
+        src, fmt::format("{} x {} bins: a cake of at most 10^8 cells", s.radial_bins, s.azimuth_bins));
+  if (s.polarization_factor && !(std::abs(*s.polarization_factor) <= 1.0))
+    throw InputError(src,
+                     fmt::format("polarisation factor {} is not within [-1, 1]", *s.polarization_factor));
+  if (s.sigma_clip && !(std::isfinite(*s.sigma_clip) && *s.sigma_clip > 0))
+    throw InputError(src,
+                     fmt::format("sigma-clip threshold {} is not a positive number of σ", *s.sigma_clip));
+  if (s.sigma_clip_iterations < 1 || s.sigma_clip_iterations > 1000)
+    throw InputError(src, fmt::format("{} sigma-clip iterations: must be 1..1000", s.sigma_clip_iterations));
+  if (s.median_quantiles) {
+    const auto q = *s.median_quantiles;
+    if (!(q.min >= 0 && q.max <= 1 && q.min < q.max))
+      throw InputError(src, fmt::format("quantiles {}, {}: need 0 <= q1 < q2 <= 1", q.min, q.max));
+  }
+  for (const auto& r : {s.radial_range, s.azimuth_range_deg})
+    if (r && !(std::isfinite(r->min) && std::isfinite(r->max)))
+      throw InputError(src, fmt::format("range [{}, {}] is not finite", r->min, r->max));
+}
+
 DetectorIntegrator::DetectorIntegrator(geometry::Geometry geometry, Shape frame_shape, const Mask& mask,
                                        const IntegrationSettings& settings, const ImageF* dark,
                                        const ImageF* flat)
     : geometry_(std::move(geometry)),
-      settings_(settings),
+      settings_((validate(settings), settings)),
       mask_(mask),
       integrator_(build(geometry_, frame_shape, mask_, settings_)),
       output_scale_(scale_of(settings.unit)) {
@@ -194,9 +221,31 @@ integrate::IntegrationResult DetectorIntegrator::run(const io::Frame& frame) con
   return integrator_.integrate(in, corrections_, o);
 }
 
+// A frame with no usable pixel is an error for that frame, never a pattern of 0 ± 0.
+static void check_usable(const io::Frame& frame, const integrate::IntegrationResult& r) {
+  double pixels = 0, signal = 0;
+  for (std::size_t i = 0; i < r.intensity.size(); ++i) {
+    const double c = i < r.count.size() ? r.count[i] : 0.0;
+    if (c > 0 && std::isfinite(r.intensity[i])) {
+      pixels += c;
+      signal += std::abs(r.intensity[i]);
+    }
+  }
+  const std::size_t invalid = std::count(frame.invalid.pixels.begin(), frame.invalid.pixels.end(), 1);
+  if (!(pixels > 0))
+    throw FrameError(frame.origin, frame.index,
+                     fmt::format("no valid pixel in the integration range ({} of {} pixels invalid: NaN, "
+                                 "negative, saturated or detector-flagged; the rest masked)",
+                                 invalid, frame.image.pixels.size()));
+  if (signal == 0)
+    throw FrameError(frame.origin, frame.index,
+                     "every valid pixel reads 0 counts (detector not read out, or shutter closed?)");
+}
+
 Pattern1D DetectorIntegrator::integrate(const io::Frame& frame) const {
   if (integrator_.is_cake()) throw InputError("", "this integrator makes 2D cakes: use integrate_cake");
   const auto r = run(frame);
+  check_usable(frame, r);
   Pattern1D p;
   p.unit = settings_.unit;
   p.x = radial_axis();
@@ -216,6 +265,7 @@ Cake DetectorIntegrator::integrate_cake(const io::Frame& frame) const {
   if (!integrator_.is_cake())
     throw InputError("", "this integrator makes 1D patterns: set azimuth bins for cakes");
   const auto r = run(frame);
+  check_usable(frame, r);
   Cake c;
   c.unit = settings_.unit;
   c.radial = radial_axis();

@@ -30,6 +30,13 @@ struct IntegrationSettings {
   std::optional<integrate::Range> median_quantiles;  // e.g. {0.2, 0.8}: trimmed mean per bin
 };
 
+// Throws InputError (source "integration settings") for settings no integration can honour:
+// a polarisation factor outside [-1, 1] or not finite, a sigma-clip threshold that is not a
+// positive finite number, quantiles not 0 <= q1 < q2 <= 1, zero or absurd bin counts (more than
+// 10^6 radial bins, 36000 χ bins, 10^8 cells), non-finite ranges. The CLI and the scan
+// description check the same earlier, naming their option or key.
+void validate(const IntegrationSettings& settings);
+
 // A 2D cake: intensity[azimuth][radial] as pyFAI returns it (rows = χ bins).
 struct Cake {
   RadialUnit unit = RadialUnit::QInvNm;

@@ -1,15 +1,23 @@
 #include "run_scan.hpp"
 
+#include <fcntl.h>
 #include <fmt/core.h>
 #include <fmt/os.h>
+#include <sys/file.h>
 #include <tbb/flow_graph.h>
 #include <tbb/task_arena.h>
+#include <unistd.h>
 
 #include <array>
 #include <atomic>
+#include <cctype>
+#include <cerrno>
 #include <chrono>
 #include <cmath>
+#include <cstring>
+#include <ctime>
 #include <fstream>
+#include <limits>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -20,6 +28,7 @@
 #include "geometry/detector.hpp"
 #include "geometry/poni.hpp"
 #include "io/mask.hpp"
+#include "io/pressure_table.hpp"
 #include "io/results_file.hpp"
 #include "saxs/analysis.hpp"
 #include "saxs_json.hpp"
@@ -99,17 +108,34 @@ struct StageClock {
 // An analysis of one pattern, given the frame's pressure when known.
 using Analysis = std::function<json(const Pattern1D&, std::optional<double> pressure_gpa)>;
 
-DetectorOutcome process(const DetectorSetup& d, std::size_t k, std::optional<double> pressure_gpa,
+// The position in a detector's source of scan frame `number`, if it has that frame.
+std::optional<std::size_t> position_of(const DetectorSetup& d, std::size_t number) {
+  const std::size_t first = d.source->first_number();
+  if (number < first || number - first >= d.source->frame_count()) return std::nullopt;
+  return number - first;
+}
+
+std::string identity_of(const DetectorSetup& d, std::size_t number) {
+  const auto k = position_of(d, number);
+  return k ? d.source->frame_identity(*k) : fmt::format("{} frame {} (none)", d.config->name, number);
+}
+
+DetectorOutcome process(const DetectorSetup& d, std::size_t number, std::optional<double> pressure_gpa,
                         const Analysis& analyse, StageClock& clock, int first_stage) {
   DetectorOutcome out;
+  out.detector = d.config->name;
   out.present = true;
-  if (k >= d.source->frame_count()) {
-    out.error = fmt::format("{} has only {} frames", d.config->name, d.source->frame_count());
+  out.source = identity_of(d, number);
+  const auto k = position_of(d, number);
+  if (!k) {
+    const std::size_t first = d.source->first_number();
+    out.error = fmt::format("frame {}: {} has no such frame (its frames are {}..{})", number, d.config->name,
+                            first, first + d.source->frame_count() - 1);
     return out;
   }
   try {
     auto t = std::chrono::steady_clock::now();
-    const auto frame = d.source->read(k);
+    const auto frame = d.source->read(*k);
     clock.add(first_stage, t);
     t = std::chrono::steady_clock::now();
     out.pattern = d.integrator->integrate(frame);
@@ -119,7 +145,7 @@ DetectorOutcome process(const DetectorSetup& d, std::size_t k, std::optional<dou
     out.error = e.what();
     return out;
   } catch (const std::exception& e) {
-    out.error = fmt::format("frame {}: {}", k, e.what());
+    out.error = fmt::format("frame {}: {}", number, e.what());
     return out;
   }
   if (analyse) {
@@ -138,9 +164,11 @@ DetectorOutcome process(const DetectorSetup& d, std::size_t k, std::optional<dou
 
 json outcome_to_json(const DetectorOutcome& o) {
   json j;
+  j["detector"] = o.detector;
   j["present"] = o.present;
   j["ok"] = o.ok;
   if (!o.error.empty()) j["error"] = o.error;
+  if (!o.source.empty()) j["source"] = o.source;
   if (o.ok) {
     j["unit"] = unit_name(o.pattern.unit);
     j["x"] = o.pattern.x;
@@ -153,9 +181,11 @@ json outcome_to_json(const DetectorOutcome& o) {
 
 DetectorOutcome outcome_from_json(const json& j) {
   DetectorOutcome o;
+  o.detector = j.value("detector", "");
   o.present = j.value("present", false);
   o.ok = j.value("ok", false);
   o.error = j.value("error", "");
+  o.source = j.value("source", "");
   if (o.ok) {
     const std::string u = j.at("unit");
     for (auto unit : {RadialUnit::QInvNm, RadialUnit::QInvA, RadialUnit::TwoThetaDeg, RadialUnit::DSpacingA,
@@ -196,18 +226,34 @@ std::optional<FrameResult> frame_from_json(const json& j, std::uint64_t fingerpr
   return r;
 }
 
-fs::path checkpoint_path(const fs::path& dir, std::size_t k) {
-  return dir / fmt::format("frame_{:06d}.json", k);
+// One checkpoint per frame number: frame_000012.json is frame 12 whatever files exist.
+fs::path checkpoint_path(const fs::path& dir, std::size_t number) {
+  return dir / fmt::format("frame_{:06d}.json", number);
 }
 
-std::optional<FrameResult> load_checkpoint(const fs::path& dir, std::size_t k, std::uint64_t fingerprint) {
-  const auto p = checkpoint_path(dir, k);
-  if (!fs::exists(p)) return std::nullopt;
+enum class Checkpoint { Usable, Absent, Stale, SourceChanged };
+
+// A frame finished by an earlier run, if its checkpoint belongs to this scan description and
+// was made from the same source files (`sources`: the identity per detector, "" when absent).
+Checkpoint load_checkpoint(const fs::path& dir, std::size_t number, std::uint64_t fingerprint,
+                           const std::string& waxs_source, const std::string& saxs_source,
+                           std::optional<FrameResult>& out) {
+  const auto p = checkpoint_path(dir, number);
+  if (!fs::exists(p)) return Checkpoint::Absent;
   try {
-    return frame_from_json(json::parse(read_text(p)), fingerprint);
+    out = frame_from_json(json::parse(read_text(p)), fingerprint);
   } catch (const std::exception&) {
-    return std::nullopt;  // unreadable: the frame is simply redone
+    out.reset();  // unreadable: the frame is simply redone
   }
+  if (!out || out->index != number) {
+    out.reset();
+    return Checkpoint::Stale;
+  }
+  if (out->waxs.source != waxs_source || out->saxs.source != saxs_source) {
+    out.reset();
+    return Checkpoint::SourceChanged;
+  }
+  return Checkpoint::Usable;
 }
 
 // ---------------------------------------------------------------- final outputs
@@ -230,9 +276,88 @@ io::PatternStackData stack_of(const std::string& name, const std::vector<FrameRe
   return s;
 }
 
-std::string status_of(const DetectorOutcome& o) { return !o.present ? "" : o.ok ? "ok" : "failed"; }
-
 }  // namespace
+
+bool DetectorOutcome::analysis_failed() const {
+  if (!present || !ok || !analysis.is_object()) return false;
+  const std::string st = analysis.value("status", "");
+  return st == "failed" || st == "not_converged";
+}
+
+std::string DetectorOutcome::analysis_reason() const {
+  if (!analysis_failed()) return "";
+  const std::string why = analysis.value("reason", "");
+  const std::string st = analysis.value("status", "");
+  return why.empty() ? (st == "not_converged" ? "did not converge" : "failed") : why;
+}
+
+std::string DetectorOutcome::status() const {
+  if (!present) return "";
+  if (!ok) return "failed";
+  if (analysis_failed()) return analysis_name() + " failed";
+  return "ok";
+}
+
+std::string FrameResult::error() const {
+  std::vector<std::string> why;
+  for (const auto* o : {&waxs, &saxs}) {
+    if (o->present && !o->ok) why.push_back(o->error);
+    if (o->analysis_failed())
+      why.push_back(fmt::format("frame {}: {} {} failed: {}", index, o == &waxs ? "waxs" : "saxs",
+                                o->analysis_name(), o->analysis_reason()));
+  }
+  std::string e;
+  for (const auto& w : why) e += (e.empty() ? "" : "; ") + w;
+  return e;
+}
+
+std::string default_output_name(const std::string& scan_name) {
+  std::string out;
+  for (const char ch : scan_name) {
+    const bool keep = std::isalnum(static_cast<unsigned char>(ch)) || ch == '-' || ch == '_' || ch == '.';
+    if (keep)
+      out += ch;
+    else if (!out.empty() && out.back() != '_')
+      out += '_';
+  }
+  // No leading dots or underscores (".." or a hidden folder), none trailing.
+  const auto b = out.find_first_not_of("._");
+  out = b == std::string::npos ? std::string() : out.substr(b);
+  while (!out.empty() && (out.back() == '_' || out.back() == '.')) out.pop_back();
+  return (out.empty() ? std::string("scan") : out) + "_results";
+}
+
+OutputLock::OutputLock(const fs::path& dir, const std::string& command_line) {
+  fs::create_directories(dir);
+  const fs::path path = dir / ".anvil.lock";
+  fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd_ < 0)
+    throw InputError(path.string(), fmt::format("cannot open the lock file: {}", std::strerror(errno)));
+  if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+    std::string holder = read_text(path);
+    while (!holder.empty() && (holder.back() == '\n' || holder.back() == ' ')) holder.pop_back();
+    ::close(fd_);
+    fd_ = -1;
+    throw InputError(dir.string(),
+                     fmt::format("another anvil run is writing to this folder ({}); wait for it to "
+                                 "finish, stop it, or give another output folder with -o",
+                                 holder.empty() ? "holder unknown" : holder));
+  }
+  char host[256] = {};
+  ::gethostname(host, sizeof host - 1);
+  const auto now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+  char when[64] = {};
+  std::strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S", std::localtime(&now));
+  const std::string who =
+      fmt::format("pid {} on {}, started {}: {}\n", static_cast<long>(::getpid()), host, when, command_line);
+  if (::ftruncate(fd_, 0) == 0) {
+    [[maybe_unused]] const auto written = ::pwrite(fd_, who.data(), who.size(), 0);
+  }
+}
+
+OutputLock::~OutputLock() {
+  if (fd_ >= 0) ::close(fd_);  // releases the flock
+}
 
 RunSummary run_scan(const ScanConfig& config, const RunOptions& options) {
   RunSummary summary;
@@ -257,42 +382,62 @@ RunSummary run_scan(const ScanConfig& config, const RunOptions& options) {
   }
   const fs::path config_copy = checkpoints / "scan.toml";
 
-  std::size_t n = 0;
-  for (const auto& s : setups) n = std::max(n, s.source->frame_count());
+  // The scan's frames are numbered first..first+n-1: every detector's numbers together (a
+  // numbered file series starts at its lowest file number, a stack at 0).
+  std::size_t first = std::numeric_limits<std::size_t>::max(), end = 0;
+  for (const auto& s : setups) {
+    first = std::min(first, s.source->first_number());
+    end = std::max(end, s.source->first_number() + s.source->frame_count());
+  }
+  const std::size_t n = end - first;
   for (const auto& s : setups)
-    if (s.source->frame_count() != n)
-      summary.warnings.push_back(fmt::format("{} has {} frames, the scan {}: the missing frames fail for {}",
-                                             s.config->name, s.source->frame_count(), n, s.config->name));
+    if (s.source->first_number() != first || s.source->frame_count() != n)
+      summary.warnings.push_back(fmt::format(
+          "{} has frames {}..{}, the scan {}..{}: the frames it lacks fail for {}", s.config->name,
+          s.source->first_number(), s.source->first_number() + s.source->frame_count() - 1, first, end - 1,
+          s.config->name));
   summary.frames = n;
+  summary.first_frame = first;
 
   ScanPressures pressures;
   if (config.pressure) {
-    pressures = load_scan_pressures(*config.pressure, n);
+    pressures = load_scan_pressures(*config.pressure, first, n, options.growing);
     for (const auto& w : pressures.warnings) summary.warnings.push_back(w);
+    if (!pressures.numbering.empty()) summary.notes.push_back(pressures.numbering);
   }
 
-  // Frames to do, and frames an earlier run finished (resume).
+  // Frames to do, and frames an earlier run finished (resume). results[k] is frame first + k.
   std::vector<std::optional<FrameResult>> results(n);
   std::vector<std::size_t> todo;
   if (options.share_count == 0 || options.share_rank >= options.share_count)
-    throw std::invalid_argument("run_scan: share_rank must be below share_count");
+    throw InputError("run_scan", "share_rank must be below share_count");
   const bool shared = options.share_count > 1;
   const auto mine = [&](std::size_t k) { return k % options.share_count == options.share_rank; };
+  const DetectorSetup* waxs = config.waxs ? &setups.front() : nullptr;
+  const DetectorSetup* saxs = config.saxs ? &setups.back() : nullptr;
+  std::vector<std::size_t> changed;
   for (std::size_t k = 0; k < n; ++k) {
     if (!mine(k)) continue;  // another process's frame
-    if (!options.force) results[k] = load_checkpoint(checkpoints, k, fingerprint);
-    if (results[k] && options.retry_failed && !results[k]->ok()) results[k].reset();
+    if (!options.force) {
+      const auto state =
+          load_checkpoint(checkpoints, first + k, fingerprint, waxs ? identity_of(*waxs, first + k) : "",
+                          saxs ? identity_of(*saxs, first + k) : "", results[k]);
+      if (state == Checkpoint::SourceChanged) changed.push_back(first + k);
+    }
+    if (results[k] && options.retry_failed && !results[k]->patterns_ok()) results[k].reset();
     if (results[k]) {
       ++summary.resumed;
     } else {
       todo.push_back(k);
     }
   }
+  summary.changed = changed.size();
+  if (!changed.empty())
+    summary.notes.push_back(fmt::format("frames {}: the source file changed since their checkpoint: redone",
+                                        io::frame_ranges(changed)));
   if (options.share_rank == 0)
     write_text_atomically(config_copy, config_text);  // one writer when distributed
 
-  const DetectorSetup* waxs = config.waxs ? &setups.front() : nullptr;
-  const DetectorSetup* saxs = config.saxs ? &setups.back() : nullptr;
   std::unique_ptr<WaxsFitter> fitter;
   if (waxs && !config.fit.phases.empty()) {
     WaxsFitSettings fs_;
@@ -338,11 +483,12 @@ RunSummary run_scan(const ScanConfig& config, const RunOptions& options) {
   StageClock clock;
 
   struct Work {
-    std::size_t seq = 0;  // position among this run's frames: the sequencer restores this order
-    std::size_t index = 0;
+    std::size_t seq = 0;    // position among this run's frames: the sequencer restores this order
+    std::size_t index = 0;  // position in the scan (frame number - first)
   };
   struct Done {
     std::size_t seq = 0;
+    std::size_t position = 0;  // in results
     FrameResult result;
   };
 
@@ -368,15 +514,16 @@ RunSummary run_scan(const ScanConfig& config, const RunOptions& options) {
     tbb::flow::function_node<Work, Done> work(g, tbb::flow::unlimited, [&](const Work& w) {
       Done d;
       d.seq = w.seq;
+      d.position = w.index;
       FrameResult& r = d.result;
-      r.index = w.index;
+      r.index = first + w.index;  // the frame's number
       if (w.index < pressures.pressure_gpa.size()) {
         r.pressure_gpa = pressures.pressure_gpa[w.index];
         r.pressure_esd_gpa = pressures.esd_gpa[w.index];
         r.direction = pressures.direction[w.index];
       }
-      if (waxs) r.waxs = process(*waxs, w.index, r.pressure_gpa, waxs_analysis, clock, StageClock::WaxsRead);
-      if (saxs) r.saxs = process(*saxs, w.index, r.pressure_gpa, saxs_analysis, clock, StageClock::SaxsRead);
+      if (waxs) r.waxs = process(*waxs, r.index, r.pressure_gpa, waxs_analysis, clock, StageClock::WaxsRead);
+      if (saxs) r.saxs = process(*saxs, r.index, r.pressure_gpa, saxs_analysis, clock, StageClock::SaxsRead);
       return d;
     });
     tbb::flow::sequencer_node<Done> order(g, [](const Done& d) { return d.seq; });
@@ -390,7 +537,7 @@ RunSummary run_scan(const ScanConfig& config, const RunOptions& options) {
         std::lock_guard lock(fatal_mutex);
         if (!fatal) fatal = std::current_exception();
       }
-      results[d.result.index] = d.result;
+      results[d.position] = d.result;
       clock.add(StageClock::Write, t_write);
       ++written;
       if (options.on_frame) options.on_frame(d.result, written, todo.size());
@@ -439,11 +586,9 @@ RunSummary run_scan(const ScanConfig& config, const RunOptions& options) {
     p.numbers.push_back(r.pressure_gpa.value_or(NAN));
     pe.numbers.push_back(r.pressure_gpa ? r.pressure_esd_gpa : NAN);
     dir.strings.push_back(std::string(pressure::direction_name(r.direction)));
-    ws.strings.push_back(status_of(r.waxs));
-    ss.strings.push_back(status_of(r.saxs));
-    std::string e = r.waxs.error;
-    if (!r.saxs.error.empty()) e += (e.empty() ? "" : "; ") + r.saxs.error;
-    err.strings.push_back(e);
+    ws.strings.push_back(r.waxs.status());
+    ss.strings.push_back(r.saxs.status());
+    err.strings.push_back(r.error());
     if (r.ok()) {
       ++summary.succeeded;
     } else {
@@ -458,6 +603,9 @@ RunSummary run_scan(const ScanConfig& config, const RunOptions& options) {
           }
           ++summary.failure_reasons[reason];
         }
+        if (o->analysis_failed())
+          ++summary.failure_reasons[fmt::format("{} {} failed: {}", o->detector, o->analysis_name(),
+                                                o->analysis_reason())];
       }
     }
   }

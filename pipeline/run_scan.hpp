@@ -28,23 +28,39 @@
 namespace anvil::pipeline {
 
 struct DetectorOutcome {
+  std::string detector;  // "waxs" or "saxs"
   bool present = false;  // this detector is part of the scan
-  bool ok = false;
-  std::string error;  // why it failed (read, integration)
+  bool ok = false;       // the frame was read and integrated
+  std::string error;     // why it failed (read, integration)
+  std::string source;    // where the pixels came from (FrameSource::frame_identity)
   Pattern1D pattern;
   // The analysis of the pattern: WAXS phase fit (pipeline/waxs_fit.hpp's JSON) or SAXS
   // indexing; null when not asked for. A failed analysis keeps the pattern (ok stays true) and
   // says why in analysis["status"] / ["reason"].
   nlohmann::json analysis;
+
+  // The analysis ran and did not give a result ("failed", "not_converged").
+  bool analysis_failed() const;
+  // Why the analysis failed ("" when it did not).
+  std::string analysis_reason() const;
+  // "" (not part of the scan), "ok", "failed" (read/integration) or "fit failed" / "index failed".
+  std::string status() const;
+  // What the analysis of this detector is called: "fit" (WAXS) or "index" (SAXS).
+  std::string analysis_name() const { return detector == "saxs" ? "index" : "fit"; }
 };
 
 struct FrameResult {
-  std::size_t index = 0;
+  std::size_t index = 0;  // the frame's number in the scan (io::FrameSource::first_number)
   std::optional<double> pressure_gpa;
   double pressure_esd_gpa = 0.0;
   pressure::Direction direction = pressure::Direction::Unknown;
   DetectorOutcome waxs, saxs;
-  bool ok() const { return (!waxs.present || waxs.ok) && (!saxs.present || saxs.ok); }
+  // Every detector's pattern was made (a failed analysis does not matter here).
+  bool patterns_ok() const { return (!waxs.present || waxs.ok) && (!saxs.present || saxs.ok); }
+  // Patterns made and every analysis asked for gave a result: what counts as a success.
+  bool ok() const { return patterns_ok() && !waxs.analysis_failed() && !saxs.analysis_failed(); }
+  // Every reason this frame failed, "; "-joined ("" when ok()).
+  std::string error() const;
 };
 
 struct RunOptions {
@@ -52,8 +68,9 @@ struct RunOptions {
   std::filesystem::path phase_dir;  // where named phases (CdSe-WZ, ...) are found: calib/phases
   std::size_t threads = 0;          // 0: all cores
   bool force = false;               // redo frames already done
-  bool retry_failed = false;        // redo frames an earlier run recorded as failed (live mode: a frame may
-                                    // have been read while the detector was still writing it)
+  bool retry_failed = false;        // redo frames an earlier run could not read or integrate (live mode: a
+                                    // frame may have been read while the detector was still writing it)
+  bool growing = false;  // live mode: the scan is still being written (pressure rows may run ahead)
   std::string command_line;
   // A share of a distributed run (run_distributed.hpp): this process reduces only the frames k
   // with k % share_count == share_rank, checkpoints them and returns (RunSummary::partial)
@@ -70,12 +87,15 @@ struct RunSummary {
   std::size_t frames = 0;
   std::size_t succeeded = 0;
   std::size_t failed = 0;
-  std::size_t resumed = 0;   // frames taken from an earlier run's checkpoints
-  bool interrupted = false;  // stopped early: checkpoints kept, tables not written
-  bool partial = false;      // a share of a distributed run: its frames checkpointed, no tables
+  std::size_t first_frame = 0;  // the scan's frames are numbered first_frame .. first_frame + frames - 1
+  std::size_t resumed = 0;      // frames taken from an earlier run's checkpoints
+  std::size_t changed = 0;      // checkpointed frames redone because their source file changed
+  bool interrupted = false;     // stopped early: checkpoints kept, tables not written
+  bool partial = false;         // a share of a distributed run: its frames checkpointed, no tables
   std::map<std::string, std::size_t> failure_reasons;
   std::vector<std::filesystem::path> outputs;
   std::vector<std::string> warnings;
+  std::vector<std::string> notes;  // how things were decided (pressure numbering), for the log
   // Where the time went: seconds per stage summed over all threads ("waxs read", "waxs
   // integrate", "waxs fit", "saxs index", "write", ...), and the wall time of the frame loop.
   std::map<std::string, double> stage_seconds;
@@ -83,5 +103,25 @@ struct RunSummary {
 };
 
 RunSummary run_scan(const ScanConfig& config, const RunOptions& options);
+
+// The folder name a scan's results go to when none is given: "<name>_results" with the name
+// reduced to letters, digits, '.', '-' and '_' (a scan name is never a path: "../../x" gives
+// "x_results" beside the scan description, not a folder two levels up).
+std::string default_output_name(const std::string& scan_name);
+
+// One writer per output folder. Holds an advisory lock (flock) on DIR/.anvil.lock for its
+// lifetime; the kernel drops it when the process dies, so a killed run never leaves the folder
+// locked. The file says who holds it (pid, host, start time, command) so that a second run
+// into the same folder fails with InputError naming them.
+class OutputLock {
+ public:
+  OutputLock(const std::filesystem::path& dir, const std::string& command_line);
+  ~OutputLock();
+  OutputLock(const OutputLock&) = delete;
+  OutputLock& operator=(const OutputLock&) = delete;
+
+ private:
+  int fd_ = -1;
+};
 
 }  // namespace anvil::pipeline

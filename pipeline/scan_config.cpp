@@ -3,6 +3,7 @@
 #include <fmt/core.h>
 #include <toml++/toml.h>
 
+#include <cmath>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -55,14 +56,30 @@ class Table {
   }
 
   std::optional<std::string> string(std::string_view key) { return opt<std::string>(key, "a string"); }
-  std::optional<double> number(std::string_view key) { return opt<double>(key, "a number"); }
+  // A finite number within [lo, hi] (NaN and inf are TOML numbers, never settings).
+  std::optional<double> number(std::string_view key, double lo = -HUGE_VAL, double hi = HUGE_VAL,
+                               const char* meaning = nullptr) {
+    auto v = opt<double>(key, "a number");
+    if (!v) return v;
+    if (!std::isfinite(*v)) fail(*t_.get(key), key, fmt::format("must be a finite number, is {}", *v));
+    if (*v < lo || *v > hi) {
+      std::string range = lo == -HUGE_VAL  ? fmt::format("at most {}", hi)
+                          : hi == HUGE_VAL ? fmt::format("at least {}", lo)
+                                           : fmt::format("within [{}, {}]", lo, hi);
+      fail(*t_.get(key), key,
+           fmt::format("must be {}{}, is {}", range, meaning ? fmt::format(" ({})", meaning) : "", *v));
+    }
+    return v;
+  }
   std::optional<bool> boolean(std::string_view key) { return opt<bool>(key, "true or false"); }
   std::optional<std::int64_t> integer(std::string_view key) { return opt<std::int64_t>(key, "an integer"); }
 
-  std::optional<std::size_t> count(std::string_view key) {
+  // A positive integer, at most `max` (a size anvil allocates: nonsense must not reach malloc).
+  std::optional<std::size_t> count(std::string_view key, std::int64_t max = 1'000'000) {
     auto v = integer(key);
     if (!v) return std::nullopt;
     if (*v <= 0) fail(*t_.get(key), key, fmt::format("must be positive, is {}", *v));
+    if (*v > max) fail(*t_.get(key), key, fmt::format("must be at most {}, is {}", max, *v));
     return static_cast<std::size_t>(*v);
   }
 
@@ -92,6 +109,8 @@ class Table {
     if (!arr || arr->size() != 2 || !(*arr)[0].value<double>() || !(*arr)[1].value<double>())
       fail(*n, key, "expected [min, max]");
     integrate::Range r{*(*arr)[0].value<double>(), *(*arr)[1].value<double>()};
+    if (!std::isfinite(r.min) || !std::isfinite(r.max))
+      fail(*n, key, fmt::format("[{}, {}] is not a range of finite numbers", r.min, r.max));
     if (!(r.max > r.min)) fail(*n, key, fmt::format("empty range [{}, {}]", r.min, r.max));
     return r;
   }
@@ -169,21 +188,18 @@ DetectorConfig parse_detector(Table t, const std::string& name, const fs::path& 
       }
     }
     if (auto v = it->count("bins")) s.radial_bins = *v;
-    if (auto v = it->count("azimuth_bins")) s.azimuth_bins = *v;
+    if (auto v = it->count("azimuth_bins", 36'000)) s.azimuth_bins = *v;
     if (auto r = it->range("range")) s.radial_range = r;
     if (auto r = it->range("azimuth_range")) s.azimuth_range_deg = r;
     if (auto v = it->string("split")) s.split = parse_split(*v, *it, it->get("split"));
     if (auto v = it->string("error_model")) s.error_model = parse_error(*v, *it, it->get("error_model"));
     if (auto v = it->boolean("solid_angle")) s.correct_solid_angle = *v;
-    if (auto v = it->number("polarization")) {
-      if (std::abs(*v) > 1) it->fail(*it->get("polarization"), "polarization", "must be within [-1, 1]");
-      s.polarization_factor = v;
-    }
-    if (auto v = it->number("sigma_clip")) {
-      if (*v <= 0) it->fail(*it->get("sigma_clip"), "sigma_clip", "must be positive (σ)");
+    s.polarization_factor = it->number("polarization", -1.0, 1.0, "the polarisation factor");
+    if (auto v = it->number("sigma_clip", 0.0, HUGE_VAL, "σ")) {
+      if (*v == 0) it->fail(*it->get("sigma_clip"), "sigma_clip", "must be positive (σ), is 0");
       s.sigma_clip = v;
     }
-    if (auto v = it->count("sigma_clip_iterations")) s.sigma_clip_iterations = static_cast<int>(*v);
+    if (auto v = it->count("sigma_clip_iterations", 1000)) s.sigma_clip_iterations = static_cast<int>(*v);
     it->reject_unknown();
   }
   t.reject_unknown();
@@ -196,6 +212,10 @@ PressureSource parse_pressure(Table t, const fs::path& base) {
   const auto file = t.string("file");
   if (!file) throw InputError(t.source(), "[pressure] needs 'file' (a CSV table or a SPEC file)");
   p.path = resolve(base, *file);
+  if (auto f = t.integer("first_frame")) {
+    if (*f < 0) t.fail(*t.get("first_frame"), "first_frame", fmt::format("must be 0 or more, is {}", *f));
+    p.first_frame = *f;
+  }
   if (kind == "table") {
     p.kind = PressureSource::Kind::Table;
   } else if (kind == "spec" || kind == "ruby") {
@@ -219,8 +239,8 @@ PressureSource parse_pressure(Table t, const fs::path& base) {
         t.fail(*t.get("scale"), "scale", e.problem());
       }
     }
-    p.ruby_lambda0_nm = t.number("lambda0_nm");
-    p.ruby_esd_nm = t.number("r1_esd_nm");
+    p.ruby_lambda0_nm = t.number("lambda0_nm", 600.0, 800.0, "ruby R1 at ambient, nm");
+    p.ruby_esd_nm = t.number("r1_esd_nm", 0.0, 10.0, "uncertainty of R1, nm");
   } else {
     t.fail(*t.get("source"), "source", "expected table, spec or ruby, not '" + kind + "'");
   }
@@ -245,7 +265,7 @@ ScanConfig parse_scan_config(const std::string& text, const fs::path& source_nam
   Table t(root, "", source_name.string());
   if (auto scan = t.table("scan")) {
     if (auto n = scan->string("name")) c.name = *n;
-    if (auto n = scan->count("frames_in_flight")) c.frames_in_flight = *n;
+    if (auto n = scan->count("frames_in_flight", 4096)) c.frames_in_flight = *n;
     scan->reject_unknown();
   }
   if (auto w = t.table("waxs")) c.waxs = parse_detector(*w, "waxs", base);

@@ -6,6 +6,7 @@
 #include <fstream>
 #include <map>
 
+#include "io/pressure_table.hpp"
 #include "io/results_file.hpp"
 #include "plots.hpp"
 #include "series/eos_fit.hpp"
@@ -48,7 +49,7 @@ std::vector<fs::path> write_phase_tables(const fs::path& dir, const std::vector<
     frac.push_back({ph, "", {}, {}});
     esd.push_back({ph + "_esd", "", {}, {}});
   }
-  io::TableColumn rwp{"rwp", "", {}, {}}, status{"status", "", {}, {}};
+  io::TableColumn rwp{"rwp", "", {}, {}}, status{"status", "", {}, {}}, reason{"reason", "", {}, {}};
   // lattice.csv, one row per frame and phase
   std::vector<io::TableColumn> lat = {
       {"frame", "", {}, {}},  {"pressure_gpa", "", {}, {}}, {"direction", "", {}, {}}, {"phase", "", {}, {}},
@@ -69,6 +70,7 @@ std::vector<fs::path> write_phase_tables(const fs::path& dir, const std::vector<
     status.strings.push_back(!r.waxs.ok      ? "no pattern"
                              : a.is_object() ? a.value("status", "failed")
                                              : "not fitted");
+    reason.strings.push_back(!r.waxs.ok ? r.waxs.error : r.waxs.analysis_reason());
     rwp.numbers.push_back(ok ? number(a, "rwp") : NAN);
     for (std::size_t k = 0; k < phases.size(); ++k) {
       const json ph = ok && a["phases"].contains(phases[k]) ? a["phases"][phases[k]] : json();
@@ -103,6 +105,7 @@ std::vector<fs::path> write_phase_tables(const fs::path& dir, const std::vector<
   }
   pf.push_back(rwp);
   pf.push_back(status);
+  pf.push_back(reason);
   io::write_csv(dir / "phase_fractions.csv", pf);
   io::write_csv(dir / "lattice.csv", lat);
   return {dir / "phase_fractions.csv", dir / "lattice.csv"};
@@ -397,13 +400,19 @@ fs::path write_report(const fs::path& dir, const std::string& scan_name,
                       const std::vector<FrameResult>& frames, const std::vector<std::string>& phases,
                       const std::vector<fs::path>& outputs, const std::string& command_line) {
   std::size_t ok = 0;
-  std::map<std::string, std::size_t> reasons;
+  std::map<std::string, std::vector<std::size_t>> reasons;  // reason -> frames
   double pmin = INFINITY, pmax = -INFINITY;
   for (const auto& r : frames) {
     if (r.ok()) ++ok;
-    for (const auto* o : {&r.waxs, &r.saxs})
+    for (const auto* o : {&r.waxs, &r.saxs}) {
       if (o->present && !o->ok)
-        ++reasons[o->error.substr(o->error.rfind(": ") == std::string::npos ? 0 : o->error.rfind(": ") + 2)];
+        reasons[o->detector + ": " +
+                o->error.substr(o->error.rfind(": ") == std::string::npos ? 0 : o->error.rfind(": ") + 2)]
+            .push_back(r.index);
+      if (o->analysis_failed())
+        reasons[fmt::format("{} {} failed: {}", o->detector, o->analysis_name(), o->analysis_reason())]
+            .push_back(r.index);
+    }
     if (r.pressure_gpa) pmin = std::min(pmin, *r.pressure_gpa), pmax = std::max(pmax, *r.pressure_gpa);
   }
   std::string h;
@@ -423,9 +432,10 @@ fs::path write_report(const fs::path& dir, const std::string& scan_name,
   }
   h += "</p>\n<p>Made by anvil " ANVIL_VERSION ": <code>" + html_escape(command_line) + "</code></p>\n";
   if (!reasons.empty()) {
-    h += "<h2>Failed frames</h2>\n<table><tr><th>frames</th><th>reason</th></tr>\n";
-    for (const auto& [reason, n] : reasons)
-      h += fmt::format("<tr><td>{}</td><td style=\"text-align:left\">{}</td></tr>\n", n, html_escape(reason));
+    h += "<h2>Failed frames</h2>\n<table><tr><th>count</th><th>frames</th><th>reason</th></tr>\n";
+    for (const auto& [reason, which] : reasons)
+      h += fmt::format("<tr><td>{}</td><td>{}</td><td style=\"text-align:left\">{}</td></tr>\n", which.size(),
+                       html_escape(io::frame_ranges(which)), html_escape(reason));
     h += "</table>\n";
   }
   for (const auto& [file, title] : {std::pair{"transitions.csv", "Transitions of the high-pressure phase"},

@@ -11,7 +11,7 @@ namespace anvil::pipeline {
 
 namespace {
 
-void finish(ScanPressures& out, const std::string& source) {
+void finish(ScanPressures& out, const std::string& source, std::size_t first_frame) {
   std::vector<double> p, e;
   std::vector<std::size_t> idx;
   std::size_t missing = 0;
@@ -25,8 +25,8 @@ void finish(ScanPressures& out, const std::string& source) {
     idx.push_back(k);
     if (*out.pressure_gpa[k] > 500.0 || *out.pressure_gpa[k] < -1.0)
       out.warnings.push_back(
-          fmt::format("{}: frame {}: pressure {:.4g} GPa is outside -1..500 GPa (wrong units?)", source, k,
-                      *out.pressure_gpa[k]));
+          fmt::format("{}: frame {}: pressure {:.4g} GPa is outside -1..500 GPa (wrong units?)", source,
+                      first_frame + k, *out.pressure_gpa[k]));
   }
   if (missing)
     out.warnings.push_back(
@@ -38,23 +38,34 @@ void finish(ScanPressures& out, const std::string& source) {
 
 }  // namespace
 
-ScanPressures load_scan_pressures(const PressureSource& source, std::size_t frame_count) {
+ScanPressures load_scan_pressures(const PressureSource& source, std::size_t first_frame,
+                                  std::size_t frame_count, bool growing) {
   ScanPressures out;
   out.pressure_gpa.assign(frame_count, std::nullopt);
   out.esd_gpa.assign(frame_count, 0.0);
+  if (frame_count == 0) return out;
+  const std::size_t last_frame = first_frame + frame_count - 1;
+  // Position of log frame f under a numbering, or nothing when outside the scan.
+  const auto position = [&](std::size_t f, std::int64_t offset) -> std::optional<std::size_t> {
+    const std::int64_t s = static_cast<std::int64_t>(f) - offset - static_cast<std::int64_t>(first_frame);
+    if (s < 0 || s >= static_cast<std::int64_t>(frame_count)) return std::nullopt;
+    return static_cast<std::size_t>(s);
+  };
   if (source.kind == PressureSource::Kind::Table) {
     const auto table = io::read_pressure_table(source.path);
     out.warnings = table.warnings;
-    for (const auto& pt : table.points) {
-      if (pt.frame >= frame_count) {
-        out.warnings.push_back(fmt::format("{}: line {}: frame {} is beyond the scan's {} frames",
-                                           source.path, pt.line, pt.frame, frame_count));
-        continue;
+    std::vector<std::size_t> log_frames;
+    for (const auto& pt : table.points) log_frames.push_back(pt.frame);
+    const auto numbering = io::match_frame_numbers(log_frames, first_frame, last_frame, source.first_frame,
+                                                   growing, source.path);
+    out.numbering = numbering.note;
+    for (const auto& w : numbering.warnings) out.warnings.push_back(w);
+    for (const auto& pt : table.points)
+      if (const auto k = position(pt.frame, numbering.offset)) {
+        out.pressure_gpa[*k] = pt.pressure_gpa;
+        out.esd_gpa[*k] = pt.esd_gpa.value_or(0.0);
       }
-      out.pressure_gpa[pt.frame] = pt.pressure_gpa;
-      out.esd_gpa[pt.frame] = pt.esd_gpa.value_or(0.0);
-    }
-    finish(out, source.path);
+    finish(out, source.path, first_frame);
     return out;
   }
 
@@ -66,15 +77,32 @@ ScanPressures load_scan_pressures(const PressureSource& source, std::size_t fram
       source.spec_frame_counter.empty() ? nullptr : &scan.column(source.spec_frame_counter);
   const std::string where =
       fmt::format("{} scan {} counter '{}'", source.path, scan.key(), source.spec_counter);
+  // Point i is log frame i (or the frame counter's value); the numbering maps it to the scan.
+  std::vector<std::size_t> log_frames(values.size());
   for (std::size_t i = 0; i < values.size(); ++i) {
-    std::size_t frame = i;
+    log_frames[i] = i;
     if (frames) {
       const double f = (*frames)[i];
-      if (!(f >= 0) || f != std::floor(f))
+      if (!(f >= 0) || f != std::floor(f) || f > 1e15)
         throw InputError(where, fmt::format("point {}: frame counter value {} is not a frame number", i, f));
-      frame = static_cast<std::size_t>(f);
+      log_frames[i] = static_cast<std::size_t>(f);
     }
-    if (frame >= frame_count) continue;
+  }
+  io::FrameNumbering numbering;
+  if (frames) {
+    numbering = io::match_frame_numbers(log_frames, first_frame, last_frame, source.first_frame, growing,
+                                        where + " (frames from '" + source.spec_frame_counter + "')");
+  } else {
+    // Points in order: point 0 is the scan's first frame unless first_frame says otherwise.
+    numbering.offset = source.first_frame.value_or(0) - static_cast<std::int64_t>(first_frame);
+    numbering.note = fmt::format("{}: point {} is the scan's frame {}", where,
+                                 source.first_frame ? *source.first_frame : 0, first_frame);
+  }
+  out.numbering = numbering.note;
+  for (const auto& w : numbering.warnings) out.warnings.push_back(w);
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    const auto k = position(log_frames[i], numbering.offset);
+    if (!k) continue;
     double p = values[i];
     double esd = 0.0;
     if (source.kind == PressureSource::Kind::SpecRuby) {
@@ -88,16 +116,16 @@ ScanPressures load_scan_pressures(const PressureSource& source, std::size_t fram
         esd = std::abs(dp) * *source.ruby_esd_nm;
       }
     }
-    if (!std::isfinite(p)) {
+    if (!std::isfinite(p) || !std::isfinite(esd)) {
       out.warnings.push_back(fmt::format("{}: point {}: value is not a number", where, i));
       continue;
     }
-    out.pressure_gpa[frame] = p;
-    out.esd_gpa[frame] = esd;
+    out.pressure_gpa[*k] = p;
+    out.esd_gpa[*k] = esd;
   }
-  if (values.size() < frame_count && !frames)
+  if (values.size() < frame_count && !frames && !growing)
     out.warnings.push_back(fmt::format("{}: {} points for {} frames", where, values.size(), frame_count));
-  finish(out, where);
+  finish(out, where, first_frame);
   return out;
 }
 

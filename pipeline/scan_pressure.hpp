@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -23,6 +24,9 @@ struct PressureSource {
   pressure::RubyScale ruby_scale = pressure::RubyScale::Shen2020;
   std::optional<double> ruby_lambda0_nm;  // reference R1 at ambient (default: the scale's)
   std::optional<double> ruby_esd_nm;      // uncertainty of the R1 position, propagated to GPa
+  // The log's frame number of the scan's first frame ([pressure] first_frame): states the
+  // numbering instead of letting anvil decide it (io::match_frame_numbers).
+  std::optional<std::int64_t> first_frame;
 };
 
 struct ScanPressures {
@@ -30,10 +34,16 @@ struct ScanPressures {
   std::vector<double> esd_gpa;                      // 0 where unknown
   std::vector<pressure::Direction> direction;       // Unknown for frames without pressure
   std::vector<std::string> warnings;                // sanity warnings, frames without pressure
+  std::string numbering;                            // how log frames were matched to scan frames
 };
 
-// Pressures for frames 0..frame_count-1. A frame the log does not cover gets no pressure and a
-// warning (the scan goes on); an unreadable log, a missing scan or counter is an InputError.
-ScanPressures load_scan_pressures(const PressureSource& source, std::size_t frame_count);
+// Pressures of the scan's frames numbered first_frame .. first_frame + frame_count - 1, indexed
+// by position (number - first_frame). The log's frame numbers are matched to the scan's by
+// io::match_frame_numbers (a table numbered 1..N for frames 0..N-1 is read as 1-based and said
+// so; any other mismatch is an InputError naming the frames). A scan frame the log does not
+// cover gets no pressure and a warning; an unreadable log, a missing scan or counter is an
+// InputError. `growing`: live mode, rows for frames not yet written are kept for later.
+ScanPressures load_scan_pressures(const PressureSource& source, std::size_t first_frame,
+                                  std::size_t frame_count, bool growing = false);
 
 }  // namespace anvil::pipeline

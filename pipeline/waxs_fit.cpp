@@ -143,7 +143,16 @@ powder::FitResult WaxsFitter::fit(const Pattern1D& pattern,
       ph.c.upper = std::max(ph.c.upper, 1.1 * cells[k].second);
     }
   }
-  return powder::refine(data, phases_, settings_.model, start);
+  auto result = powder::refine(data, phases_, settings_.model, start);
+  if (result.status == powder::FitStatus::Converged)
+    for (const auto& ph : result.phases)
+      if (!std::isfinite(ph.fraction) || !std::isfinite(ph.fraction_esd)) {
+        // A number that looks like a result and is not: the fit failed, with its reason.
+        result.status = powder::FitStatus::Failed;
+        result.reason = "the refinement gave non-finite phase fractions (a pattern without usable signal?)";
+        break;
+      }
+  return result;
 }
 
 void write_instrument(const fs::path& path, const powder::FitResult& r, const WaxsFitSettings& s) {

@@ -1,6 +1,7 @@
 #include "io/frame_source.hpp"
 
 #include <fmt/core.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <cctype>
@@ -8,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <limits>
+#include <map>
 #include <regex>
 
 #include "core/text.hpp"
@@ -128,15 +130,14 @@ bool has_pattern(const std::string& spec) {
 
 }  // namespace
 
-std::vector<std::string> expand_pattern(const std::string& pattern) {
-  const fs::path p(pattern);
-  const fs::path dir = p.has_parent_path() ? p.parent_path() : fs::path(".");
-  const std::string name = p.filename().string();
-  if (!fs::is_directory(dir)) throw InputError(pattern, "folder " + dir.string() + " does not exist");
+namespace {
 
-  // "{}" or "{:05d}" -> one run of digits (of exactly that width when zero-padded);
-  // everything else is matched literally, except * and ? which act as in a shell glob.
+// A file-name pattern as a regular expression: "{}" / "{:05d}" become one captured run of
+// digits (of exactly that width when zero-padded), * and ? act as in a shell glob, the rest is
+// literal. `fields` counts the number fields.
+std::regex pattern_regex(const std::string& pattern, const std::string& name, int& fields) {
   std::string rx;
+  fields = 0;
   for (std::size_t i = 0; i < name.size(); ++i) {
     const char ch = name[i];
     if (ch == '{') {
@@ -152,6 +153,7 @@ std::vector<std::string> expand_pattern(const std::string& pattern) {
       } else {
         throw InputError(pattern, "unsupported field {" + field + "} in file pattern (use {} or {:05d})");
       }
+      ++fields;
       i = close;
     } else if (ch == '*') {
       rx += ".*";
@@ -164,19 +166,75 @@ std::vector<std::string> expand_pattern(const std::string& pattern) {
       rx += ch;
     }
   }
-  const std::regex re(rx);
-  std::vector<std::string> names;
+  return std::regex(rx);
+}
+
+// The regular files of the pattern's folder whose names match, with the regex match.
+template <class OnMatch>
+void match_files(const std::string& pattern, const std::regex& re, OnMatch&& on_match) {
+  const fs::path p(pattern);
+  const fs::path dir = p.has_parent_path() ? p.parent_path() : fs::path(".");
   for (const auto& entry : fs::directory_iterator(dir)) {
     if (!entry.is_regular_file()) continue;
     const auto fname = entry.path().filename().string();
-    if (std::regex_match(fname, re)) names.push_back(fname);
+    std::smatch m;
+    if (std::regex_match(fname, m, re)) on_match(p.has_parent_path() ? (dir / fname).string() : fname, m);
   }
-  natural_sort(names);
+}
+
+void check_folder(const std::string& pattern) {
+  const fs::path p(pattern);
+  const fs::path dir = p.has_parent_path() ? p.parent_path() : fs::path(".");
+  if (!fs::is_directory(dir)) throw InputError(pattern, "folder " + dir.string() + " does not exist");
+}
+
+}  // namespace
+
+std::vector<std::string> expand_pattern(const std::string& pattern) {
+  check_folder(pattern);
+  int fields = 0;
+  const std::regex re = pattern_regex(pattern, fs::path(pattern).filename().string(), fields);
   std::vector<std::string> files;
-  files.reserve(names.size());
-  for (const auto& n : names) files.push_back(p.has_parent_path() ? (dir / n).string() : n);
+  match_files(pattern, re, [&](const std::string& f, const std::smatch&) { files.push_back(f); });
+  natural_sort(files);
   if (files.empty()) throw InputError(pattern, "no file matches this pattern");
   return files;
+}
+
+std::map<std::size_t, std::vector<std::string>> numbered_files(const std::string& pattern) {
+  check_folder(pattern);
+  int fields = 0;
+  const std::regex re = pattern_regex(pattern, fs::path(pattern).filename().string(), fields);
+  if (fields != 1)
+    throw InputError(pattern, fmt::format("a numbered file series needs exactly one number field ({{}} or "
+                                          "{{:05d}}); this pattern has {}",
+                                          fields));
+  std::map<std::size_t, std::vector<std::string>> out;
+  match_files(pattern, re, [&](const std::string& f, const std::smatch& m) {
+    const std::string digits = m[1].str();
+    if (digits.size() > 15) return;  // not a frame number
+    out[static_cast<std::size_t>(std::stoull(digits))].push_back(f);
+  });
+  for (auto& [number, files] : out) natural_sort(files);
+  if (out.empty()) throw InputError(pattern, "no file matches this pattern");
+  return out;
+}
+
+std::string file_stamp(const std::string& path) {
+  std::error_code ec;
+  if (!fs::is_regular_file(path, ec)) return "";
+  const auto size = fs::file_size(path, ec);
+  if (ec) return "";
+  const auto mtime = fs::last_write_time(path, ec);
+  if (ec) return "";
+  return fmt::format(" (size {}, mtime {})", size, mtime.time_since_epoch().count());
+}
+
+std::string FrameSource::frame_identity(std::size_t position) const {
+  const auto& i = info();
+  std::string id = i.path + (i.dataset.empty() ? "" : ":" + i.dataset) + fmt::format("[{}]", position);
+  if (i.frame_count == 1) id += file_stamp(i.path);
+  return id;
 }
 
 // ---------------------------------------------------------------- format dispatch
@@ -240,6 +298,24 @@ std::unique_ptr<FrameSource> open_one(const std::string& spec, const OpenOptions
   throw InputError(path, "unrecognised file format (expected HDF5/NeXus, TIFF, CBF, EDF or SPE)");
 }
 
+// Frame `k` of one file of a multi-file source, as frame `number` of the scan: errors name the
+// file and the scan's frame, and a frame of another shape than the scan's is a bad frame.
+Frame read_part(const FrameSource& part, std::size_t k, const std::string& file, std::size_t number,
+                Shape expected) {
+  Frame f;
+  try {
+    f = part.read(k);
+  } catch (const FrameError& e) {
+    throw FrameError(file, number, e.problem());
+  }
+  if (f.image.shape != expected)
+    throw FrameError(file, number,
+                     fmt::format("shape {}x{} differs from the scan's {}x{}", f.image.rows(), f.image.cols(),
+                                 expected.rows, expected.cols));
+  f.index = number;
+  return f;
+}
+
 // Several sources read as one: frames concatenated. A file that cannot be opened at all
 // becomes one bad frame, so one corrupt file never stops a scan.
 class FileListSource final : public FrameSource {
@@ -288,22 +364,23 @@ class FileListSource final : public FrameSource {
     for (const auto& p : parts_) {
       if (index < base + p.count) {
         if (!p.source) throw FrameError(p.file, index, p.error);
-        Frame f;
-        try {
-          f = p.source->read(index - base);
-        } catch (const FrameError& e) {
-          throw FrameError(p.file, index, e.problem());
-        }
-        if (f.image.shape != info_.shape)
-          throw FrameError(p.file, index,
-                           fmt::format("shape {}x{} differs from the scan's {}x{}", f.image.rows(),
-                                       f.image.cols(), info_.shape.rows, info_.shape.cols));
-        f.index = index;
-        return f;
+        return read_part(*p.source, index - base, p.file, index, info_.shape);
       }
       base += p.count;
     }
     throw FrameError(info_.path, index, "internal: frame not found in file list");
+  }
+
+  std::string frame_identity(std::size_t index) const override {
+    std::size_t base = 0;
+    for (const auto& p : parts_) {
+      if (index < base + p.count) {
+        if (!p.source) return p.file + file_stamp(p.file) + " (unreadable)";
+        return p.source->frame_identity(index - base);
+      }
+      base += p.count;
+    }
+    return info_.path + fmt::format("[{}] (out of range)", index);
   }
 
  private:
@@ -317,12 +394,108 @@ class FileListSource final : public FrameSource {
   SourceInfo info_;
 };
 
+// A numbered series, one frame per file: frame N is read from the file whose name carries N,
+// whatever other files exist. Numbers run from the lowest present to the highest; a file
+// missing in between is a frame that fails ("file not found"), never a reason to shift the
+// frames after it. A file that cannot be opened, holds more than one frame or has another
+// shape is one bad frame.
+class NumberedFileSource final : public FrameSource {
+ public:
+  NumberedFileSource(const std::string& pattern, const std::string& dataset, const OpenOptions& options) {
+    const auto numbered = numbered_files(pattern);
+    first_ = numbered.begin()->first;
+    const std::size_t last = numbered.rbegin()->first;
+    info_.path = pattern + (dataset.empty() ? "" : ":" + dataset);
+    info_.frame_count = last - first_ + 1;
+    parts_.resize(info_.frame_count);
+    for (const auto& [number, files] : numbered) {
+      Part& part = parts_[number - first_];
+      part.file = files.front();
+      part.exists = true;
+      if (files.size() > 1) {
+        part.error =
+            fmt::format("{} files carry number {}: {}", files.size(), number, fmt::join(files, ", "));
+        continue;
+      }
+      try {
+        part.source = open_one(dataset.empty() ? part.file : part.file + ":" + dataset, options);
+        if (part.source->frame_count() != 1) {
+          part.error = fmt::format("holds {} frames; a numbered file series takes one frame per file",
+                                   part.source->frame_count());
+          part.source.reset();
+        }
+      } catch (const InputError& e) {
+        part.error = e.source() == part.file ? e.problem() : e.what();
+      }
+    }
+    const Part* first = nullptr;
+    for (const auto& p : parts_)
+      if (p.source) {
+        first = &p;
+        break;
+      }
+    if (!first) {
+      std::string why;
+      for (const auto& p : parts_)
+        if (p.exists) {
+          why = p.file + ": " + p.error;
+          break;
+        }
+      throw InputError(info_.path, "none of the files of this series could be read; first error: " + why);
+    }
+    const auto& fi = first->source->info();
+    info_.shape = fi.shape;
+    info_.dtype = fi.dtype;
+    info_.compression = fi.compression;
+    info_.metadata = fi.metadata;
+    info_.format = "numbered file series of " + fi.format;
+  }
+
+  const SourceInfo& info() const override { return info_; }
+  std::size_t first_number() const override { return first_; }
+
+  Frame read(std::size_t position) const override {
+    if (position >= parts_.size())
+      throw InputError(info_.path, fmt::format("frame {} out of range (the series has frames {}..{})",
+                                               first_ + position, first_, first_ + parts_.size() - 1));
+    const Part& p = parts_[position];
+    const std::size_t number = first_ + position;
+    if (!p.exists)
+      throw FrameError(
+          info_.path, number,
+          fmt::format("file not found (the series has frames {}..{})", first_, first_ + parts_.size() - 1));
+    if (!p.source) throw FrameError(p.file, number, p.error);
+    return read_part(*p.source, 0, p.file, number, info_.shape);
+  }
+
+  std::string frame_identity(std::size_t position) const override {
+    if (position >= parts_.size())
+      return info_.path + fmt::format(" frame {} (out of range)", first_ + position);
+    const Part& p = parts_[position];
+    if (!p.exists) return info_.path + fmt::format(" frame {} (file not found)", first_ + position);
+    return p.file + file_stamp(p.file);
+  }
+
+ private:
+  struct Part {
+    std::string file;
+    bool exists = false;
+    std::unique_ptr<FrameSource> source;
+    std::string error;
+  };
+  std::vector<Part> parts_;
+  std::size_t first_ = 0;
+  SourceInfo info_;
+};
+
 }  // namespace
 
 std::unique_ptr<FrameSource> open_frames(const std::string& spec, const OpenOptions& options) {
   if (spec.empty()) throw InputError("", "empty frame source name");
   const auto [path, dataset] = split_dataset(spec);
   if (has_pattern(path) && !fs::exists(path)) {
+    if (fs::path(path).filename().string().find('{') != std::string::npos)
+      return std::make_unique<NumberedFileSource>(path, dataset, options);
     auto files = expand_pattern(path);
     if (!dataset.empty())
       for (auto& f : files) f += ":" + dataset;

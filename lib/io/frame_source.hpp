@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -36,7 +37,7 @@ struct FrameMetadata {
 };
 
 struct Frame {
-  std::size_t index = 0;  // position in the scan, 0-based
+  std::size_t index = 0;  // the frame's number in the scan (FrameSource::first_number() + position)
   ImageF image;           // float32 counts
   Mask invalid;           // 1 where the detector says the pixel is not a measurement
   FrameMetadata metadata;
@@ -72,18 +73,32 @@ class FrameSource {
   virtual const SourceInfo& info() const = 0;
   std::size_t frame_count() const { return info().frame_count; }
   Shape shape() const { return info().shape; }
-  // Reads frame `index` (0-based). Throws FrameError for a frame that cannot be read
-  // (the others are still readable), InputError for an index out of range.
-  // Implementations are safe to call from several threads at once.
-  virtual Frame read(std::size_t index) const = 0;
+  // A frame is its number in the scan, never its place among the files that happen to exist:
+  // frames are numbered first_number() .. first_number() + frame_count() - 1 — the index in a
+  // stack (from 0), the number in the names of a numbered file series (scan_{:05d}.tif, from
+  // the lowest number present; a file missing inside the series is one unreadable frame).
+  virtual std::size_t first_number() const { return 0; }
+  // Reads the frame at `position` (0-based, number - first_number()). Throws FrameError for a
+  // frame that cannot be read (the others are still readable), InputError for a position out
+  // of range. Implementations are safe to call from several threads at once.
+  virtual Frame read(std::size_t position) const = 0;
+  // Where the pixels of the frame at `position` come from, as a stable text: file (and dataset)
+  // and index in it; for a file holding one frame also its size and modification time, so that
+  // a result computed from it can tell when the file was replaced (run checkpoints).
+  virtual std::string frame_identity(std::size_t position) const;
 };
+
+// " (size N, mtime T)" of a regular file, "" when it is not one: part of frame identities.
+std::string file_stamp(const std::string& path);
 
 // Opens any supported source:
 //  - "file.h5" (the first image-like dataset: /entry/data/data or a NeXus NXdata signal),
 //    "file.h5:/path/to/dataset", an EIGER master file (external links data_000001...)
 //  - "*.tif|*.tiff" (single or multi-page), "*.cbf", "*.edf"
-//  - a pattern with a {} / {:05d} field ("scan_{:05d}.tif"): every file that exists, in
-//    natural (numeric) order
+//  - a pattern with a {} / {:05d} field ("scan_{:05d}.tif"): a numbered series, one frame per
+//    file, frame N from the file numbered N (numbers from the lowest present to the highest; a
+//    gap is a frame that fails with "file not found")
+//  - a glob with * or ? ("scan_*.tif"): every file that exists, concatenated in natural order
 // Throws InputError naming the file and the problem.
 std::unique_ptr<FrameSource> open_frames(const std::string& spec, const OpenOptions& options = {});
 
@@ -93,6 +108,10 @@ std::unique_ptr<FrameSource> open_frames(const std::vector<std::string>& files,
 
 // Expand a "{:05d}"-style pattern (or a glob with * and ?) to existing files in natural order.
 std::vector<std::string> expand_pattern(const std::string& pattern);
+
+// The files of a numbered series ("scan_{:05d}.tif", exactly one number field), by number;
+// more than one file per number when the field is not zero-padded ("{}": f1 and f01).
+std::map<std::size_t, std::vector<std::string>> numbered_files(const std::string& pattern);
 
 // Sort file names so that "f2" < "f10" (numbers compared by value).
 void natural_sort(std::vector<std::string>& names);

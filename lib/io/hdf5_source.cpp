@@ -163,7 +163,8 @@ void convert_pixels(const void* src, std::size_t n, float* dst, std::uint8_t* in
     for (std::size_t i = 0; i < n; ++i) {
       const T v = s[i];
       dst[i] = static_cast<float>(v);
-      invalid[i] = !(v >= 0) || v >= saturation || std::isinf(v);  // NaN fails v >= 0
+      // NaN fails v >= 0; a float64 beyond float's range became inf in dst: not a count either.
+      invalid[i] = !(v >= 0) || v >= saturation || std::isinf(dst[i]);
     }
   } else {
     // Compare in the stored type: exact for every integer width.

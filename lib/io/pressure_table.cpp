@@ -196,3 +196,83 @@ PressureTable read_pressure_table(const std::filesystem::path& path) {
 }
 
 }  // namespace anvil::io
+
+namespace anvil::io {
+
+std::string frame_ranges(const std::vector<std::size_t>& frames) {
+  std::string out;
+  std::size_t i = 0, shown = 0;
+  while (i < frames.size()) {
+    std::size_t j = i;
+    while (j + 1 < frames.size() && frames[j + 1] == frames[j] + 1) ++j;
+    if (shown == 8) {
+      out += fmt::format(", … ({} frames in all)", frames.size());
+      break;
+    }
+    out += fmt::format("{}{}", out.empty() ? "" : ", ",
+                       i == j ? fmt::format("{}", frames[i]) : fmt::format("{}-{}", frames[i], frames[j]));
+    ++shown;
+    i = j + 1;
+  }
+  return out.empty() ? "none" : out;
+}
+
+FrameNumbering match_frame_numbers(const std::vector<std::size_t>& log_frames, std::size_t scan_first,
+                                   std::size_t scan_last, std::optional<std::int64_t> log_first, bool growing,
+                                   const std::string& source) {
+  FrameNumbering n;
+  std::vector<std::size_t> frames = log_frames;
+  std::sort(frames.begin(), frames.end());
+  frames.erase(std::unique(frames.begin(), frames.end()), frames.end());
+  const auto outside = [&](std::int64_t offset) {
+    std::vector<std::size_t> out;
+    for (std::size_t f : frames) {
+      const std::int64_t s = static_cast<std::int64_t>(f) - offset;
+      if (s < static_cast<std::int64_t>(scan_first) || s > static_cast<std::int64_t>(scan_last))
+        out.push_back(f);
+    }
+    return out;
+  };
+  const std::string scan = fmt::format("{}..{}", scan_first, scan_last);
+  if (log_first) {
+    n.offset = *log_first - static_cast<std::int64_t>(scan_first);
+    n.note = fmt::format("{}: frame {} of the log is the scan's frame {} (first_frame = {})", source,
+                         *log_first, scan_first, *log_first);
+    if (const auto out = outside(n.offset); !out.empty())
+      n.warnings.push_back(
+          fmt::format("{}: frames {} of the log fall outside the scan (frames {}) and are {}", source,
+                      frame_ranges(out), scan, growing ? "kept for frames still to come" : "ignored"));
+    return n;
+  }
+  if (frames.empty()) return n;
+  const std::size_t count = scan_last - scan_first + 1;
+  const bool one_based = frames.front() == scan_first + 1 &&
+                         frames.back() - frames.front() + 1 == frames.size() &&
+                         (frames.size() == count || (growing && frames.size() > count));
+  if (one_based) {
+    n.offset = 1;
+    n.note = fmt::format(
+        "{}: the log numbers frames {}..{}, the scan {}: read as numbered from 1 (log frame {} is scan frame "
+        "{}); "
+        "set first_frame in [pressure] to state it",
+        source, frames.front(), frames.back(), scan, frames.front(), scan_first);
+    return n;
+  }
+  const auto out = outside(0);
+  if (out.empty()) {
+    n.note = fmt::format("{}: log frames are scan frames", source);
+    return n;
+  }
+  if (growing && frames.front() >= scan_first) {
+    n.note = fmt::format("{}: log frames are scan frames; frames {} wait for the scan to reach them", source,
+                         frame_ranges(out));
+    return n;
+  }
+  throw InputError(source,
+                   fmt::format("frames {} of the pressure log are not frames of the scan (frames {}): "
+                               "the numbering does not match; if the log counts from another number, "
+                               "state it with first_frame = N (the log's number of the scan's frame {})",
+                               frame_ranges(out), scan, scan_first));
+}
+
+}  // namespace anvil::io

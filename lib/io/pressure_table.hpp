@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <filesystem>
 #include <optional>
 #include <string>
@@ -43,6 +44,31 @@ struct PressureTable {
   // esd per point in frame order, 0 where not given.
   std::vector<double> esds_gpa() const;
 };
+
+// How the frame numbers of a pressure log (a table's `frame` column, a SPEC frame counter) map
+// onto a scan's frame numbers: log frame f is scan frame f - offset.
+struct FrameNumbering {
+  std::int64_t offset = 0;
+  std::string note;                   // how the numbering was decided, for the log
+  std::vector<std::string> warnings;  // rows ignored (beyond the scan, with an explicit numbering)
+};
+
+// Decides the numbering, for a scan whose frames are numbered scan_first..scan_last:
+//  - `log_first` set (the log's number of the scan's first frame, [pressure] first_frame):
+//    offset = log_first - scan_first; rows that then fall outside the scan are warnings;
+//  - the log numbers exactly scan_first+1 .. scan_last+1 (beamlines count images from 1):
+//    offset 1, said in `note`;
+//  - every log frame is a scan frame: offset 0 (scan frames without a row get no pressure);
+//  - `growing` (live mode: frames still arriving) and no log frame below scan_first: offset 0,
+//    rows beyond the scan wait for their frames;
+//  - anything else is an InputError naming `source` and the log frames that are not frames of
+//    the scan, never a silent shift.
+FrameNumbering match_frame_numbers(const std::vector<std::size_t>& log_frames, std::size_t scan_first,
+                                   std::size_t scan_last, std::optional<std::int64_t> log_first, bool growing,
+                                   const std::string& source);
+
+// "0-11, 13, 15-20": a sorted list of frame numbers as ranges, for messages.
+std::string frame_ranges(const std::vector<std::size_t>& sorted_frames);
 
 // Reads a pressure table. Throws InputError naming the file (and line) for an unreadable file,
 // a missing header or required column, a non-numeric value, a negative or non-integer frame,

@@ -31,9 +31,16 @@ double SigmoidFit::at(double p) const {
 }
 
 SigmoidFit fit_sigmoid(std::span<const FractionPoint> points, bool rising, double onset_level, double floor) {
-  const std::size_t n = points.size();
-  if (n < 4) throw InputError("transition", fmt::format("{} points; a sigmoid needs at least 4", n));
-  std::vector<FractionPoint> pts(points.begin(), points.end());
+  // Points without a finite pressure, fraction or σ (a frame whose fit failed) carry no
+  // information and would poison the solver: left out.
+  std::vector<FractionPoint> pts;
+  for (const auto& p : points)
+    if (std::isfinite(p.pressure_gpa) && std::isfinite(p.fraction) && std::isfinite(p.fraction_esd))
+      pts.push_back(p);
+  const std::size_t n = pts.size();
+  if (n < 4)
+    throw InputError("transition",
+                     fmt::format("{} points with finite values; a sigmoid needs at least 4", n));
   std::sort(pts.begin(), pts.end(),
             [](const auto& a, const auto& b) { return a.pressure_gpa < b.pressure_gpa; });
   const double pmin = pts.front().pressure_gpa, pmax = pts.back().pressure_gpa;

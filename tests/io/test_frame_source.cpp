@@ -50,12 +50,67 @@ TEST(FilePattern, PythonStyleFieldMatchesZeroPaddedNumbersInOrder) {
   ASSERT_EQ(files.size(), 4u);
   EXPECT_EQ(fs::path(files[0]).filename(), "scan_PIL_0001_00001.h5");
   EXPECT_EQ(fs::path(files[3]).filename(), "scan_PIL_0001_00012.h5");
-  const auto src = open_frames((dir / "scan_PIL_0001_{:05d}.h5").string());
-  ASSERT_EQ(src->frame_count(), 4u);
-  EXPECT_FLOAT_EQ(src->read(0).image(0, 0), 1.0f);
-  EXPECT_FLOAT_EQ(src->read(3).image(0, 0), 12.0f);
-  EXPECT_EQ(src->read(3).index, 3u);
   EXPECT_THROW(expand_pattern((dir / "nothing_{:05d}.h5").string()), InputError);
+}
+
+// A frame is its number in the file name, never its place among the files that exist: frames
+// 4..11 are missing, so they fail, and frame 12 is still file 12.
+TEST(FilePattern, NumberedSeriesKeepsFrameNumbersAcrossGaps) {
+  const auto dir = scratch();
+  for (int i : {3, 1, 12, 2}) write_frame(dir / fmt_name(i), static_cast<float>(i));
+  const auto src = open_frames((dir / "scan_PIL_0001_{:05d}.h5").string());
+  EXPECT_EQ(src->first_number(), 1u);
+  ASSERT_EQ(src->frame_count(), 12u);  // frames 1..12
+  EXPECT_FLOAT_EQ(src->read(0).image(0, 0), 1.0f);
+  EXPECT_EQ(src->read(0).index, 1u);
+  EXPECT_FLOAT_EQ(src->read(11).image(0, 0), 12.0f);
+  EXPECT_EQ(src->read(11).index, 12u);
+  try {
+    src->read(4);  // frame 5
+    FAIL() << "frame 5 has no file";
+  } catch (const FrameError& e) {
+    EXPECT_EQ(e.frame_index(), 5u);
+    EXPECT_NE(std::string(e.what()).find("file not found"), std::string::npos) << e.what();
+  }
+  // Identities name the file, its size and time; a missing file says so.
+  EXPECT_NE(src->frame_identity(11).find(fmt_name(12)), std::string::npos) << src->frame_identity(11);
+  EXPECT_NE(src->frame_identity(11).find("size"), std::string::npos) << src->frame_identity(11);
+  EXPECT_NE(src->frame_identity(4).find("not found"), std::string::npos) << src->frame_identity(4);
+  // The missing file arrives: the same numbers, now readable; frame 12's identity is unchanged.
+  const auto id12 = src->frame_identity(11);
+  write_frame(dir / fmt_name(5), 5.0f);
+  const auto again = open_frames((dir / "scan_PIL_0001_{:05d}.h5").string());
+  EXPECT_FLOAT_EQ(again->read(4).image(0, 0), 5.0f);
+  EXPECT_EQ(again->frame_identity(11), id12);
+}
+
+TEST(FilePattern, AmbiguousNumbersAndMultiFrameFilesAreBadFrames) {
+  const auto dir = scratch();
+  write_frame(dir / "f1.h5", 1.0f);
+  write_frame(dir / "f01.h5", 1.5f);  // "{}" matches both as number 1
+  write_frame(dir / "f2.h5", 2.0f);
+  Hdf5StackOptions opt;
+  opt.pixel_type = PixelType::Float32;
+  {
+    Hdf5StackWriter w((dir / "f3.h5").string(), Shape{6, 7}, opt);
+    w.append(ImageF(Shape{6, 7}, 3.0f));
+    w.append(ImageF(Shape{6, 7}, 3.0f));
+  }
+  const auto src = open_frames((dir / "f{}.h5").string());
+  ASSERT_EQ(src->frame_count(), 3u);
+  EXPECT_FLOAT_EQ(src->read(1).image(0, 0), 2.0f);
+  try {
+    src->read(0);
+    FAIL();
+  } catch (const FrameError& e) {
+    EXPECT_NE(std::string(e.what()).find("2 files carry number 1"), std::string::npos) << e.what();
+  }
+  try {
+    src->read(2);
+    FAIL();
+  } catch (const FrameError& e) {
+    EXPECT_NE(std::string(e.what()).find("one frame per file"), std::string::npos) << e.what();
+  }
 }
 
 TEST(FileList, CorruptFileIsOneBadFrameAndTheScanGoesOn) {

@@ -2,6 +2,7 @@
 // numbers, a bad frame costs only itself, and a second run resumes instead of redoing.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -31,9 +32,11 @@ std::string slurp(const fs::path& p) {
 }
 
 // A small scan: rings whose radius depends on the frame, one frame per TIFF-less HDF5 file.
-void make_scan(const fs::path& dir, std::size_t frames) {
+// `only`: write just these frames' files (the rest as they are).
+void make_scan(const fs::path& dir, std::size_t frames, std::vector<std::size_t> only = {}) {
   const Shape s{64, 48};
   for (std::size_t k = 0; k < frames; ++k) {
+    if (!only.empty() && std::find(only.begin(), only.end(), k) == only.end()) continue;
     ImageF img(s);
     for (std::size_t r = 0; r < s.rows; ++r)
       for (std::size_t c = 0; c < s.cols; ++c) {
@@ -132,10 +135,72 @@ TEST(RunScan, GrowingScanIsFollowedAndHalfWrittenFramesAreRetried) {
   const auto first = run_scan(load_scan_config(dir / "scan.toml"), o);
   EXPECT_EQ(first.frames, 3u);
   EXPECT_EQ(first.failed, 1u);
-  make_scan(dir, 5);  // the detector wrote frame 1 completely, then frames 3 and 4
+  make_scan(dir, 5, {1, 3, 4});  // the detector wrote frame 1 completely, then frames 3 and 4
   const auto second = run_scan(load_scan_config(dir / "scan.toml"), o);
   EXPECT_EQ(second.frames, 5u);
   EXPECT_EQ(second.resumed, 2u);  // frames 0 and 2
   EXPECT_EQ(second.succeeded, 5u);
   EXPECT_EQ(second.failed, 0u);
+}
+
+// A frame is its number in the file name: a missing file is that frame failing, the frames
+// after it keep their own data and pressure; when the file appears, a rerun reduces it and
+// keeps the rest; a replaced file is redone (checkpoints record their source).
+TEST(RunScan, MissingFileIsItsOwnFrameAndIsReducedWhenItAppears) {
+  const auto dir = scratch();
+  make_scan(dir, 6);
+  RunOptions full;
+  full.output_dir = dir / "full";
+  ASSERT_EQ(run_scan(load_scan_config(dir / "scan.toml"), full).succeeded, 6u);
+  const std::string full_csv = slurp(dir / "full/frames.csv");
+
+  fs::rename(dir / "frame_003.h5", dir / "frame_003.h5.away");
+  RunOptions o;
+  o.output_dir = dir / "out";
+  const auto gap = run_scan(load_scan_config(dir / "scan.toml"), o);
+  EXPECT_EQ(gap.frames, 6u);
+  EXPECT_EQ(gap.failed, 1u);
+  const auto csv = slurp(dir / "out/frames.csv");
+  EXPECT_NE(csv.find("3,3,0,compression,failed,"), std::string::npos) << csv;
+  EXPECT_NE(csv.find("frame 3: file not found"), std::string::npos) << csv;
+  // Frames 4 and 5 hold their own patterns (ring radius grows with the frame), not their neighbours'.
+  for (std::size_t k : {4u, 5u}) {
+    const auto a = io::read_pattern_stack((dir / "full/results.h5").string(), "waxs", k);
+    const auto b =
+        io::read_pattern_stack((dir / "out/results.h5").string(), "waxs", k - 1);  // row k-1: frame 3 absent
+    EXPECT_EQ(a.intensity, b.intensity) << "frame " << k;
+  }
+
+  fs::rename(dir / "frame_003.h5.away", dir / "frame_003.h5");
+  const auto back = run_scan(load_scan_config(dir / "scan.toml"), o);
+  EXPECT_EQ(back.succeeded, 6u);
+  EXPECT_EQ(back.resumed, 5u);  // only frame 3 is reduced
+  EXPECT_EQ(back.changed, 1u);  // its checkpoint said "file not found"
+  EXPECT_EQ(slurp(dir / "out/frames.csv"), full_csv);
+
+  make_scan(dir, 6, {2});  // frame 2 rewritten (a new file, same name)
+  const auto replaced = run_scan(load_scan_config(dir / "scan.toml"), o);
+  EXPECT_EQ(replaced.resumed, 5u);
+  EXPECT_EQ(replaced.changed, 1u);
+}
+
+TEST(RunScan, TwoRunsIntoOneFolderAreRefusedNamingTheHolder) {
+  const auto dir = scratch();
+  OutputLock first(dir / "out", "anvil run first.toml");
+  try {
+    OutputLock second(dir / "out", "anvil run second.toml");
+    FAIL() << "the folder is locked";
+  } catch (const InputError& e) {
+    const std::string m = e.what();
+    EXPECT_NE(m.find("another anvil run"), std::string::npos) << m;
+    EXPECT_NE(m.find("anvil run first.toml"), std::string::npos) << m;
+    EXPECT_NE(m.find("pid"), std::string::npos) << m;
+  }
+}
+
+TEST(RunScan, ScanNamesAreNeverPaths) {
+  EXPECT_EQ(default_output_name("../../x"), "x_results");
+  EXPECT_EQ(default_output_name("CdSe run 3/b"), "CdSe_run_3_b_results");
+  EXPECT_EQ(default_output_name(".."), "scan_results");
+  EXPECT_EQ(default_output_name("/etc/passwd"), "etc_passwd_results");
 }

@@ -174,7 +174,7 @@ void run_spec(const SpecArgs& a) {
     if (!a.frame_counter.empty())
       for (double fr : s.column(a.frame_counter))
         frames = std::max(frames, static_cast<std::size_t>(std::max(fr, 0.0)) + 1);
-    const auto p = pipeline::load_scan_pressures(src, frames);
+    const auto p = pipeline::load_scan_pressures(src, 0, frames);
     for (const auto& w : p.warnings) fmt::print(stderr, "warning: {}\n", w);
     fmt::print("# scan {} counter '{}'{}\n{:>6}  {:>12}  {}\n", s.key(), src.spec_counter,
                a.gpa

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <csignal>
 #include <filesystem>
+#include <optional>
 #include <thread>
 
 #include "commands.hpp"
@@ -62,27 +63,28 @@ void add_run_command(CLI::App& app, Context& ctx, const std::string& command_lin
   cmd->callback([a, &ctx, command_line] {
     const auto config = pipeline::load_scan_config(a->config);
     pipeline::RunOptions o;
-    o.output_dir = a->output.empty()
-                       ? std::filesystem::path(a->config).parent_path() / (config.name + "_results")
-                       : std::filesystem::path(a->output);
+    o.output_dir = a->output.empty() ? std::filesystem::path(a->config).parent_path() /
+                                           pipeline::default_output_name(config.name)
+                                     : std::filesystem::path(a->output);
     o.threads = a->threads;
     o.phase_dir = std::getenv("ANVIL_PHASE_DIR") ? std::filesystem::path(std::getenv("ANVIL_PHASE_DIR"))
                                                  : std::filesystem::path(ANVIL_PHASE_DIR);
     o.force = a->force;
+    o.growing = a->follow;
     o.command_line = command_line;
     std::unique_ptr<Progress> progress;
     o.on_frame = [&](const pipeline::FrameResult& r, std::size_t done, std::size_t total) {
       if (!progress && !a->quiet) progress = std::make_unique<Progress>("anvil run", total);
       if (progress) progress->advance();
-      if (!r.ok() && !a->quiet) {
-        for (const auto* d : {&r.waxs, &r.saxs})
-          if (d->present && !d->ok) fmt::print(stderr, "\nframe {}: {}\n", r.index, d->error);
-      }
+      if (!r.ok() && !a->quiet) fmt::print(stderr, "\n{}\n", r.error());
       (void)done;
     };
     o.stop = &g_stop;
     std::signal(SIGINT, request_stop);
     std::signal(SIGTERM, request_stop);
+    // One writer per folder (MPI ranks share theirs by design and coordinate through rank 0).
+    std::optional<pipeline::OutputLock> lock;
+    if (!a->mpi) lock.emplace(o.output_dir, command_line);
     const auto t0 = std::chrono::steady_clock::now();
     bool print = true;
     pipeline::RunSummary s;
@@ -150,6 +152,7 @@ void add_run_command(CLI::App& app, Context& ctx, const std::string& command_lin
       return;
     }
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    for (const auto& note : s.notes) fmt::print("note: {}\n", note);
     for (const auto& w : s.warnings) fmt::print(stderr, "warning: {}\n", w);
     fmt::print("scan '{}': {} frames, {} succeeded, {} failed{} in {:.2f} s\n", config.name, s.frames,
                s.succeeded, s.failed,
