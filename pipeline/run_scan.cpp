@@ -20,6 +20,7 @@
 #include <limits>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <regex>
 #include <sstream>
 #include <stdexcept>
 
@@ -277,6 +278,14 @@ io::PatternStackData stack_of(const std::string& name, const std::vector<FrameRe
 }
 
 }  // namespace
+
+std::string DetectorOutcome::error_reason() const {
+  // Errors read "<file>: frame <N>: <reason>": the reason is what groups frames.
+  static const std::regex frame_prefix(R"(^.*?frame [0-9]+: )");
+  std::smatch m;
+  if (std::regex_search(error, m, frame_prefix)) return m.suffix().str();
+  return error;
+}
 
 bool DetectorOutcome::analysis_failed() const {
   if (!present || !ok || !analysis.is_object()) return false;
@@ -594,15 +603,7 @@ RunSummary run_scan(const ScanConfig& config, const RunOptions& options) {
     } else {
       ++summary.failed;
       for (const auto* o : {&r.waxs, &r.saxs}) {
-        if (o->present && !o->ok) {
-          // Group reasons by their text after the frame-specific part.
-          std::string reason = o->error;
-          if (const auto pos = reason.find("frame "); pos != std::string::npos) {
-            const auto colon = reason.find(": ", pos);
-            if (colon != std::string::npos) reason = reason.substr(colon + 2);
-          }
-          ++summary.failure_reasons[reason];
-        }
+        if (o->present && !o->ok) ++summary.failure_reasons[o->error_reason()];
         if (o->analysis_failed())
           ++summary.failure_reasons[fmt::format("{} {} failed: {}", o->detector, o->analysis_name(),
                                                 o->analysis_reason())];

@@ -41,6 +41,8 @@ struct DetectorOutcome {
 
   // The analysis ran and did not give a result ("failed", "not_converged").
   bool analysis_failed() const;
+  // Why reading or integrating failed, without the file and frame ("" when it did not).
+  std::string error_reason() const;
   // Why the analysis failed ("" when it did not).
   std::string analysis_reason() const;
   // "" (not part of the scan), "ok", "failed" (read/integration) or "fit failed" / "index failed".

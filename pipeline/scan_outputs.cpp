@@ -405,10 +405,7 @@ fs::path write_report(const fs::path& dir, const std::string& scan_name,
   for (const auto& r : frames) {
     if (r.ok()) ++ok;
     for (const auto* o : {&r.waxs, &r.saxs}) {
-      if (o->present && !o->ok)
-        reasons[o->detector + ": " +
-                o->error.substr(o->error.rfind(": ") == std::string::npos ? 0 : o->error.rfind(": ") + 2)]
-            .push_back(r.index);
+      if (o->present && !o->ok) reasons[o->detector + ": " + o->error_reason()].push_back(r.index);
       if (o->analysis_failed())
         reasons[fmt::format("{} {} failed: {}", o->detector, o->analysis_name(), o->analysis_reason())]
             .push_back(r.index);

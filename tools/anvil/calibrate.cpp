@@ -265,15 +265,18 @@ void add_calibrate_command(CLI::App& app, Context& ctx) {
          "CeO2, LaB6, Si, alpha_Al2O3, AgBh, Au, Pt (calib/calibrants), a .toml or .cif file, or a cell "
          "such as Fm-3m:4.0786 or lamellar:58.38")
       ->required();
-  cmd->add_option("--wavelength", a->wavelength_a, "Wavelength (Å)");
-  cmd->add_option("--energy", a->energy_kev, "Photon energy (keV)");
+  cmd->add_option("--wavelength", a->wavelength_a, "Wavelength (Å)")->check(positive_number());
+  cmd->add_option("--energy", a->energy_kev, "Photon energy (keV)")->check(positive_number());
   cmd->add_option("--detector", a->detector, "Detector preset (Pilatus1M, Eiger4M, ...)");
-  cmd->add_option("--pixel", a->pixel_um, "Pixel size (µm) of a detector without a preset");
+  cmd->add_option("--pixel", a->pixel_um, "Pixel size (µm) of a detector without a preset")
+      ->check(positive_number());
   cmd->add_option("--guess", a->guess, "Starting geometry (.poni)");
-  cmd->add_option("--dist", a->dist_mm, "Rough sample-detector distance (mm, ±20 %)");
+  cmd->add_option("--dist", a->dist_mm, "Rough sample-detector distance (mm, ±20 %)")
+      ->check(positive_number());
   cmd->add_option("--center", a->center, "Rough beam centre x,y: column,row in pixels (±30 px)")
       ->delimiter(',')
-      ->expected(2);
+      ->expected(2)
+      ->check(finite_number());
   cmd->add_option("--mask", a->mask, "Mask file (1 = masked): TIFF, Dioptas .mask, EDF, CBF, file.h5:/path");
   cmd->add_option("--frame", a->frame, "Frame of a multi-frame file (0-based)")->capture_default_str();
   cmd->add_flag("--flip-ud", a->flip_ud, "Flip the image (and mask) up-down, as Dioptas does");
@@ -284,7 +287,8 @@ void add_calibrate_command(CLI::App& app, Context& ctx) {
                 "writes OUT.spline (Fit2D format) beside OUT.poni");
   cmd->add_option("--fix", a->fix, "Parameters kept fixed (dist poni1 poni2 rot1 rot2 rot3, or none)")
       ->capture_default_str();
-  cmd->add_option("--max-rms", a->max_rms_px, "Largest RMS residual (pixel-equivalents) accepted as a fit");
+  cmd->add_option("--max-rms", a->max_rms_px, "Largest RMS residual (pixel-equivalents) accepted as a fit")
+      ->check(positive_number());
   cmd->add_option("-o,--output", a->output, "The refined geometry (.poni)")->required();
   cmd->add_option("--plot", a->plot, "Diagnostic picture (PNG; default: OUT.png)");
   cmd->add_flag("--no-plot", a->no_plot, "Do not draw the diagnostic picture");

@@ -3,6 +3,9 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <charconv>
+#include <cmath>
+#include <limits>
 #include <string>
 
 namespace anvil::cli {
@@ -10,6 +13,38 @@ namespace anvil::cli {
 struct Context {
   int exit_code = 0;
 };
+
+// Numbers entering from the command line: NaN and inf parse as doubles but are never
+// settings, and CLI11's Range lets NaN through (every comparison with NaN is false). These
+// validators reject them with the option's name (CLI11 prefixes it) and the value.
+// `open_low`: the lower bound itself is excluded (a positive number).
+inline CLI::Validator number_in(double lo, double hi, bool open_low = false) {
+  const std::string desc =
+      open_low && hi == HUGE_VAL ? "POSITIVE"
+      : hi == HUGE_VAL           ? "NUMBER >= " + CLI::detail::to_string(lo)
+                       : "NUMBER in [" + CLI::detail::to_string(lo) + ", " + CLI::detail::to_string(hi) + "]";
+  return CLI::Validator(
+      [lo, hi, open_low](std::string& text) -> std::string {
+        double v = 0;
+        const char* b = text.data();
+        const char* e = b + text.size();
+        if (b != e && *b == '+') ++b;
+        const auto [ptr, ec] = std::from_chars(b, e, v);
+        if (ec != std::errc() || ptr != e) return "'" + text + "' is not a number";
+        if (!std::isfinite(v)) return "'" + text + "' is not a finite number";
+        if (v < lo || v > hi || (open_low && v == lo)) {
+          if (open_low && hi == HUGE_VAL) return text + " must be positive";
+          if (hi == HUGE_VAL) return text + " must be at least " + CLI::detail::to_string(lo);
+          return text + " is outside [" + CLI::detail::to_string(lo) + ", " + CLI::detail::to_string(hi) +
+                 "]";
+        }
+        return {};
+      },
+      desc);
+}
+inline CLI::Validator finite_number() { return number_in(-HUGE_VAL, HUGE_VAL); }
+inline CLI::Validator positive_number() { return number_in(0.0, HUGE_VAL, true); }
+inline CLI::Validator non_negative_number() { return number_in(0.0, HUGE_VAL); }
 
 void add_info_command(CLI::App& app, Context& ctx);                                  // info.cpp
 void add_pressure_command(CLI::App& app, Context& ctx);                              // pressure.cpp

@@ -52,10 +52,14 @@ void add_fit_command(CLI::App& app, Context& ctx) {
                   "Comma-separated phases: short names (CdSe-WZ, CdSe-ZB, CdSe-RS, Au) or CIFs")
       ->required();
   cmd->add_option("-o,--output", a->output, "Result JSON")->required();
-  cmd->add_option("--wavelength", a->wavelength_a, "Wavelength (Å); default: the pattern file's header");
+  cmd->add_option("--wavelength", a->wavelength_a, "Wavelength (Å); default: the pattern file's header")
+      ->check(positive_number());
   cmd->add_option("--instrument", a->instrument,
                   "Instrument profile JSON (Caglioti u, v, w; lp; size_profile)");
-  cmd->add_option("--range", a->range, "2θ range fitted, degrees: min,max")->delimiter(',')->expected(2);
+  cmd->add_option("--range", a->range, "2θ range fitted, degrees: min,max")
+      ->delimiter(',')
+      ->expected(2)
+      ->check(number_in(0.0, 180.0));
   cmd->add_option("--x-unit", a->x_unit,
                   "x unit when the text file does not name it: 2th_deg, q_nm^-1, q_A^-1");
   cmd->add_option("--frame", a->frame, "Frame (row) of an HDF5 pattern file")->capture_default_str();

@@ -54,6 +54,7 @@ struct FitSeriesArgs {
   std::string size_profile = "sphere";
   std::string lp = "lorentz";
   std::string caglioti;
+  std::optional<std::int64_t> first_frame;  // the pressure table's number of the stack's first frame
   int background_terms = 8;
   std::string criterion = "bic";
   std::string high_pressure_phase;
@@ -81,6 +82,7 @@ std::vector<double> numbers(const std::string& s, std::size_t n, const char* wha
     char* end = nullptr;
     const double v = std::strtod(t.c_str(), &end);
     if (end == t.c_str() || *end) throw InputError(what, fmt::format("'{}' is not a number", t));
+    if (!std::isfinite(v)) throw InputError(what, fmt::format("'{}' is not a finite number", t));
     out.push_back(v);
   }
   if (out.size() != n)
@@ -251,11 +253,25 @@ int run_fit_series(const FitSeriesArgs& a) {
   if (!a.pressure_file.empty()) {
     const io::PressureTable table = read_table_lenient(a.pressure_file, warnings);
     for (const auto& w : table.warnings) warnings.push_back(a.pressure_file + ": " + w);
-    for (auto& f : frames)
-      if (const auto* pt = table.find(f.frame)) {
+    // The table's frame numbers against the stack's (io::match_frame_numbers: a 1-based table is
+    // said so, any other mismatch is an error naming the frames).
+    std::vector<std::size_t> log_frames;
+    for (const auto& pt : table.points) log_frames.push_back(pt.frame);
+    std::size_t lo_frame = frames.front().frame, hi_frame = frames.front().frame;
+    for (const auto& f : frames)
+      lo_frame = std::min(lo_frame, f.frame), hi_frame = std::max(hi_frame, f.frame);
+    const auto numbering =
+        io::match_frame_numbers(log_frames, lo_frame, hi_frame, a.first_frame, false, a.pressure_file);
+    if (!a.quiet && !numbering.note.empty()) fmt::print("note: {}\n", numbering.note);
+    for (const auto& w : numbering.warnings) warnings.push_back(w);
+    for (auto& f : frames) {
+      const std::int64_t t = static_cast<std::int64_t>(f.frame) + numbering.offset;
+      if (t < 0) continue;
+      if (const auto* pt = table.find(static_cast<std::size_t>(t))) {
         f.pressure_gpa = pt->pressure_gpa;
         f.pressure_esd_gpa = pt->esd_gpa.value_or(0.0);
       }
+    }
   } else if (a.standard.empty()) {
     warnings.push_back("no --pressure and no --standard: frames have no pressure (no EOS, no transitions)");
   }
@@ -573,12 +589,17 @@ void add_fit_series_command(CLI::App& app, Context& ctx) {
                   "Internal pressure standard fitted as a phase (Au, Pt, ...): P for frames without one");
   cmd->add_option("--range", a->range, "2θ range in degrees, e.g. 6,22");
   cmd->add_option("--threads", a->threads, "Threads (0: all)")->capture_default_str();
-  cmd->add_option("--wavelength", a->wavelength_a, "Wavelength (Å) when the file does not record it");
+  cmd->add_option("--wavelength", a->wavelength_a, "Wavelength (Å) when the file does not record it")
+      ->check(positive_number());
   cmd->add_option("--group", a->group, "Pattern stack under /entry (default: integrated, else waxs)");
   cmd->add_option("--size-profile", a->size_profile, "sphere, lorentzian or none")->capture_default_str();
   cmd->add_option("--lp", a->lp, "lorentz (integrated + polarisation-corrected) or unpolarised")
       ->capture_default_str();
   cmd->add_option("--caglioti", a->caglioti, "Instrument U,V,W (deg²), from a calibrant fit");
+  cmd->add_option("--first-frame", a->first_frame,
+                  "The pressure table's frame number of the stack's first frame (default: decided from the "
+                  "numbers; a table numbered 1..N for frames 0..N-1 is read as 1-based)")
+      ->check(CLI::NonNegativeNumber);
   cmd->add_option("--background", a->background_terms, "Chebyshev background terms")->capture_default_str();
   cmd->add_option("--criterion", a->criterion, "Phase presence: bic, aic or none (significance only)")
       ->capture_default_str();

@@ -199,8 +199,10 @@ void add_index_command(CLI::App& app, Context& ctx) {
   cmd->add_option("-o,--output", a->output, "RESULT.json")->required();
   cmd->add_option("--plot", a->plot, "PNG of the pattern, the peaks and the indexed reflections");
   cmd->add_option("--lattices", a->lattices, "Lattices to try, e.g. fcc,hcp (default: all seven)");
-  cmd->add_option("--qmin", a->q_min, "Lowest q used (in --q-unit, default nm^-1)");
-  cmd->add_option("--qmax", a->q_max, "Highest q used (in --q-unit, default nm^-1)");
+  cmd->add_option("--qmin", a->q_min, "Lowest q used (in --q-unit, default nm^-1)")
+      ->check(non_negative_number());
+  cmd->add_option("--qmax", a->q_max, "Highest q used (in --q-unit, default nm^-1)")
+      ->check(positive_number());
   cmd->add_option("--q-unit", a->q_unit,
                   "nm^-1 or A^-1: unit of the file's q (overrides its header) and of --qmin/--qmax");
   cmd->add_option("--frame", a->frame, "Frame of an HDF5 pattern stack (0-based)")->capture_default_str();
@@ -214,13 +216,18 @@ void add_index_command(CLI::App& app, Context& ctx) {
                   "Size distribution of the form factor: schulz or gaussian")
       ->capture_default_str();
   cmd->add_option("--cylinder-length", a->cylinder_length, "Cylinder length in nm (fixed)")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(non_negative_number());
   cmd->add_option("--instrument-fwhm", a->instrument_fwhm,
                   "Instrumental FWHM in q (in --q-unit), removed in quadrature before Scherrer")
-      ->capture_default_str();
-  cmd->add_option("--scherrer-k", a->scherrer_k, "Scherrer constant K (FWHM)")->capture_default_str();
+      ->capture_default_str()
+      ->check(non_negative_number());
+  cmd->add_option("--scherrer-k", a->scherrer_k, "Scherrer constant K (FWHM)")
+      ->capture_default_str()
+      ->check(positive_number());
   cmd->add_option("--max-jump", a->max_jump, "With --all-frames: relative change of a or c flagged")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(positive_number());
   cmd->callback([a, &ctx] { ctx.exit_code = run_index(*a); });
 }
 

@@ -104,7 +104,12 @@ int run_integrate(const IntegrateArgs& a) {
   if (!a.azimuth_range.empty()) s.azimuth_range_deg = range_of(a.azimuth_range, "--azimuth-range");
   s.sigma_clip = a.sigma_clip;
   s.sigma_clip_iterations = a.sigma_clip_iterations;
-  if (!a.quantiles.empty()) s.median_quantiles = range_of(a.quantiles, "--quantiles");
+  if (!a.quantiles.empty()) {
+    s.median_quantiles = range_of(a.quantiles, "--quantiles");
+    if (!(s.median_quantiles->min < s.median_quantiles->max))
+      throw InputError("--quantiles", fmt::format("{},{}: the lower quantile must come first and be smaller",
+                                                  a.quantiles[0], a.quantiles[1]));
+  }
 
   Mask mask;
   if (!a.mask.empty()) mask = io::read_mask(a.mask, shape, open);
@@ -162,7 +167,7 @@ int run_integrate(const IntegrateArgs& a) {
                   tbb::make_filter<std::size_t, Item>(tbb::filter_mode::parallel,
                                                       [&](std::size_t k) {
                                                         Item it;
-                                                        it.index = k;
+                                                        it.index = source->first_number() + k;
                                                         try {
                                                           const auto frame = source->read(k);
                                                           it.origin = frame.origin;
@@ -222,22 +227,33 @@ void add_integrate_command(CLI::App& app, Context& ctx) {
   cmd->add_option("--flat", a->flat, "Flat-field frame(s), averaged");
   cmd->add_option("--detector", a->detector,
                   "Detector preset overriding the .poni's (e.g. Pilatus1M, Eiger4M)");
-  cmd->add_option("--npt", a->npt, "Radial bins")->capture_default_str()->check(CLI::PositiveNumber);
+  cmd->add_option("--npt", a->npt, "Radial bins")->capture_default_str()->check(CLI::Range(1, 1'000'000));
   cmd->add_option("--unit", a->unit, "q_nm^-1, q_A^-1, 2th_deg, d_A or r_mm")->capture_default_str();
   cmd->add_option("--split", a->split, "Pixel splitting: none, bbox or full")->capture_default_str();
   cmd->add_option("--error", a->error, "Error model: poisson, azimuthal or none")->capture_default_str();
-  cmd->add_option("--polarization", a->polarization, "Polarisation factor (-1..1), e.g. 0.99");
+  cmd->add_option("--polarization", a->polarization, "Polarisation factor (-1..1), e.g. 0.99")
+      ->check(number_in(-1.0, 1.0));
   cmd->add_flag("--no-solid-angle", a->no_solid_angle, "Do not correct for the pixels' solid angle");
-  cmd->add_option("--azimuth-bins", a->azimuth_bins, "χ bins: write 2D cakes (radial × azimuthal) to .h5");
-  cmd->add_option("--radial-range", a->radial_range, "min,max in --unit")->delimiter(',')->expected(2);
-  cmd->add_option("--azimuth-range", a->azimuth_range, "χ min,max in degrees")->delimiter(',')->expected(2);
+  cmd->add_option("--azimuth-bins", a->azimuth_bins, "χ bins: write 2D cakes (radial × azimuthal) to .h5")
+      ->check(CLI::Range(0, 36'000));
+  cmd->add_option("--radial-range", a->radial_range, "min,max in --unit")
+      ->delimiter(',')
+      ->expected(2)
+      ->check(finite_number());
+  cmd->add_option("--azimuth-range", a->azimuth_range, "χ min,max in degrees")
+      ->delimiter(',')
+      ->expected(2)
+      ->check(finite_number());
   cmd->add_option("--sigma-clip", a->sigma_clip,
-                  "Reject pixels further than this many σ from their bin's mean (diamond spots, hot pixels)");
+                  "Reject pixels further than this many σ from their bin's mean (diamond spots, hot pixels)")
+      ->check(positive_number());
   cmd->add_option("--sigma-clip-iterations", a->sigma_clip_iterations, "Iterations of sigma clipping")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1000));
   cmd->add_option("--quantiles", a->quantiles, "Trimmed mean per bin between these quantiles, e.g. 0.2,0.8")
       ->delimiter(',')
-      ->expected(2);
+      ->expected(2)
+      ->check(number_in(0.0, 1.0));
   cmd->add_flag("--flip-ud", a->flip_ud, "Flip frames (and mask, dark, flat) up-down, as Dioptas does");
   cmd->add_flag("--flip-lr", a->flip_lr, "Flip frames left-right");
   cmd->add_flag("-q,--quiet", a->quiet, "No progress bar");

@@ -29,7 +29,9 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    // --help and --version exit 0; every usage error (unknown option, bad value) exits 2, as
+    // input errors do, after CLI11 has printed what was wrong.
+    return app.exit(e) == 0 ? 0 : 2;
   } catch (const anvil::InputError& e) {
     fmt::print(stderr, "anvil: error: {}\n", e.what());
     return 2;

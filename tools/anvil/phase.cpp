@@ -128,10 +128,15 @@ void add_phase_command(CLI::App& app, Context& ctx) {
   auto* cmd = app.add_subcommand("phase",
                                  "Reflection list of a crystal phase (d, 2θ, multiplicity, |F|², intensity)");
   cmd->add_option("phase", a->phase, "Phase short name (CdSe-WZ, CdS-RS, Au, CeO2, ...) or a CIF file");
-  auto* wl = cmd->add_option("--wavelength", a->wavelength_angstrom, "X-ray wavelength (Å)");
-  cmd->add_option("--energy", a->energy_kev, "X-ray energy (keV)")->excludes(wl);
-  cmd->add_option("--tth-min", a->tth_min_deg, "Smallest 2θ (degrees)")->capture_default_str();
-  cmd->add_option("--tth-max", a->tth_max_deg, "Largest 2θ (degrees)")->capture_default_str();
+  auto* wl = cmd->add_option("--wavelength", a->wavelength_angstrom, "X-ray wavelength (Å)")
+                 ->check(positive_number());
+  cmd->add_option("--energy", a->energy_kev, "X-ray energy (keV)")->excludes(wl)->check(positive_number());
+  cmd->add_option("--tth-min", a->tth_min_deg, "Smallest 2θ (degrees)")
+      ->capture_default_str()
+      ->check(number_in(0.0, 180.0));
+  cmd->add_option("--tth-max", a->tth_max_deg, "Largest 2θ (degrees)")
+      ->capture_default_str()
+      ->check(number_in(0.0, 180.0));
   cmd->add_option("--dispersion", a->dispersion,
                   "f′, f″ source: henke (Cromer–Liberman where not tabulated), "
                   "cromer-liberman, none")

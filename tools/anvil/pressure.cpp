@@ -220,15 +220,19 @@ void add_pressure_command(CLI::App& app, Context& ctx) {
 
   auto ruby = std::make_shared<RubyArgs>();
   auto* r = cmd->add_subcommand("ruby", "Pressure (GPa) from the ruby R1 fluorescence peak wavelength (nm)");
-  r->add_option("r1_nm", ruby->r1_nm, "R1 peak wavelength(s) in nm, e.g. 700.0")->required();
+  r->add_option("r1_nm", ruby->r1_nm, "R1 peak wavelength(s) in nm, e.g. 700.0")
+      ->required()
+      ->check(positive_number());
   r->add_option("--scale", ruby->scale,
                 "Ruby scale: " + scale_list() + " (aliases ruby2020, mao, dewaele, ...), or 'all'")
       ->capture_default_str();
   r->add_option("--lambda0", ruby->lambda0_nm,
                 "Ambient R1 wavelength (nm) measured on your spectrometer; default: the scale's own "
-                "(694.24, 694.25 for shen2020)");
+                "(694.24, 694.25 for shen2020)")
+      ->check(positive_number());
   r->add_option("--temperature", ruby->temperature_k,
-                "Sample temperature (K): remove the R1 thermal shift (Vos & Schouten 1991) first");
+                "Sample temperature (K): remove the R1 thermal shift (Vos & Schouten 1991) first")
+      ->check(positive_number());
   r->callback([ruby, &ctx] {
     run_ruby(*ruby);
     ctx.exit_code = 0;
@@ -244,11 +248,12 @@ void add_pressure_command(CLI::App& app, Context& ctx) {
                 "Au-Fei2007-BM3 (see --list)");
   s->add_option("--jcpds", std_args->jcpds,
                 "Use a cubic JCPDS card (K0, K0', A) as the standard, BM3 as Dioptas does");
-  s->add_option("--a", std_args->a, "Cubic lattice parameter a (Angstrom)");
-  s->add_option("--v", std_args->v, "Unit-cell volume (Angstrom^3)");
-  s->add_option("--d", std_args->d, "d-spacing (Angstrom) of the reflection --hkl");
+  s->add_option("--a", std_args->a, "Cubic lattice parameter a (Angstrom)")->check(positive_number());
+  s->add_option("--v", std_args->v, "Unit-cell volume (Angstrom^3)")->check(positive_number());
+  s->add_option("--d", std_args->d, "d-spacing (Angstrom) of the reflection --hkl")->check(positive_number());
   s->add_option("--hkl", std_args->hkl, "Miller indices for --d (or --pressure), e.g. 111 or \"2 0 0\"");
-  s->add_option("--pressure", std_args->p, "Inverse: print a (and d for --hkl) at this pressure (GPa)");
+  s->add_option("--pressure", std_args->p, "Inverse: print a (and d for --hkl) at this pressure (GPa)")
+      ->check(finite_number());
   s->add_flag("--list", std_args->list, "List the built-in standards with their EOS parameters and sources");
   s->callback([std_args, &ctx] {
     run_standard(*std_args);
@@ -264,9 +269,11 @@ void add_pressure_command(CLI::App& app, Context& ctx) {
       ->required();
   t->add_option("--min-step", table->min_step_gpa,
                 "Smallest pressure change (GPa) that counts as a direction change")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(non_negative_number());
   t->add_option("--esd-factor", table->esd_factor, "A change must also exceed this many combined esd")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(non_negative_number());
   t->callback([table, &ctx] {
     run_table(*table);
     ctx.exit_code = 0;
@@ -282,7 +289,8 @@ void add_pressure_command(CLI::App& app, Context& ctx) {
   sp->add_option("--ruby-scale", spec->ruby_scale,
                  "The counter holds ruby R1 wavelengths (nm): print per-frame pressure on this scale "
                  "(mao1986, dewaele2008, jacobsen2008, shen2020, ...) with compression/decompression");
-  sp->add_option("--lambda0", spec->lambda0_nm, "Ambient R1 wavelength (nm) for --ruby-scale");
+  sp->add_option("--lambda0", spec->lambda0_nm, "Ambient R1 wavelength (nm) for --ruby-scale")
+      ->check(positive_number());
   sp->add_flag("--gpa", spec->gpa,
                "The counter holds pressure in GPa: print it per frame with the direction");
   sp->add_option("--frame-counter", spec->frame_counter,

@@ -56,10 +56,12 @@ void add_run_command(CLI::App& app, Context& ctx, const std::string& command_lin
                 "Distributed: run under mpirun; rank r reduces frames r, r+N, ..., rank 0 writes the tables "
                 "(the output folder must be on a file system every rank sees)");
   cmd->add_option("--poll", a->poll_s, "Seconds between looks for new frames (--follow)")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(number_in(0.01, 3600.0));
   cmd->add_option("--idle-timeout", a->idle_timeout_s,
                   "Stop following after this many seconds without a new frame")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(non_negative_number());
   cmd->callback([a, &ctx, command_line] {
     const auto config = pipeline::load_scan_config(a->config);
     pipeline::RunOptions o;
