@@ -377,7 +377,9 @@ FramesGeometry geometry_for_frames(const Geometry& g, const PoniInfo& info, Imag
                                    const std::string& poni_name) {
   FramesGeometry out{g, {}};
   const bool flipping = flips.up_down || flips.left_right;
-  const std::string version = "poni_version " + python_float_repr(info.version);
+  const std::string version = "poni_version " + (info.version == std::floor(info.version)
+                                                     ? std::to_string(static_cast<int>(info.version))
+                                                     : python_float_repr(info.version));
   if (!info.orientation_recorded) {
     out.note = flipping
                    ? poni_name + " records no orientation (" + version +

@@ -377,7 +377,7 @@ TEST(PoniOrientation, UnrecordedOrientationBelongsToTheFramesAsRead) {
   const auto flipped = ag::geometry_for_frames(file, {1.0, false}, {true, false}, "old_dioptas.poni");
   EXPECT_EQ(flipped.geometry, file);
   EXPECT_EQ(flipped.note,
-            "old_dioptas.poni records no orientation (poni_version 1.0): taken as the geometry of the frames "
+            "old_dioptas.poni records no orientation (poni_version 1): taken as the geometry of the frames "
             "flipped up-down, as a Dioptas .poni without orientation is");
   const auto plain = ag::geometry_for_frames(file, {2.0, false}, {}, "pyfai.poni");
   EXPECT_EQ(plain.geometry, file);
