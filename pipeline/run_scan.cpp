@@ -64,8 +64,10 @@ struct DetectorSetup {
   const DetectorConfig* config = nullptr;
   std::unique_ptr<io::FrameSource> source;
   std::unique_ptr<DetectorIntegrator> integrator;
-  std::string poni_text;
+  std::string poni_text;  // the geometry as a .poni of the frame files (orientation flipped back)
   std::uint64_t mask_checksum = 0;
+  std::string mask_orientation;    // "raw" or "dioptas": how the mask file was read
+  std::vector<std::string> notes;  // orientation decisions, for the log
 };
 
 DetectorSetup set_up(const DetectorConfig& c) {
@@ -75,11 +77,24 @@ DetectorSetup set_up(const DetectorConfig& c) {
   open.flip_up_down = c.flip_ud;
   open.flip_left_right = c.flip_lr;
   d.source = io::open_frames(c.frames, open);
-  auto geometry = geometry::read_poni(c.poni);
-  if (!c.detector.empty()) geometry.detector = geometry::detector_preset(c.detector);
+  const geometry::ImageFlips flips{c.flip_ud, c.flip_lr};
+  geometry::PoniInfo poni_info;
+  auto file_geometry = geometry::read_poni(c.poni, &poni_info);
+  if (!c.detector.empty()) {
+    auto preset = geometry::detector_preset(c.detector);
+    preset.orientation = file_geometry.detector.orientation;  // the .poni's orientation stays
+    file_geometry.detector = preset;
+  }
+  auto [geometry, poni_note] = geometry::geometry_for_frames(file_geometry, poni_info, flips, c.poni);
+  if (!poni_note.empty()) d.notes.push_back(c.name + ": " + poni_note);
   const Shape shape = d.source->shape();
   Mask mask;
-  if (!c.mask.empty()) mask = io::read_mask(c.mask, shape, open);
+  if (!c.mask.empty()) {
+    const auto stored = io::resolve_mask_orientation(c.mask, c.mask_orientation);
+    mask = io::read_mask(c.mask, shape, open, stored);
+    d.mask_orientation = std::string(io::mask_orientation_name(stored));
+    d.notes.push_back(c.name + ": " + io::describe_mask_orientation(c.mask, stored, open));
+  }
   std::optional<ImageF> dark, flat;
   if (!c.dark.empty()) dark = io::read_mean_frame(c.dark, shape, open);
   if (!c.flat.empty()) flat = io::read_mean_frame(c.flat, shape, open);
@@ -89,7 +104,7 @@ DetectorSetup set_up(const DetectorConfig& c) {
   } catch (const InputError& e) {
     throw InputError(c.name + " (" + c.poni + ")", e.what());
   }
-  d.poni_text = geometry::format_poni(d.integrator->geometry());
+  d.poni_text = geometry::format_poni(geometry::geometry_for_file(d.integrator->geometry(), flips));
   const auto& m = d.integrator->static_mask();
   d.mask_checksum = fnv1a(m.pixels.data(), m.pixels.size());
   return d;
@@ -383,6 +398,7 @@ RunSummary run_scan(const ScanConfig& config, const RunOptions& options) {
   std::vector<DetectorSetup> setups;
   if (config.waxs) setups.push_back(set_up(*config.waxs));
   if (config.saxs) setups.push_back(set_up(*config.saxs));
+  for (const auto& s : setups) summary.notes.insert(summary.notes.end(), s.notes.begin(), s.notes.end());
   const std::string config_text = fs::exists(config.file) ? read_text(config.file) : std::string();
   std::uint64_t fingerprint = fnv1a(config_text.data(), config_text.size());
   for (const auto& s : setups) {
@@ -630,6 +646,8 @@ RunSummary run_scan(const ScanConfig& config, const RunOptions& options) {
   for (const auto& s : setups) {
     rc.provenance.emplace_back(s.config->name + "_poni", s.poni_text);
     rc.provenance.emplace_back(s.config->name + "_mask_fnv1a", fmt::format("{:016x}", s.mask_checksum));
+    if (!s.mask_orientation.empty())
+      rc.provenance.emplace_back(s.config->name + "_mask_orientation", s.mask_orientation);
     rc.provenance.emplace_back(s.config->name + "_integration", s.integrator->describe());
     rc.provenance.emplace_back(s.config->name + "_frames", s.source->info().path);
   }

@@ -97,7 +97,8 @@ struct RunSummary {
   std::map<std::string, std::size_t> failure_reasons;
   std::vector<std::filesystem::path> outputs;
   std::vector<std::string> warnings;
-  std::vector<std::string> notes;  // how things were decided (pressure numbering), for the log
+  // How things were decided, for the log: pressure numbering, .poni and mask orientation.
+  std::vector<std::string> notes;
   // Where the time went: seconds per stage summed over all threads ("waxs read", "waxs
   // integrate", "waxs fit", "saxs index", "write", ...), and the wall time of the frame loop.
   std::map<std::string, double> stage_seconds;

@@ -172,6 +172,13 @@ DetectorConfig parse_detector(Table t, const std::string& name, const fs::path& 
   if (!poni) throw InputError(t.source(), fmt::format("[{}] needs 'poni' (the geometry)", name));
   d.poni = resolve(base, *poni);
   d.mask = resolve(base, t.string("mask").value_or(""));
+  if (auto v = t.string("mask_orientation")) {
+    try {
+      d.mask_orientation = io::parse_mask_orientation(*v, "mask_orientation");
+    } catch (const InputError& e) {
+      t.fail(*t.get("mask_orientation"), "mask_orientation", e.problem());
+    }
+  }
   d.dark = resolve(base, t.string("dark").value_or(""));
   d.flat = resolve(base, t.string("flat").value_or(""));
   d.detector = t.string("detector").value_or("");

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "azimuthal.hpp"
+#include "io/mask.hpp"
 #include "scan_pressure.hpp"
 
 namespace anvil::pipeline {
@@ -18,8 +19,9 @@ struct DetectorConfig {
   std::string name;                 // "waxs" or "saxs"
   std::vector<std::string> frames;  // sources: HDF5/NeXus (master), patterns, lists
   std::string poni;
-  std::string mask, dark, flat;  // optional
-  std::string detector;          // preset overriding the .poni's detector
+  std::string mask, dark, flat;                                      // optional
+  io::MaskOrientation mask_orientation = io::MaskOrientation::Auto;  // layout of the mask file
+  std::string detector;                                              // preset overriding the .poni's detector
   bool flip_ud = false, flip_lr = false;
   IntegrationSettings integration;
 };

@@ -22,6 +22,7 @@
 #include "geometry/geometry.hpp"
 #include "geometry/poni.hpp"
 #include "io/hdf5_source.hpp"
+#include "io/mask.hpp"
 #include "io/results_file.hpp"
 #include "io/tiff.hpp"
 #include "phase_models.hpp"
@@ -662,8 +663,9 @@ SimulationOutput simulate_scan(const SimulationConfig& c, const fs::path& out_di
   };
   geometry::write_poni(path("waxs.poni"), waxs.g);
   geometry::write_poni(path("saxs.poni"), saxs.g);
-  io::write_tiff_mask(path("waxs.mask").string(), waxs.mask);
-  io::write_tiff_mask(path("saxs.mask").string(), saxs.mask);
+  // As Dioptas saves a .mask: up-down flipped relative to the frame files (io::MaskOrientation).
+  io::write_dioptas_mask(path("waxs.mask").string(), waxs.mask);
+  io::write_dioptas_mask(path("saxs.mask").string(), saxs.mask);
 
   // Frames, 10 per data file, for both detectors.
   const std::size_t n = truth.size();

@@ -119,6 +119,27 @@ Mask Detector::dead_pixel_mask() const {
   return mask;
 }
 
+Orientation flipped(Orientation o, bool up_down, bool left_right) {
+  const bool rows = (o == Orientation::TopLeft || o == Orientation::TopRight) != up_down;
+  const bool cols = (o == Orientation::TopLeft || o == Orientation::BottomLeft) != left_right;
+  return rows ? (cols ? Orientation::TopLeft : Orientation::TopRight)
+              : (cols ? Orientation::BottomLeft : Orientation::BottomRight);
+}
+
+const char* orientation_name(Orientation o) {
+  switch (o) {
+    case Orientation::TopLeft:
+      return "TopLeft";
+    case Orientation::TopRight:
+      return "TopRight";
+    case Orientation::BottomRight:
+      return "BottomRight";
+    case Orientation::BottomLeft:
+      return "BottomLeft";
+  }
+  return "?";
+}
+
 Detector generic_detector(double pixel1_m, double pixel2_m, Shape shape, Orientation orientation) {
   Detector d;
   d.pixel1_m = pixel1_m;

@@ -23,6 +23,13 @@ namespace anvil::geometry {
 //   3 BottomRight: as stored (default)      4 BottomLeft: columns flipped (left-right)
 enum class Orientation : int { TopLeft = 1, TopRight = 2, BottomRight = 3, BottomLeft = 4 };
 
+// `o` for the same detector once its image is flipped: up_down reverses the rows, left_right
+// the columns. Every pixel keeps its position, 2θ and χ: the orientation follows the flip.
+// flipped(BottomRight, true, false) == TopRight, as Dioptas' poni_flipud maps 3 to 2.
+Orientation flipped(Orientation o, bool up_down, bool left_right);
+// "TopLeft", "TopRight", "BottomRight", "BottomLeft" (pyFAI's Orientation names).
+const char* orientation_name(Orientation o);
+
 // pyFAI's MODULE_SIZE / MODULE_GAP, (rows, cols) each: modules of module_rows x module_cols
 // pixels separated by gap_rows dead rows and gap_cols dead columns.
 struct ModuleLayout {

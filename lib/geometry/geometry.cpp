@@ -260,6 +260,8 @@ CornerGrid corner_grid(const Geometry& g, RadialUnit unit, ChiDiscontinuity disc
   const Frame fr(g);
   CornerGrid grid;
   grid.pixels = g.detector.shape;
+  grid.rows_reversed = fr.flip1;
+  grid.cols_reversed = fr.flip2;
   const std::size_t nr = grid.pixels.rows + 1, nc = grid.pixels.cols + 1;
   grid.radial.resize(nr * nc);
   grid.chi.resize(nr * nc);

@@ -90,17 +90,23 @@ Image<double> polarization_array(const Geometry& g, double factor, double axis_o
 // --- pixel corners, for pixel splitting ----------------------------------------------------
 // Radial value and χ at the (rows + 1) × (cols + 1) pixel-corner nodes: node (r, c) is the
 // corner shared by pixels (r−1..r, c−1..c). Pixel (i, j) has, in pyFAI's corner order,
-// A = node (i, j), B = (i+1, j), C = (i+1, j+1), D = (i, j+1).
+// A = node (i, j), B = (i+1, j), C = (i+1, j+1), D = (i, j+1) — for the default orientation.
+// A flipped orientation names the corners as on the image flipped back (orientation 2: A =
+// (i+1, j), B = (i, j), C = (i, j+1), D = (i+1, j+1)), so that every pixel keeps the corner
+// order, and the winding, full splitting relies on (pyFAI issues #2003, #2224: pyFAI itself does
+// not reorder them yet): a flipped orientation then integrates exactly as the flipped image.
 struct CornerGrid {
   Shape pixels;                // the image shape; the grid is one node larger each way
   std::vector<double> radial;  // in the requested unit (rad, nm⁻¹ or m)
   std::vector<double> chi;     // rad
+  bool rows_reversed = false;  // orientation 1 or 2
+  bool cols_reversed = false;  // orientation 1 or 4
   std::size_t node(std::size_t r, std::size_t c) const { return r * (pixels.cols + 1) + c; }
   // Corner k (0..3 = A, B, C, D) of pixel (i, j).
   std::size_t corner_node(std::size_t i, std::size_t j, int k) const {
-    static constexpr int di[4] = {0, 1, 1, 0};
-    static constexpr int dj[4] = {0, 0, 1, 1};
-    return node(i + di[k], j + dj[k]);
+    static constexpr std::size_t di[4] = {0, 1, 1, 0};
+    static constexpr std::size_t dj[4] = {0, 0, 1, 1};
+    return node(i + (rows_reversed ? 1 - di[k] : di[k]), j + (cols_reversed ? 1 - dj[k] : dj[k]));
   }
 };
 CornerGrid corner_grid(const Geometry& g, RadialUnit unit, ChiDiscontinuity disc = ChiDiscontinuity::AtPi);

@@ -7,6 +7,7 @@
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <sstream>
 
 #include "core/atomic_file.hpp"
@@ -40,6 +41,27 @@ Entries split_lines(std::string_view text) {
                                                        line_no};
   }
   return entries;
+}
+
+// The comment anvil writes into a v2 .poni to record its orientation:
+// "# anvil: orientation 3 (BottomRight): ...". The value and its line, if present.
+constexpr std::string_view kOrientationComment = "# anvil: orientation ";
+
+std::optional<std::pair<long long, std::size_t>> orientation_comment(std::string_view text) {
+  std::size_t line_no = 0;
+  while (!text.empty()) {
+    const std::size_t eol = text.find('\n');
+    const std::string_view line = trim(text.substr(0, eol));
+    text = eol == std::string_view::npos ? std::string_view{} : text.substr(eol + 1);
+    ++line_no;
+    if (line.substr(0, kOrientationComment.size()) != kOrientationComment) continue;
+    std::string_view rest = line.substr(kOrientationComment.size());
+    long long v = 0;
+    const auto [ptr, ec] = std::from_chars(rest.data(), rest.data() + rest.size(), v);
+    if (ec != std::errc{} || ptr == rest.data()) return std::pair<long long, std::size_t>{-1, line_no};
+    return std::pair<long long, std::size_t>{v, line_no};
+  }
+  return std::nullopt;
 }
 
 bool parse_double(std::string_view s, double& out) {
@@ -106,6 +128,16 @@ Detector with_spline(Detector d, std::optional<SplineDistortion> spline) {
   return d;
 }
 
+std::string flips_text(ImageFlips f) {
+  return f.up_down && f.left_right ? "flipped up-down and left-right"
+         : f.up_down               ? "flipped up-down"
+                                   : "flipped left-right";
+}
+
+std::string orientation_text(Orientation o) {
+  return std::to_string(static_cast<int>(o)) + " (" + orientation_name(o) + ")";
+}
+
 Orientation orientation_from_int(long long v, const Reader& rd) {
   switch (v) {
     case 0:  // pyFAI "Unspecified": treated as the default
@@ -158,7 +190,7 @@ Detector detector_v1(const Reader& rd) {
   rd.fail("no detector: give PixelSize1/PixelSize2 or a known Detector name");
 }
 
-Detector detector_v2(const Reader& rd) {
+Detector detector_v2(const Reader& rd, bool& orientation_recorded) {
   const Entry* name_entry = rd.find("detector");
   if (!name_entry) rd.fail("poni_version 2 file without a Detector line");
   const std::string name = name_entry->value;
@@ -219,6 +251,7 @@ Detector detector_v2(const Reader& rd) {
   if (auto it = config.find("orientation"); it != config.end() && !it->is_null()) {
     if (!it->is_number_integer()) rd.fail("Detector_config: orientation must be an integer 1..4");
     det->orientation = orientation_from_int(it->get<long long>(), rd);
+    orientation_recorded = true;
   }
   return with_spline(*det, spline);
 }
@@ -256,7 +289,8 @@ std::pair<std::string, std::string> detector_lines(const Detector& d) {
 
 }  // namespace
 
-Geometry parse_poni(std::string_view text, const std::string& source, const std::filesystem::path& base_dir) {
+Geometry parse_poni(std::string_view text, const std::string& source, const std::filesystem::path& base_dir,
+                    PoniInfo* info) {
   const Entries entries = split_lines(text);
   const Reader rd(entries, source, base_dir);
 
@@ -268,7 +302,17 @@ Geometry parse_poni(std::string_view text, const std::string& source, const std:
   }
 
   Geometry g;
-  g.detector = version == 1.0 ? detector_v1(rd) : detector_v2(rd);
+  bool recorded = false;
+  g.detector = version == 1.0 ? detector_v1(rd) : detector_v2(rd, recorded);
+  if (const auto comment = orientation_comment(text)) {
+    // anvil's own record of the orientation: it must agree with what pyFAI reads from the file.
+    if (comment->first != static_cast<long long>(g.detector.orientation))
+      rd.fail("the comment on line " + std::to_string(comment->second) + " says orientation " +
+              std::to_string(comment->first) + " but the file describes orientation " +
+              orientation_text(g.detector.orientation) + ": correct one of them");
+    recorded = true;
+  }
+  if (info) *info = {version, recorded};
 
   if (rd.find("distance")) {
     g.dist_m = rd.number("distance", "Distance");
@@ -291,13 +335,13 @@ Geometry parse_poni(std::string_view text, const std::string& source, const std:
   return g;
 }
 
-Geometry read_poni(const std::filesystem::path& path) {
+Geometry read_poni(const std::filesystem::path& path, PoniInfo* info) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw InputError(path.string(), "cannot open the .poni file");
   std::ostringstream text;
   text << in.rdbuf();
   if (in.bad()) throw InputError(path.string(), "cannot read the .poni file");
-  return parse_poni(text.str(), path.string(), path.parent_path());
+  return parse_poni(text.str(), path.string(), path.parent_path(), info);
 }
 
 std::string format_poni(const Geometry& g) {
@@ -305,7 +349,14 @@ std::string format_poni(const Geometry& g) {
   std::string out;
   out += "# Nota: C-Order, 1 refers to the Y axis, 2 to the X axis\n";
   out += "# Written by anvil " ANVIL_VERSION "\n";
-  out += g.detector.orientation == Orientation::BottomRight ? "poni_version: 2\n" : "poni_version: 2.1\n";
+  if (g.detector.orientation == Orientation::BottomRight) {
+    // pyFAI 0.21 reads v2 only; the comment records the orientation for anvil (pyFAI skips it).
+    out += std::string(kOrientationComment) + "3 (BottomRight, pyFAI's default): the geometry of the image " +
+           "as stored in the file\n";
+    out += "poni_version: 2\n";
+  } else {
+    out += "poni_version: 2.1\n";
+  }
   out += "Detector: " + det_name + "\n";
   out += "Detector_config: " + det_config + "\n";
   out += "Distance: " + python_float_repr(g.dist_m) + "\n";
@@ -320,6 +371,46 @@ std::string format_poni(const Geometry& g) {
 
 void write_poni(const std::filesystem::path& path, const Geometry& g) {
   write_text_atomically(path, format_poni(g), "the .poni file");
+}
+
+FramesGeometry geometry_for_frames(const Geometry& g, const PoniInfo& info, ImageFlips flips,
+                                   const std::string& poni_name) {
+  FramesGeometry out{g, {}};
+  const bool flipping = flips.up_down || flips.left_right;
+  const std::string version = "poni_version " + (info.version == std::floor(info.version)
+                                                     ? std::to_string(static_cast<int>(info.version))
+                                                     : python_float_repr(info.version));
+  if (!info.orientation_recorded) {
+    out.note = flipping
+                   ? poni_name + " records no orientation (" + version +
+                         "): taken as the geometry of the frames " + flips_text(flips) +
+                         ", as a Dioptas .poni without orientation is"
+                   : poni_name + " records no orientation (" + version +
+                         "): taken as the geometry of the frames as stored, as pyFAI reads it (a Dioptas "
+                         ".poni without orientation belongs to the up-down flipped frames: flip them)";
+    return out;
+  }
+  const Orientation file = g.detector.orientation;
+  out.geometry.detector.orientation = flipped(file, flips.up_down, flips.left_right);
+  if (flipping) {
+    out.note = poni_name + " records orientation " + orientation_text(file) +
+               " for the image as stored in the file; the frames are " + flips_text(flips) +
+               ", so orientation " + orientation_text(out.geometry.detector.orientation) +
+               " is used on them (every pixel keeps its 2θ and χ)";
+  } else if (file != Orientation::BottomRight) {
+    const char* reversed = file == Orientation::TopRight     ? "rows"
+                           : file == Orientation::BottomLeft ? "columns"
+                                                             : "rows and columns";
+    out.note = poni_name + " records orientation " + orientation_text(file) + ": " + reversed +
+               " reversed relative to the frames as stored, as pyFAI >= 2024 computes it";
+  }
+  return out;
+}
+
+Geometry geometry_for_file(Geometry frames_geometry, ImageFlips flips) {
+  frames_geometry.detector.orientation =
+      flipped(frames_geometry.detector.orientation, flips.up_down, flips.left_right);
+  return frames_geometry;
 }
 
 std::string python_float_repr(double v) {

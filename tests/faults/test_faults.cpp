@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "io/frame_source.hpp"
+#include "io/pattern_io.hpp"
 #include "io/tiff.hpp"
 #include "test_support.hpp"
 
@@ -441,6 +442,63 @@ TEST(Faults, ScanNameIsNotAPathAndOneFolderHasOneWriter) {
   EXPECT_TRUE(has(second.output, "another anvil run is writing to this folder")) << second.output;
   EXPECT_TRUE(has(second.output, "--follow")) << second.output;  // the holder's command line
   EXPECT_EQ(slurp(fs::path(out) / "phase_fractions.csv"), tables);
+}
+
+// Issue 12, item 9: --flip-ud flipped a Dioptas mask a second time (Dioptas saves masks in its
+// up-down flipped view), so the beamstop mask landed upside down, silently. The sample's
+// waxs.mask is such a Dioptas mask: with and without --flip-ud it now covers the beamstop and
+// the pattern is the same (the .poni records its orientation, which follows the flip); read as
+// a raw-layout mask under --flip-ud it lands upside down and the pattern changes. Both
+// decisions are logged, naming the files.
+TEST(Faults, DioptasMaskLandsOnTheBeamstopWithAndWithoutFlipUd) {
+  const auto dir = scratch();
+  auto frame = io::open_frames((kSample / "cdse_dac_waxs_master.h5").string())->read(0);
+  for (std::size_t i = 0; i < frame.image.pixels.size(); ++i)
+    if (frame.invalid.pixels[i]) frame.image.pixels[i] = -1.0f;
+  io::write_tiff((dir / "waxs.tif").string(), {frame.image});
+  for (const char* f : {"waxs.poni", "waxs.mask"}) fs::copy_file(kSample / f, dir / f);
+  const std::string common = quote((dir / "waxs.tif").string()) + " --poni " +
+                             quote((dir / "waxs.poni").string()) + " --mask " +
+                             quote((dir / "waxs.mask").string()) +
+                             " --unit 2th_deg --npt 1500 --radial-range 3,21 --polarization 0.99 -q -o ";
+  const auto plain = anvil_cli("integrate " + common + quote((dir / "plain.xye").string()));
+  const auto flipped =
+      anvil_cli("integrate " + common + quote((dir / "flipped.xye").string()) + " --flip-ud");
+  const auto wrong = anvil_cli("integrate " + common + quote((dir / "wrong.xye").string()) +
+                               " --flip-ud --mask-orientation raw");
+  ASSERT_EQ(plain.exit_code, 0) << plain.output;
+  ASSERT_EQ(flipped.exit_code, 0) << flipped.output;
+  ASSERT_EQ(wrong.exit_code, 0) << wrong.output;
+  EXPECT_TRUE(has(plain.output,
+                  "waxs.mask: Dioptas layout (up-down flipped relative to the frame files); "
+                  "frames as stored: mask flipped up-down"))
+      << plain.output;
+  EXPECT_TRUE(has(flipped.output,
+                  "waxs.mask: Dioptas layout (up-down flipped relative to the frame files); "
+                  "frames flipped up-down: mask used as stored"))
+      << flipped.output;
+  EXPECT_TRUE(has(flipped.output,
+                  "waxs.poni records orientation 3 (BottomRight) for the image as stored in the "
+                  "file; the frames are flipped up-down, so orientation 2 (TopRight) is used"))
+      << flipped.output;
+  EXPECT_TRUE(has(wrong.output,
+                  "waxs.mask: raw layout (as the frame files); frames flipped up-down: mask "
+                  "flipped up-down"))
+      << wrong.output;
+  const auto a = io::read_pattern_text((dir / "plain.xye").string());
+  const auto b = io::read_pattern_text((dir / "flipped.xye").string());
+  const auto c = io::read_pattern_text((dir / "wrong.xye").string());
+  ASSERT_EQ(a.intensity.size(), 1500u);
+  ASSERT_EQ(b.intensity.size(), a.intensity.size());
+  ASSERT_EQ(c.intensity.size(), a.intensity.size());
+  double flip_diff = 0, wrong_diff = 0;
+  for (std::size_t i = 0; i < a.intensity.size(); ++i) {
+    const double scale = std::max(1.0, std::abs(a.intensity[i]));
+    flip_diff = std::max(flip_diff, std::abs(b.intensity[i] - a.intensity[i]) / scale);
+    wrong_diff = std::max(wrong_diff, std::abs(c.intensity[i] - a.intensity[i]) / scale);
+  }
+  EXPECT_LT(flip_diff, 1e-6) << "--flip-ud changed the pattern";
+  EXPECT_GT(wrong_diff, 1e-2) << "a mask upside down should let the beamstop's shadow in";
 }
 
 // Cases that passed before issue 12, kept: a truncated frame file costs that frame only; a

@@ -113,3 +113,22 @@ TEST(DetectorPresets, GenericDetectorHasNoDeadPixels) {
   EXPECT_EQ(masked(d.dead_pixel_mask()), 0u);
   EXPECT_EQ(d.dead_pixel_mask().shape, (anvil::Shape{20, 30}));
 }
+
+// Flipping an image moves its origin: pyFAI's orientations 1..4 are the four corners. An up-down
+// flip maps them as Dioptas' poni_flipud does (3 <-> 2, 4 <-> 1), left-right 3 <-> 4, 2 <-> 1.
+TEST(DetectorOrientation, FlipsMoveTheOrigin) {
+  using O = ag::Orientation;
+  EXPECT_EQ(ag::flipped(O::BottomRight, true, false), O::TopRight);
+  EXPECT_EQ(ag::flipped(O::TopRight, true, false), O::BottomRight);
+  EXPECT_EQ(ag::flipped(O::BottomLeft, true, false), O::TopLeft);
+  EXPECT_EQ(ag::flipped(O::TopLeft, true, false), O::BottomLeft);
+  EXPECT_EQ(ag::flipped(O::BottomRight, false, true), O::BottomLeft);
+  EXPECT_EQ(ag::flipped(O::TopRight, false, true), O::TopLeft);
+  EXPECT_EQ(ag::flipped(O::BottomRight, true, true), O::TopLeft);
+  for (auto o : {O::TopLeft, O::TopRight, O::BottomRight, O::BottomLeft}) {
+    EXPECT_EQ(ag::flipped(o, false, false), o);
+    for (bool ud : {false, true})
+      for (bool lr : {false, true}) EXPECT_EQ(ag::flipped(ag::flipped(o, ud, lr), ud, lr), o);
+  }
+  EXPECT_STREQ(ag::orientation_name(O::TopRight), "TopRight");
+}

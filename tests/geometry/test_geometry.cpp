@@ -276,6 +276,29 @@ TEST(GeometryOrientation, FlippedOrientationsEqualFlippedImages) {
   }
 }
 
+// Each pixel of a flipped orientation has the corners, in the same order (the winding full
+// splitting needs), of the pixel it is on the image flipped back: integrating a flipped
+// orientation is integrating the flipped image.
+TEST(GeometryOrientation, PixelCornersAreThoseOfTheFlippedImage) {
+  const Geometry g3 = tilted_geometry();
+  const auto c3 = ag::corner_array(g3, ag::RadialUnit::QInvNm);
+  const std::size_t rows = g3.detector.shape.rows, cols = g3.detector.shape.cols;
+  for (auto o : {ag::Orientation::TopLeft, ag::Orientation::TopRight, ag::Orientation::BottomLeft}) {
+    Geometry g = g3;
+    g.detector.orientation = o;
+    const auto c = ag::corner_array(g, ag::RadialUnit::QInvNm);
+    const bool ud = o != ag::Orientation::BottomLeft, lr = o != ag::Orientation::TopRight;
+    std::size_t differing = 0;
+    for (std::size_t i = 0; i < rows; ++i)
+      for (std::size_t j = 0; j < cols; ++j) {
+        const std::size_t k = (ud ? rows - 1 - i : i) * cols + (lr ? cols - 1 - j : j);
+        differing += !std::equal(c.begin() + 8 * (i * cols + j), c.begin() + 8 * (i * cols + j + 1),
+                                 c3.begin() + 8 * k);
+      }
+    EXPECT_EQ(differing, 0u) << "orientation " << static_cast<int>(o);
+  }
+}
+
 TEST(GeometryFit2D, ReferenceGeometryGivesTheFit2DNumbersOfPyFAI) {
   ANVIL_REFERENCE_FILE(readme, "pyfai/README.json");
   const auto f2d_ref = load_json(readme)["geometry"]["fit2d_equivalent"];

@@ -288,3 +288,135 @@ TEST(PoniErrors, MissingFileIsAnInputErrorNamingIt) {
     EXPECT_EQ(e.source(), "/nonexistent/dir/x.poni");
   }
 }
+
+namespace {
+
+Geometry tilted(ag::Orientation o) {
+  Geometry g;
+  g.dist_m = 0.15;
+  g.poni1_m = 0.021;
+  g.poni2_m = 0.034;
+  g.rot1 = -0.12;
+  g.rot2 = 0.08;
+  g.rot3 = 0.5;
+  g.wavelength_m = 4.1e-11;
+  g.detector = ag::generic_detector(100e-6, 150e-6, {40, 30}, o);
+  return g;
+}
+
+}  // namespace
+
+TEST(PoniOrientation, InfoSaysWhetherTheFileRecordsIt) {
+  ag::PoniInfo info;
+  ag::parse_poni(kMinimal, "v1.poni", {}, &info);
+  EXPECT_EQ(info.version, 1.0);
+  EXPECT_FALSE(info.orientation_recorded);
+  ag::parse_poni(
+      "poni_version: 2\nDetector: Detector\nDetector_config: {\"pixel1\": 1e-4, \"pixel2\": 1e-4}\n"
+      "Distance: 0.1\nWavelength: 1e-10\n",
+      "v2.poni", {}, &info);
+  EXPECT_EQ(info.version, 2.0);
+  EXPECT_FALSE(info.orientation_recorded);
+  ANVIL_REFERENCE_FILE(v21, "real/LaB6_40keV_MarCCD_new_with_orientation.poni");
+  ag::read_poni(v21, &info);
+  EXPECT_EQ(info.version, 2.1);
+  EXPECT_TRUE(info.orientation_recorded);
+  // anvil writes the default orientation as v2 (pyFAI 0.21 reads it) with a comment it reads back.
+  const std::string text = ag::format_poni(tilted(ag::Orientation::BottomRight));
+  EXPECT_NE(text.find("# anvil: orientation 3 (BottomRight, pyFAI's default): the geometry of the image as "
+                      "stored in the file\nponi_version: 2\n"),
+            std::string::npos)
+      << text;
+  ag::parse_poni(text, "anvil.poni", {}, &info);
+  EXPECT_EQ(info.version, 2.0);
+  EXPECT_TRUE(info.orientation_recorded);
+  // A comment that contradicts the file is an error naming the file and the line.
+  const std::string edited = "# anvil: orientation 2\n" + std::string(kMinimal);
+  EXPECT_EQ(error_of(edited),
+            "test.poni: the comment on line 1 says orientation 2 but the file describes orientation 3 "
+            "(BottomRight): correct one of them");
+}
+
+// A recorded orientation refers to the image as stored: on flipped frames anvil flips the
+// orientation too, and every pixel keeps its 2θ and χ. Reading the .poni with or without
+// --flip-ud (or --flip-lr) gives the same physics.
+TEST(PoniOrientation, RecordedOrientationFollowsTheFlips) {
+  for (auto o : {ag::Orientation::TopLeft, ag::Orientation::TopRight, ag::Orientation::BottomRight,
+                 ag::Orientation::BottomLeft}) {
+    const Geometry file = tilted(o);
+    const auto tth_file = ag::two_theta_array(file);
+    const auto chi_file = ag::chi_array(file);
+    for (bool ud : {false, true})
+      for (bool lr : {false, true}) {
+        SCOPED_TRACE(std::to_string(static_cast<int>(o)) + (ud ? " ud" : "") + (lr ? " lr" : ""));
+        const auto frames = ag::geometry_for_frames(file, {2.1, true}, {ud, lr}, "g.poni");
+        EXPECT_EQ(frames.geometry.detector.orientation, ag::flipped(o, ud, lr));
+        auto tth = ag::two_theta_array(frames.geometry);
+        auto chi = ag::chi_array(frames.geometry);
+        if (ud) {  // back to the file's rows
+          anvil::flip_up_down(tth);
+          anvil::flip_up_down(chi);
+        }
+        if (lr) {
+          anvil::flip_left_right(tth);
+          anvil::flip_left_right(chi);
+        }
+        EXPECT_EQ(tth.pixels, tth_file.pixels);
+        EXPECT_EQ(chi.pixels, chi_file.pixels);
+        // Written back for the file, the .poni is the one read.
+        check_bitwise_equal(ag::geometry_for_file(frames.geometry, {ud, lr}), file);
+        if (ud || lr) EXPECT_NE(frames.note.find("is used on them"), std::string::npos) << frames.note;
+      }
+  }
+}
+
+// A v1/v2 file records nothing: it belongs to the frames as read, flipped or not. That is what
+// --flip-ud is for with a .poni Dioptas wrote before it recorded orientations.
+TEST(PoniOrientation, UnrecordedOrientationBelongsToTheFramesAsRead) {
+  const Geometry file = tilted(ag::Orientation::BottomRight);
+  const auto flipped = ag::geometry_for_frames(file, {1.0, false}, {true, false}, "old_dioptas.poni");
+  EXPECT_EQ(flipped.geometry, file);
+  EXPECT_EQ(flipped.note,
+            "old_dioptas.poni records no orientation (poni_version 1): taken as the geometry of the frames "
+            "flipped up-down, as a Dioptas .poni without orientation is");
+  const auto plain = ag::geometry_for_frames(file, {2.0, false}, {}, "pyfai.poni");
+  EXPECT_EQ(plain.geometry, file);
+  EXPECT_NE(plain.note.find("as pyFAI reads it"), std::string::npos) << plain.note;
+  // What anvil calibrate --flip-ud writes for such frames: orientation 2, for the file.
+  const Geometry written = ag::geometry_for_file(flipped.geometry, {true, false});
+  EXPECT_EQ(written.detector.orientation, ag::Orientation::TopRight);
+  ag::PoniInfo info;
+  const Geometry back = ag::parse_poni(ag::format_poni(written), "calibrated.poni", {}, &info);
+  EXPECT_TRUE(info.orientation_recorded);
+  EXPECT_NE(ag::format_poni(written).find("poni_version: 2.1\n"), std::string::npos);
+  EXPECT_EQ(ag::geometry_for_frames(back, info, {true, false}, "calibrated.poni").geometry, file);
+}
+
+// Dioptas' own pair (its test data): LaB6_40keV_MarCCD.poni, v1, written for Dioptas' up-down
+// flipped image, and the same numbers saved again as v2.1 with orientation 2 by Dioptas with
+// orientation support. Read the way each is meant (the v1 with --flip-ud; the v2.1 with or
+// without), they give every pixel of the MarCCD file the same 2θ and χ.
+TEST(PoniOrientation, DioptasOldAndNewFilesAgree) {
+  ANVIL_REFERENCE_FILE(v1_path, "real/LaB6_40keV_MarCCD.poni");
+  ANVIL_REFERENCE_FILE(v21_path, "real/LaB6_40keV_MarCCD_new_with_orientation.poni");
+  ag::PoniInfo v1_info, v21_info;
+  Geometry v1 = ag::read_poni(v1_path, &v1_info);
+  Geometry v21 = ag::read_poni(v21_path, &v21_info);
+  const anvil::Shape mar{2048, 2048};
+  v1.detector.shape = mar;
+  v21.detector.shape = mar;
+  const auto old_flipped = ag::geometry_for_frames(v1, v1_info, {true, false}, "v1").geometry;
+  const auto new_flipped = ag::geometry_for_frames(v21, v21_info, {true, false}, "v21").geometry;
+  const auto new_plain = ag::geometry_for_frames(v21, v21_info, {}, "v21").geometry;
+  for (std::size_t i = 0; i < mar.rows; i += 97)
+    for (std::size_t j = 0; j < mar.cols; j += 89) {
+      const double fi = static_cast<double>(mar.rows - 1 - i), d1 = static_cast<double>(i),
+                   d2 = static_cast<double>(j);  // file row i is row 2047 - i of the flipped frames
+      EXPECT_DOUBLE_EQ(ag::two_theta(new_plain, d1, d2), ag::two_theta(old_flipped, fi, d2));
+      EXPECT_DOUBLE_EQ(ag::two_theta(new_flipped, fi, d2), ag::two_theta(old_flipped, fi, d2));
+      EXPECT_DOUBLE_EQ(ag::chi(new_plain, d1, d2), ag::chi(old_flipped, fi, d2));
+    }
+  // Read without the flip, the v1 file would put the beam at the other end of the rows.
+  const auto old_plain = ag::geometry_for_frames(v1, v1_info, {}, "v1").geometry;
+  EXPECT_GT(std::abs(ag::two_theta(old_plain, 100, 1000) - ag::two_theta(new_plain, 100, 1000)), 1e-3);
+}

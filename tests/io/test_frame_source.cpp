@@ -177,7 +177,8 @@ TEST(DarkFrames, SeriesIsAveraged) {
   EXPECT_EQ(dark.pixels, (std::vector<float>{3, 3, 3, 3}));
 }
 
-// Masks as Dioptas (TIFF, ".mask") and pyFAI/silx (EDF) write them read the same.
+// Masks as Dioptas (TIFF, ".mask") and pyFAI/silx (EDF) write them: the same bytes, but a
+// ".mask" is in Dioptas' up-down flipped layout and an EDF in the frame files' own.
 TEST(MaskFiles, DioptasTiffAndSilxEdfMasks) {
   const auto dir = scratch();
   Mask m({5, 4}, 0);
@@ -185,11 +186,107 @@ TEST(MaskFiles, DioptasTiffAndSilxEdfMasks) {
   m(4, 3) = 1;
   write_tiff_mask((dir / "dioptas.mask").string(), m);
   write_edf_mask((dir / "silx_mask.edf").string(), m);
-  EXPECT_EQ(read_mask((dir / "dioptas.mask").string(), Shape{5, 4}).pixels, m.pixels);
+  Mask m_flipped = m;
+  flip_up_down(m_flipped);
+  EXPECT_EQ(read_mask((dir / "dioptas.mask").string(), Shape{5, 4}).pixels, m_flipped.pixels);
   EXPECT_EQ(read_mask((dir / "silx_mask.edf").string(), Shape{5, 4}).pixels, m.pixels);
   OpenOptions flip;
   flip.flip_up_down = true;
-  const auto flipped = read_mask((dir / "dioptas.mask").string(), Shape{5, 4}, flip);
-  EXPECT_EQ(flipped(4, 1), 1);
-  EXPECT_EQ(flipped(0, 3), 1);
+  EXPECT_EQ(read_mask((dir / "dioptas.mask").string(), Shape{5, 4}, flip).pixels, m.pixels);
+  EXPECT_EQ(read_mask((dir / "silx_mask.edf").string(), Shape{5, 4}, flip).pixels, m_flipped.pixels);
+  // The layout can be named: a Dioptas mask saved as .edf, an anvil mask named .mask.
+  EXPECT_EQ(read_mask((dir / "silx_mask.edf").string(), Shape{5, 4}, {}, MaskOrientation::Dioptas).pixels,
+            m_flipped.pixels);
+  EXPECT_EQ(read_mask((dir / "dioptas.mask").string(), Shape{5, 4}, {}, MaskOrientation::Raw).pixels,
+            m.pixels);
+}
+
+// A beamstop in one corner of the detector, seen by Dioptas: Dioptas loads every image as
+// `data[::-1]` (ImgModel.load_PIL, FabioLoader.get_image), the user draws the mask over the
+// beamstop's shadow in that image, and "Save mask" (*.mask) writes the drawn array as it is
+// (MaskModel.save_mask, flipud=False). Read back, the mask must cover the shadow on the frames
+// with and without --flip-ud (and --flip-lr): masked pixels == shadow pixels, nothing else.
+TEST(MaskFiles, DioptasMaskCoversTheBeamstopWithAndWithoutFlips) {
+  const auto dir = scratch();
+  const Shape shape{12, 9};
+  // The detector file: counts 100, the beamstop shadow (0 counts) in rows 0..3, columns 0..4.
+  ImageF raw(shape, 100.0f);
+  for (std::size_t r = 0; r < 4; ++r)
+    for (std::size_t c = 0; c < 5; ++c) raw(r, c) = 0.0f;
+  write_tiff((dir / "frame.tif").string(), {raw});
+  // Dioptas' view of that file, and the mask drawn on it over the shadow.
+  Mask drawn(shape, 0);
+  for (std::size_t r = 0; r < shape.rows; ++r)
+    for (std::size_t c = 0; c < shape.cols; ++c) drawn(r, c) = raw(shape.rows - 1 - r, c) == 0.0f;
+  ASSERT_EQ(drawn(shape.rows - 1, 0), 1);  // in Dioptas the shadow is at the bottom
+  write_tiff_mask((dir / "beamstop.mask").string(), drawn);
+  write_tiff_mask((dir / "beamstop_as_tif.tif").string(), drawn);  // same bytes, not named .mask
+
+  auto covers_shadow = [&](const Mask& mask, const ImageF& frame) {
+    for (std::size_t i = 0; i < mask.pixels.size(); ++i)
+      if ((mask.pixels[i] != 0) != (frame.pixels[i] == 0.0f)) return false;
+    return true;
+  };
+  for (const bool ud : {false, true}) {
+    for (const bool lr : {false, true}) {
+      SCOPED_TRACE(std::string("flip_up_down ") + (ud ? "on" : "off") + ", flip_left_right " +
+                   (lr ? "on" : "off"));
+      OpenOptions o;
+      o.flip_up_down = ud;
+      o.flip_left_right = lr;
+      const auto frame = open_frames((dir / "frame.tif").string(), o)->read(0);
+      const auto mask = read_mask((dir / "beamstop.mask").string(), shape, o);
+      EXPECT_TRUE(covers_shadow(mask, frame.image));
+      EXPECT_EQ(mask_flips(MaskOrientation::Dioptas, o).flip_up_down, !ud);
+      // Read in the wrong layout, the mask lands upside down, on counted pixels.
+      EXPECT_FALSE(covers_shadow(read_mask((dir / "beamstop.mask").string(), shape, o, MaskOrientation::Raw),
+                                 frame.image));
+      // Under another name the layout must be said; said, the mask lands right.
+      EXPECT_FALSE(covers_shadow(read_mask((dir / "beamstop_as_tif.tif").string(), shape, o), frame.image));
+      EXPECT_TRUE(
+          covers_shadow(read_mask((dir / "beamstop_as_tif.tif").string(), shape, o, MaskOrientation::Dioptas),
+                        frame.image));
+    }
+  }
+}
+
+TEST(MaskFiles, OrientationIsResolvedByNameAndLogged) {
+  EXPECT_EQ(resolve_mask_orientation("a/beamstop.mask", MaskOrientation::Auto), MaskOrientation::Dioptas);
+  EXPECT_EQ(resolve_mask_orientation("B.MASK", MaskOrientation::Auto), MaskOrientation::Dioptas);
+  EXPECT_EQ(resolve_mask_orientation("m.tif", MaskOrientation::Auto), MaskOrientation::Raw);
+  EXPECT_EQ(resolve_mask_orientation("m.edf", MaskOrientation::Auto), MaskOrientation::Raw);
+  EXPECT_EQ(resolve_mask_orientation("m.mask.h5:/entry/mask", MaskOrientation::Auto), MaskOrientation::Raw);
+  EXPECT_EQ(resolve_mask_orientation("m.mask", MaskOrientation::Raw), MaskOrientation::Raw);
+  EXPECT_EQ(resolve_mask_orientation("m.edf", MaskOrientation::Dioptas), MaskOrientation::Dioptas);
+  EXPECT_EQ(parse_mask_orientation(" Dioptas ", "k"), MaskOrientation::Dioptas);
+  EXPECT_EQ(parse_mask_orientation("raw", "k"), MaskOrientation::Raw);
+  EXPECT_EQ(parse_mask_orientation("AUTO", "k"), MaskOrientation::Auto);
+  try {
+    parse_mask_orientation("flipped", "--mask-orientation");
+    ADD_FAILURE() << "no error";
+  } catch (const InputError& e) {
+    EXPECT_EQ(std::string(e.what()), "--mask-orientation: expected auto, raw or dioptas, not 'flipped'");
+  }
+  OpenOptions ud;
+  ud.flip_up_down = true;
+  EXPECT_EQ(
+      describe_mask_orientation("b.mask", MaskOrientation::Dioptas, ud),
+      "mask b.mask: Dioptas layout (up-down flipped relative to the frame files); frames flipped up-down: "
+      "mask used as stored");
+  EXPECT_EQ(
+      describe_mask_orientation("b.mask", MaskOrientation::Dioptas, {}),
+      "mask b.mask: Dioptas layout (up-down flipped relative to the frame files); frames as stored: mask "
+      "flipped up-down");
+  EXPECT_EQ(describe_mask_orientation("m.edf", MaskOrientation::Raw, ud),
+            "mask m.edf: raw layout (as the frame files); frames flipped up-down: mask flipped up-down");
+}
+
+// anvil's own Dioptas-layout writer is Dioptas' save: the file is the up-down flipped mask.
+TEST(MaskFiles, WriteDioptasMaskFlipsUpDown) {
+  const auto dir = scratch();
+  Mask m({3, 2}, 0);
+  m(0, 0) = 1;
+  write_dioptas_mask((dir / "w.mask").string(), m);
+  EXPECT_EQ(read_mask((dir / "w.mask").string(), Shape{3, 2}, {}, MaskOrientation::Raw)(2, 0), 1);
+  EXPECT_EQ(read_mask((dir / "w.mask").string(), Shape{3, 2}).pixels, m.pixels);
 }

@@ -10,6 +10,7 @@
 
 #include "io/hdf5_source.hpp"
 #include "io/pattern_io.hpp"
+#include "io/tiff.hpp"
 #include "run_scan.hpp"
 #include "scan_config.hpp"
 #include "test_support.hpp"
@@ -203,4 +204,99 @@ TEST(RunScan, ScanNamesAreNeverPaths) {
   EXPECT_EQ(default_output_name("CdSe run 3/b"), "CdSe_run_3_b_results");
   EXPECT_EQ(default_output_name(".."), "scan_results");
   EXPECT_EQ(default_output_name("/etc/passwd"), "etc_passwd_results");
+}
+
+namespace {
+
+// A detector file as Dioptas users have it: rings about pixel (30, 20) and, when `shadow`, the
+// beamstop's shadow (no counts) over rows 0..9, columns 0..11 of the file. Beside it, what
+// Dioptas saves for it: a .poni v2.1 of its up-down flipped view (orientation 2, as Dioptas
+// writes since it records orientations: poni1 is measured from the other edge) and the mask
+// drawn over the shadow in that flipped view, saved as it is (*.mask).
+void make_dioptas_scan(const fs::path& dir, bool shadow) {
+  fs::create_directories(dir);
+  const Shape s{64, 48};
+  ImageF img(s);
+  for (std::size_t r = 0; r < s.rows; ++r)
+    for (std::size_t c = 0; c < s.cols; ++c) {
+      const double rad = std::hypot(static_cast<double>(r) - 30.0, static_cast<double>(c) - 20.0);
+      const bool in_shadow = shadow && r < 10 && c < 12;
+      img(r, c) = in_shadow
+                      ? 0.0f
+                      : static_cast<float>(10.0 + 500.0 * std::exp(-0.5 * std::pow((rad - 22.0) / 2.0, 2)));
+    }
+  io::Hdf5StackOptions opt;
+  opt.pixel_type = io::PixelType::Float32;
+  io::Hdf5StackWriter(dir / "frame.h5", s, opt).append(img);
+  Mask drawn(s, 0);  // Dioptas shows row r of its view = row 63 - r of the file
+  for (std::size_t r = 0; r < s.rows; ++r)
+    for (std::size_t c = 0; c < s.cols; ++c) drawn(r, c) = (s.rows - 1 - r) < 10 && c < 12;
+  io::write_tiff_mask((dir / "beamstop.mask").string(), drawn);
+  // The beam at file row 30.5 (pixel-edge coordinates) is at 64 - 30.5 = 33.5 in the flipped view.
+  std::ofstream(dir / "dioptas.poni")
+      << "poni_version: 2.1\nDetector: Detector\nDetector_config: {\"pixel1\": 0.0001, \"pixel2\": 0.0001, "
+         "\"max_shape\": null, \"orientation\": 2}\nDistance: 0.1\nPoni1: 0.00335\nPoni2: 0.00205\nRot1: 0\n"
+         "Rot2: 0\nRot3: 0\nWavelength: 1e-10\n";
+}
+
+Pattern1D reduce(const fs::path& dir, const std::string& extra_keys, const std::string& out,
+                 const std::string& split, std::vector<std::string>* notes = nullptr) {
+  std::ofstream(dir / (out + ".toml"))
+      << "[waxs]\nframes = \"frame.h5\"\nponi = \"dioptas.poni\"\n"
+         "mask = \"beamstop.mask\"\n"
+      << extra_keys << "[waxs.integration]\nunit = \"q_nm^-1\"\nbins = 40\nsplit = \"" << split
+      << "\"\nerror_model = \"poisson\"\n";
+  RunOptions o;
+  o.output_dir = dir / out;
+  const auto s = run_scan(load_scan_config(dir / (out + ".toml")), o);
+  EXPECT_EQ(s.succeeded, 1u) << out;
+  if (notes) *notes = s.notes;
+  return io::read_pattern_stack((dir / out / "results.h5").string(), "waxs", 0);
+}
+
+}  // namespace
+
+// Item 9 of issue 12: with flip_ud a Dioptas mask was flipped a second time and landed upside
+// down. Now the Dioptas mask covers the shadow with or without flip_ud, so the shadow changes
+// nothing: the pattern equals that of the same frame without a shadow. The Dioptas .poni fits
+// either way (orientation 2 follows the flip). Read in the wrong layout, the mask misses the
+// shadow and its empty pixels pull the rings' bins down.
+TEST(RunScan, DioptasMaskAndPoniFitTheFramesWithAndWithoutFlipUd) {
+  const auto dir = scratch();
+  make_dioptas_scan(dir / "shadow", true);
+  make_dioptas_scan(dir / "clean", false);
+  for (const std::string split : {"none", "bbox", "full"}) {
+    SCOPED_TRACE("split " + split);
+    std::vector<std::string> notes;
+    const auto plain = reduce(dir / "shadow", "", "plain_" + split, split, &notes);
+    const auto flipped = reduce(dir / "shadow", "flip_ud = true\n", "flipped_" + split, split);
+    const auto wrong =
+        reduce(dir / "shadow", "flip_ud = true\nmask_orientation = \"raw\"\n", "wrong_" + split, split);
+    const auto clean = reduce(dir / "clean", "", "clean_" + split, split);
+
+    ASSERT_EQ(plain.x.size(), 40u);
+    ASSERT_EQ(flipped.x, plain.x);
+    ASSERT_EQ(clean.x, plain.x);
+    double worst = 0.0, flip_diff = 0.0;
+    for (std::size_t b = 0; b < plain.x.size(); ++b) {
+      SCOPED_TRACE("bin " + std::to_string(b));
+      flip_diff =
+          std::max(flip_diff, std::abs(flipped.intensity[b] - plain.intensity[b]) / plain.intensity[b]);
+      EXPECT_NEAR(clean.intensity[b], plain.intensity[b], 1e-9 * std::abs(plain.intensity[b]) + 1e-12);
+      if (clean.intensity[b] > 0) worst = std::max(worst, 1.0 - wrong.intensity[b] / clean.intensity[b]);
+    }
+    // The same pixels with the same corners, summed in another order (float32 accumulation).
+    EXPECT_LT(flip_diff, 1e-6) << "flip_ud changed the pattern";
+    EXPECT_GT(worst, 0.1) << "the mask read in the wrong layout should leave shadowed pixels in";
+
+    const auto has = [&](const std::string& text) {
+      for (const auto& n : notes)
+        if (n.find(text) != std::string::npos) return true;
+      return false;
+    };
+    EXPECT_TRUE(
+        has("beamstop.mask: Dioptas layout (up-down flipped relative to the frame files); frames as "
+            "stored: mask flipped up-down"));
+    EXPECT_TRUE(has("records orientation 2 (TopRight)"));
+  }
 }

@@ -109,3 +109,18 @@ TEST(ScanConfig, WrongTypesAndValuesAreNamed) {
   EXPECT_NE(error_of("[waxs]\nponi = \"a.poni\"\n").find("needs 'frames'"), std::string::npos);
   EXPECT_NE(error_of("[waxs\nframes = 1").find("scan.toml:1"), std::string::npos);  // TOML syntax
 }
+
+// A Dioptas .mask is read in Dioptas' layout unless the description says otherwise.
+TEST(ScanConfig, MaskOrientationIsAutoUnlessGiven) {
+  const auto c = parse_scan_config(kGood, "/data/beamtime/scan.toml");
+  EXPECT_EQ(c.waxs->mask_orientation, io::MaskOrientation::Auto);
+  std::string text = kGood;
+  text.replace(text.find("flip_ud = true"), 14, "flip_ud = true\nmask_orientation = \"raw\"");
+  EXPECT_EQ(parse_scan_config(text, "/data/beamtime/scan.toml").waxs->mask_orientation,
+            io::MaskOrientation::Raw);
+  text.replace(text.find("\"raw\""), 5, "\"upside-down\"");
+  const auto e = error_of(text);
+  EXPECT_NE(e.find("scan.toml:10"), std::string::npos) << e;
+  EXPECT_NE(e.find("'waxs.mask_orientation'"), std::string::npos) << e;
+  EXPECT_NE(e.find("expected auto, raw or dioptas, not 'upside-down'"), std::string::npos) << e;
+}

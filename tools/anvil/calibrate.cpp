@@ -27,7 +27,7 @@ namespace {
 constexpr double kDeg = 180.0 / std::numbers::pi;
 
 struct CalibrateArgs {
-  std::string image, calibrant, detector, guess, mask, output, plot;
+  std::string image, calibrant, detector, guess, mask, mask_orientation = "auto", output, plot;
   std::optional<double> wavelength_a, energy_kev, dist_mm, pixel_um, max_rms_px;
   std::vector<double> center;
   std::vector<std::string> fix{"rot3"};
@@ -92,7 +92,8 @@ void print_table(const calibration::CalibrationResult& r) {
   }
 }
 
-void print_geometry(const calibration::CalibrationResult& r) {
+// `where` says which image the beam centre's pixels are of, when it is not the file as stored.
+void print_geometry(const calibration::CalibrationResult& r, const std::string& where) {
   const auto& g = r.geometry;
   const auto& s = r.sigma;
   auto pm = [](double v, double sig, double scale, int prec) {
@@ -124,12 +125,13 @@ void print_geometry(const calibration::CalibrationResult& r) {
     }
   }
   if (const auto c = calibration::beam_center_px(g))
-    fmt::print("  Beam centre column {:.2f}, row {:.2f} (pixels)\n", (*c)[1], (*c)[0]);
+    fmt::print("  Beam centre column {:.2f}, row {:.2f} (pixels{})\n", (*c)[1], (*c)[0], where);
   fmt::print("  RMS residual {:.5f}° 2θ ({:.3f} px-equivalent), {} points on {} rings\n", r.rms_rad * kDeg,
              r.rms_px, r.points.size(), r.rings.size());
 }
 
 int run_calibrate(const CalibrateArgs& a) {
+  const auto mask_layout = io::parse_mask_orientation(a.mask_orientation, "--mask-orientation");
   if (a.wavelength_a.has_value() == a.energy_kev.has_value())
     throw InputError("anvil calibrate", "give exactly one of --wavelength (Å) and --energy (keV)");
   const double wavelength_m =
@@ -146,13 +148,32 @@ int run_calibrate(const CalibrateArgs& a) {
   const io::Frame frame = source->read(a.frame);
   Mask mask = frame.invalid;
   if (mask.pixels.empty()) mask = Mask(frame.image.shape, 0);
-  if (!a.mask.empty()) io::merge_mask(mask, io::read_mask(a.mask, frame.image.shape, open));
+  std::vector<std::string> notes;
+  if (!a.mask.empty()) {
+    const auto stored = io::resolve_mask_orientation(a.mask, mask_layout);
+    io::merge_mask(mask, io::read_mask(a.mask, frame.image.shape, open, stored));
+    notes.push_back(io::describe_mask_orientation(a.mask, stored, open));
+  }
 
+  // Everything is computed on the frames as read (flipped if asked); the .poni written refers
+  // to the image as stored in the file (geometry_for_file).
+  const geometry::ImageFlips flips{a.flip_ud, a.flip_lr};
+  const bool flipping = a.flip_ud || a.flip_lr;
+  const std::string flipped_text = a.flip_ud && a.flip_lr ? "flipped up-down and left-right"
+                                   : a.flip_ud            ? "flipped up-down"
+                                                          : "flipped left-right";
   std::optional<geometry::Geometry> guess;
-  if (!a.guess.empty()) guess = geometry::read_poni(a.guess);
+  if (!a.guess.empty()) {
+    geometry::PoniInfo info;
+    const auto file_guess = geometry::read_poni(a.guess, &info);
+    auto g = geometry::geometry_for_frames(file_guess, info, flips, a.guess);
+    if (!g.note.empty()) notes.push_back(g.note);
+    guess = g.geometry;
+  }
   geometry::Detector det;
   if (!a.detector.empty()) {
     det = geometry::detector_preset(a.detector);
+    if (guess) det.orientation = guess->detector.orientation;
   } else if (a.pixel_um) {
     det = geometry::generic_detector(*a.pixel_um * 1e-6, *a.pixel_um * 1e-6);
   } else if (guess) {
@@ -214,13 +235,14 @@ int run_calibrate(const CalibrateArgs& a) {
       frame.origin, cal.name, cal.standard.empty() ? cal.description : cal.standard, wavelength_m * 1e10,
       geometry::energy_kev_from_wavelength_m(wavelength_m), det.name, frame.image.rows(), frame.image.cols(),
       det.pixel1_m * 1e6, det.pixel2_m * 1e6);
+  for (const auto& n : notes) fmt::print("  note: {}\n", n);
   if (a.verbose)
     for (const auto& l : res.log) fmt::print("  {}\n", l);
   else
     for (const auto& l : res.log)
       if (l.rfind("note:", 0) == 0) fmt::print("  {}\n", l);
   if (!res.rings.empty()) print_table(res);
-  print_geometry(res);
+  print_geometry(res, flipping ? " of the image " + flipped_text : "");
   fmt::print("  time {:.2f} s\n", seconds);
 
   const std::string plot =
@@ -238,7 +260,16 @@ int run_calibrate(const CalibrateArgs& a) {
     return 3;
   }
   if (fs::path(a.output).has_parent_path()) fs::create_directories(fs::path(a.output).parent_path());
-  geometry::Geometry out = res.geometry;
+  geometry::Geometry out = geometry::geometry_for_file(res.geometry, flips);
+  if (out.detector.orientation != geometry::Orientation::BottomRight) {
+    out.detector.shape = frame.image.shape;  // pyFAI flips need the shape; a .poni v1 guess gives none
+    if (flipping)
+      fmt::print(
+          "  note: calibrated on the image {}; the .poni says so with orientation {} ({}, .poni v2.1) "
+          "and fits the image as stored in the file, as pyFAI >= 2024 and Dioptas read it\n",
+          flipped_text, static_cast<int>(out.detector.orientation),
+          geometry::orientation_name(out.detector.orientation));
+  }
   std::string spline_note;
   if (out.detector.distortion && !res.distortion.is_zero()) {
     // pyFAI reads the distortion from the Fit2D spline file the .poni names (absolute path, as pyFAI writes).
@@ -278,8 +309,15 @@ void add_calibrate_command(CLI::App& app, Context& ctx) {
       ->expected(2)
       ->check(finite_number());
   cmd->add_option("--mask", a->mask, "Mask file (1 = masked): TIFF, Dioptas .mask, EDF, CBF, file.h5:/path");
+  cmd->add_option(
+         "--mask-orientation", a->mask_orientation,
+         "Layout of the mask file: dioptas (up-down flipped, as Dioptas saves .mask files), raw (as the "
+         "image file), or auto: dioptas for *.mask, raw otherwise")
+      ->capture_default_str();
   cmd->add_option("--frame", a->frame, "Frame of a multi-frame file (0-based)")->capture_default_str();
-  cmd->add_flag("--flip-ud", a->flip_ud, "Flip the image (and mask) up-down, as Dioptas does");
+  cmd->add_flag("--flip-ud", a->flip_ud,
+                "Calibrate on the image flipped up-down, as Dioptas shows it; the .poni written says so "
+                "(orientation 2) and fits the image as stored");
   cmd->add_flag("--flip-lr", a->flip_lr, "Flip the image left-right");
   cmd->add_flag("--refine-wavelength", a->refine_wavelength, "Refine the wavelength too");
   cmd->add_flag("--refine-distortion", a->refine_distortion,

@@ -22,7 +22,8 @@ namespace fs = std::filesystem;
 namespace {
 
 struct IntegrateArgs {
-  std::string poni, mask, dark, flat, detector, output, unit = "q_nm^-1", split = "bbox", error = "poisson";
+  std::string poni, mask, mask_orientation = "auto", dark, flat, detector, output, unit = "q_nm^-1",
+                          split = "bbox", error = "poisson";
   std::vector<std::string> frames;
   std::size_t npt = 1000, azimuth_bins = 0;
   std::optional<double> polarization, sigma_clip;
@@ -67,17 +68,25 @@ std::vector<std::string> header_lines(const pipeline::DetectorIntegrator& di, co
 }
 
 int run_integrate(const IntegrateArgs& a) {
+  const auto mask_layout = io::parse_mask_orientation(a.mask_orientation, "--mask-orientation");
   io::OpenOptions open;
   open.flip_up_down = a.flip_ud;
   open.flip_left_right = a.flip_lr;
   const auto source = io::open_frames(a.frames, open);
   const Shape shape = source->shape();
 
-  auto geometry = geometry::read_poni(a.poni);
+  // The .poni refers to the image as stored in the file (or, without a recorded orientation, to
+  // the frames as flipped); the geometry used is that of the frames as read.
+  const geometry::ImageFlips flips{a.flip_ud, a.flip_lr};
+  geometry::PoniInfo poni_info;
+  auto file_geometry = geometry::read_poni(a.poni, &poni_info);
   if (!a.detector.empty()) {
-    const auto preset = geometry::detector_preset(a.detector);
-    geometry.detector = preset;
+    auto preset = geometry::detector_preset(a.detector);
+    preset.orientation = file_geometry.detector.orientation;  // the .poni's orientation stays
+    file_geometry.detector = preset;
   }
+  auto [geometry, poni_note] = geometry::geometry_for_frames(file_geometry, poni_info, flips, a.poni);
+  if (!poni_note.empty()) fmt::print(stderr, "anvil integrate: {}\n", poni_note);
   pipeline::IntegrationSettings s;
   s.unit = io::parse_radial_unit(a.unit);
   s.radial_bins = a.npt;
@@ -112,7 +121,11 @@ int run_integrate(const IntegrateArgs& a) {
   }
 
   Mask mask;
-  if (!a.mask.empty()) mask = io::read_mask(a.mask, shape, open);
+  if (!a.mask.empty()) {
+    const auto stored = io::resolve_mask_orientation(a.mask, mask_layout);
+    mask = io::read_mask(a.mask, shape, open, stored);
+    fmt::print(stderr, "anvil integrate: {}\n", io::describe_mask_orientation(a.mask, stored, open));
+  }
   std::optional<ImageF> dark, flat;
   if (!a.dark.empty()) dark = io::read_mean_frame(a.dark, shape, open);
   if (!a.flat.empty()) flat = io::read_mean_frame(a.flat, shape, open);
@@ -135,10 +148,11 @@ int run_integrate(const IntegrateArgs& a) {
     if (s.unit == RadialUnit::DSpacingA) std::reverse(x.begin(), x.end());
     stack = std::make_unique<io::PatternStackWriter>(
         a.output, s.azimuth_bins ? "cake" : "integrated", s.unit, x,
-        std::vector<std::pair<std::string, std::string>>{{"program", "anvil " ANVIL_VERSION},
-                                                         {"method", di.describe()},
-                                                         {"poni", geometry::format_poni(di.geometry())},
-                                                         {"source", source->info().path}},
+        std::vector<std::pair<std::string, std::string>>{
+            {"program", "anvil " ANVIL_VERSION},
+            {"method", di.describe()},
+            {"poni", geometry::format_poni(geometry::geometry_for_file(di.geometry(), flips))},
+            {"source", source->info().path}},
         chi);
   }
 
@@ -223,6 +237,11 @@ void add_integrate_command(CLI::App& app, Context& ctx) {
          "or a folder (one .xye per frame)")
       ->required();
   cmd->add_option("--mask", a->mask, "Mask file (1 = masked): TIFF, Dioptas .mask, EDF, CBF, file.h5:/path");
+  cmd->add_option(
+         "--mask-orientation", a->mask_orientation,
+         "Layout of the mask file: dioptas (up-down flipped, as Dioptas saves .mask files), raw (as the "
+         "frame files), or auto: dioptas for *.mask, raw otherwise")
+      ->capture_default_str();
   cmd->add_option("--dark", a->dark, "Dark frame(s), averaged");
   cmd->add_option("--flat", a->flat, "Flat-field frame(s), averaged");
   cmd->add_option("--detector", a->detector,
@@ -254,7 +273,10 @@ void add_integrate_command(CLI::App& app, Context& ctx) {
       ->delimiter(',')
       ->expected(2)
       ->check(number_in(0.0, 1.0));
-  cmd->add_flag("--flip-ud", a->flip_ud, "Flip frames (and mask, dark, flat) up-down, as Dioptas does");
+  cmd->add_flag(
+      "--flip-ud", a->flip_ud,
+      "Flip frames (and dark, flat) up-down, as Dioptas shows them: for a .poni without orientation "
+      "made in Dioptas; a mask follows --mask-orientation");
   cmd->add_flag("--flip-lr", a->flip_lr, "Flip frames left-right");
   cmd->add_flag("-q,--quiet", a->quiet, "No progress bar");
   cmd->callback([a, &ctx] { ctx.exit_code = run_integrate(*a); });
