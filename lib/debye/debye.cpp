@@ -1,0 +1,348 @@
+#include "debye/debye.hpp"
+
+#include <fftw3.h>
+#include <fmt/core.h>
+#include <tbb/combinable.h>
+#include <tbb/parallel_for.h>
+
+#include <algorithm>
+#include <cmath>
+#include <mutex>
+#include <numbers>
+
+#include "core/error.hpp"
+
+namespace anvil::debye {
+
+namespace {
+
+using Vec3 = std::array<double, 3>;
+
+Vec3 mul(const std::array<std::array<double, 3>, 3>& m, const Vec3& v) {
+  return {m[0][0] * v[0] + m[0][1] * v[1] + m[0][2] * v[2], m[1][0] * v[0] + m[1][1] * v[1] + m[1][2] * v[2],
+          m[2][0] * v[0] + m[2][1] * v[1] + m[2][2] * v[2]};
+}
+
+double norm(const Vec3& v) { return std::sqrt(v[0] * v[0] + v[1] * v[1] + v[2] * v[2]); }
+
+// The i-th point of the R3 low-discrepancy sequence (Roberts 2018): cluster centres that cover
+// the cell evenly, the same on every run.
+Vec3 centring(int i) {
+  const double g = 1.22074408460575947536;  // the plastic number: g³ = g + 1
+  const Vec3 alpha{1.0 / g, 1.0 / (g * g), 1.0 / (g * g * g)};
+  Vec3 c{};
+  for (int k = 0; k < 3; ++k) c[k] = std::fmod(0.5 + alpha[k] * i, 1.0);
+  return c;
+}
+
+// Where an atom at `xyz` (relative to the centre) first belongs in the size grid: the smallest
+// diameter whose shape holds it; sizes.size() when none does.
+std::size_t shell_of(const Vec3& xyz, const ClusterSettings& s, const Vec3& axis,
+                     const std::vector<double>& d) {
+  double need = 0.0;  // the smallest diameter that holds the atom
+  if (s.shape == Shape::Sphere) {
+    need = 2.0 * norm(xyz);
+  } else {
+    const double along = xyz[0] * axis[0] + xyz[1] * axis[1] + xyz[2] * axis[2];
+    const Vec3 perp{xyz[0] - along * axis[0], xyz[1] - along * axis[1], xyz[2] - along * axis[2]};
+    need = std::max(2.0 * norm(perp), 2.0 * std::abs(along) / s.aspect);
+  }
+  const auto it = std::lower_bound(d.begin(), d.end(), need * (1.0 - 1e-12));
+  return static_cast<std::size_t>(it - d.begin());
+}
+
+void check_settings(const crystal::Phase& phase, const ClusterSettings& s) {
+  const auto fail = [&](const std::string& what) { throw InputError(phase.name, what); };
+  if (!(s.d_min_a >= 5.0 && s.d_max_a <= 500.0 && s.d_min_a <= s.d_max_a))
+    fail(fmt::format("cluster sizes {}–{} Å: the size grid must lie within 5–500 Å", s.d_min_a, s.d_max_a));
+  if (s.sizes < 1 || s.sizes > 200) fail(fmt::format("{} sizes: 1..200 allowed", s.sizes));
+  if (s.centrings < 1 || s.centrings > 64) fail(fmt::format("{} centrings: 1..64 allowed", s.centrings));
+  if (!(s.dr_a > 0.0005 && s.dr_a <= 0.05))
+    fail(fmt::format("histogram step {} Å: 0.0005–0.05 allowed", s.dr_a));
+  if (s.shape == Shape::Cylinder && !(s.aspect >= 0.05 && s.aspect <= 20))
+    fail(fmt::format("cylinder aspect {}: 0.05–20 allowed", s.aspect));
+  if (s.shape == Shape::Cylinder && s.axis_uvw == std::array<int, 3>{0, 0, 0}) fail("cylinder axis [000]");
+  if (phase.sites.empty()) fail("the phase has no atoms: no cluster can be cut from it");
+  const auto& c = phase.cell;
+  if (!(c.a > 0.5 && c.b > 0.5 && c.c > 0.5 && c.a < 100 && c.b < 100 && c.c < 100))
+    fail(fmt::format("cell {} {} {} Å: not a crystal cell anvil can build clusters from", c.a, c.b, c.c));
+}
+
+}  // namespace
+
+std::array<std::array<double, 3>, 3> cartesian_matrix(const crystal::Lattice& L) {
+  const double deg = std::numbers::pi / 180.0;
+  const double ca = std::cos(L.alpha_deg * deg), cb = std::cos(L.beta_deg * deg),
+               cg = std::cos(L.gamma_deg * deg);
+  const double sg = std::sin(L.gamma_deg * deg);
+  const double v = crystal::cell_volume(L);
+  std::array<std::array<double, 3>, 3> m{};
+  m[0] = {L.a, L.b * cg, L.c * cb};
+  m[1] = {0.0, L.b * sg, L.c * (ca - cb * cg) / sg};
+  m[2] = {0.0, 0.0, v / (L.a * L.b * sg)};
+  return m;
+}
+
+Cluster cut_cluster(const crystal::Phase& phase, const ClusterSettings& s, double diameter_a,
+                    const Vec3& centre) {
+  check_settings(phase, s);
+  const auto m = cartesian_matrix(phase.cell);
+  const auto atoms = crystal::unit_cell_atoms(phase);
+  Cluster out;
+  for (const auto& a : atoms)
+    if (std::find(out.species.begin(), out.species.end(), a.element) == out.species.end())
+      out.species.push_back(a.element);
+  Vec3 axis{0, 0, 1};
+  if (s.shape == Shape::Cylinder) {
+    axis = mul(m, {double(s.axis_uvw[0]), double(s.axis_uvw[1]), double(s.axis_uvw[2])});
+    const double n = norm(axis);
+    for (auto& x : axis) x /= n;
+  }
+  const double reach = 0.5 * diameter_a * (s.shape == Shape::Cylinder ? std::max(1.0, s.aspect) : 1.0);
+  // Cells far enough out along every axis: the heights of the cell bound the reach.
+  const double v = crystal::cell_volume(phase.cell);
+  const auto cross = [](const Vec3& a, const Vec3& b) {
+    return Vec3{a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]};
+  };
+  const Vec3 ca{m[0][0], m[1][0], m[2][0]}, cb{m[0][1], m[1][1], m[2][1]}, cc{m[0][2], m[1][2], m[2][2]};
+  const std::array<double, 3> height{v / norm(cross(cb, cc)), v / norm(cross(cc, ca)),
+                                     v / norm(cross(ca, cb))};
+  std::array<int, 3> n{};
+  for (int k = 0; k < 3; ++k) n[k] = static_cast<int>(std::ceil(reach / height[k])) + 1;
+  const std::vector<double> one{diameter_a};
+  for (int i = -n[0]; i <= n[0]; ++i)
+    for (int j = -n[1]; j <= n[1]; ++j)
+      for (int k = -n[2]; k <= n[2]; ++k)
+        for (const auto& a : atoms) {
+          const Vec3 f{a.fract[0] + i - centre[0], a.fract[1] + j - centre[1], a.fract[2] + k - centre[2]};
+          const Vec3 x = mul(m, f);
+          if (shell_of(x, s, axis, one) != 0) continue;
+          out.xyz.push_back(x);
+          out.occupancy.push_back(a.occupancy);
+          out.species_of.push_back(static_cast<int>(
+              std::find(out.species.begin(), out.species.end(), a.element) - out.species.begin()));
+        }
+  return out;
+}
+
+PairSums pair_sums(const crystal::Phase& phase, const ClusterSettings& s) {
+  check_settings(phase, s);
+  PairSums out;
+  out.phase = phase.name;
+  for (int k = 0; k < s.sizes; ++k)
+    out.diameters_a.push_back(
+        s.sizes == 1 ? s.d_max_a : s.d_min_a * std::pow(s.d_max_a / s.d_min_a, double(k) / (s.sizes - 1)));
+  const auto cell_atoms = crystal::unit_cell_atoms(phase);
+  double atoms_in_cell = 0;
+  for (const auto& a : cell_atoms) atoms_in_cell += a.occupancy;
+  out.atoms_per_formula_unit = atoms_in_cell / std::max(phase.z, 1);
+
+  const std::size_t nsizes = out.diameters_a.size();
+  const double reach = s.d_max_a * (s.shape == Shape::Cylinder ? std::max(1.0, s.aspect) : 1.0);
+  // The sine transform's length: r up to the largest distance, zero-padded so that the q grid
+  // is fine enough to interpolate (Δq = π/((n+1)Δr) ≈ 0.005 Å⁻¹ for Δr = 0.01 Å).
+  std::size_t n_fft = 1;
+  while (n_fft < static_cast<std::size_t>(std::max(reach, 600.0) / s.dr_a) + 2) n_fft *= 2;
+  const std::size_t n = n_fft - 1;  // RODFT00 of length n has the grid π/(n+1)
+  out.dq = std::numbers::pi / (static_cast<double>(n + 1) * s.dr_a);
+  out.nq = std::min(n, static_cast<std::size_t>(s.q_max_inv_a / out.dq) + 4);
+  const std::size_t nbins = static_cast<std::size_t>(reach * 1.01 / s.dr_a) + 4;
+
+  std::vector<std::vector<std::vector<double>>> hist;  // [size][type][bin], per shell first
+  std::vector<std::vector<double>> count;
+  for (int c = 0; c < s.centrings; ++c) {
+    const Cluster cl = cut_cluster(phase, s, s.d_max_a, centring(c));
+    if (cl.size() < 2)
+      throw InputError(phase.name,
+                       fmt::format("a {:.0f}-Å cluster holds {} atom(s): too small", s.d_max_a, cl.size()));
+    if (out.species.empty()) {
+      out.species = cl.species;
+      for (int a = 0; a < static_cast<int>(out.species.size()); ++a)
+        for (int b = a; b < static_cast<int>(out.species.size()); ++b) out.types.push_back({a, b});
+      hist.assign(nsizes,
+                  std::vector<std::vector<double>>(out.types.size(), std::vector<double>(nbins, 0.0)));
+      count.assign(nsizes, std::vector<double>(out.species.size(), 0.0));
+    }
+    const std::size_t ns = out.species.size();
+    std::vector<int> type_of(ns * ns);
+    for (std::size_t t = 0; t < out.types.size(); ++t) {
+      type_of[out.types[t][0] * ns + out.types[t][1]] = static_cast<int>(t);
+      type_of[out.types[t][1] * ns + out.types[t][0]] = static_cast<int>(t);
+    }
+    Vec3 axis{0, 0, 1};
+    if (s.shape == Shape::Cylinder) {
+      axis = mul(cartesian_matrix(phase.cell),
+                 {double(s.axis_uvw[0]), double(s.axis_uvw[1]), double(s.axis_uvw[2])});
+      const double len = norm(axis);
+      for (auto& x : axis) x /= len;
+    }
+    std::vector<std::size_t> shell(cl.size());
+    for (std::size_t i = 0; i < cl.size(); ++i) {
+      shell[i] = shell_of(cl.xyz[i], s, axis, out.diameters_a);
+      if (shell[i] < nsizes) count[shell[i]][cl.species_of[i]] += cl.occupancy[i];
+    }
+    // Every pair once, into the histogram of the smallest size holding both atoms.
+    using Local = std::vector<std::vector<std::vector<double>>>;
+    tbb::combinable<Local> local([&] {
+      return Local(nsizes,
+                   std::vector<std::vector<double>>(out.types.size(), std::vector<double>(nbins, 0.0)));
+    });
+    tbb::parallel_for(
+        tbb::blocked_range<std::size_t>(0, cl.size(), 64), [&](const tbb::blocked_range<std::size_t>& r) {
+          Local& h = local.local();
+          for (std::size_t i = r.begin(); i != r.end(); ++i) {
+            if (shell[i] >= nsizes) continue;
+            const Vec3& xi = cl.xyz[i];
+            for (std::size_t j = i + 1; j < cl.size(); ++j) {
+              if (shell[j] >= nsizes) continue;
+              const double dx = xi[0] - cl.xyz[j][0], dy = xi[1] - cl.xyz[j][1], dz = xi[2] - cl.xyz[j][2];
+              const double u = std::sqrt(dx * dx + dy * dy + dz * dz) / s.dr_a - 1.0;  // grid r_j = (j+1)Δr
+              if (u < 0) continue;                                                     // coincident atoms
+              const auto j0 = static_cast<std::size_t>(u);
+              const double w1 = u - static_cast<double>(j0), w = cl.occupancy[i] * cl.occupancy[j];
+              auto& row = h[std::max(shell[i], shell[j])][type_of[cl.species_of[i] * ns + cl.species_of[j]]];
+              row[j0] += w * (1.0 - w1);
+              row[j0 + 1] += w * w1;
+            }
+          }
+        });
+    local.combine_each([&](const Local& h) {
+      for (std::size_t k = 0; k < nsizes; ++k)
+        for (std::size_t t = 0; t < out.types.size(); ++t)
+          for (std::size_t b = 0; b < nbins; ++b) hist[k][t][b] += h[k][t][b];
+    });
+  }
+  // Shells to clusters: size k holds every shell up to k. Averages over the centrings.
+  for (std::size_t k = 1; k < nsizes; ++k) {
+    for (std::size_t t = 0; t < out.types.size(); ++t)
+      for (std::size_t b = 0; b < nbins; ++b) hist[k][t][b] += hist[k - 1][t][b];
+    for (std::size_t e = 0; e < out.species.size(); ++e) count[k][e] += count[k - 1][e];
+  }
+  const double inv_c = 1.0 / s.centrings;
+  out.count = count;
+  for (auto& row : out.count)
+    for (auto& v : row) v *= inv_c;
+  for (std::size_t k = 0; k < nsizes; ++k) {
+    double atoms = 0;
+    for (double v : out.count[k]) atoms += v;
+    if (atoms < 2)
+      throw InputError(phase.name,
+                       fmt::format("a {:.1f}-Å cluster holds {:.1f} atoms: raise the smallest size",
+                                   out.diameters_a[k], atoms));
+    out.formula_units.push_back(atoms / out.atoms_per_formula_unit);
+  }
+  // The sums by one sine transform per size and pair type.
+  std::vector<double> in(n, 0.0), res(n, 0.0);
+  fftw_plan plan;
+  {
+    static std::mutex planner;  // FFTW's planner is not thread-safe
+    std::lock_guard lock(planner);
+    plan = fftw_plan_r2r_1d(static_cast<int>(n), in.data(), res.data(), FFTW_RODFT00, FFTW_ESTIMATE);
+  }
+  out.sums.assign(nsizes,
+                  std::vector<std::vector<double>>(out.types.size(), std::vector<double>(out.nq, 0.0)));
+  for (std::size_t k = 0; k < nsizes; ++k)
+    for (std::size_t t = 0; t < out.types.size(); ++t) {
+      std::fill(in.begin(), in.end(), 0.0);
+      for (std::size_t b = 0; b < nbins && b < n; ++b) in[b] = hist[k][t][b] * inv_c / ((b + 1) * s.dr_a);
+      fftw_execute(plan);
+      for (std::size_t q = 0; q < out.nq; ++q) out.sums[k][t][q] = res[q] / (2.0 * (q + 1) * out.dq);
+    }
+  {
+    static std::mutex planner;
+    std::lock_guard lock(planner);
+    fftw_destroy_plan(plan);
+  }
+  // Debye–Waller factors of the sites (species share the first site's B).
+  out.b_iso.assign(out.species.size(), 0.0);
+  for (std::size_t e = 0; e < out.species.size(); ++e)
+    for (const auto& site : phase.sites)
+      if (site.element == out.species[e]) {
+        out.b_iso[e] = site.b_iso;
+        break;
+      }
+  return out;
+}
+
+std::vector<crystal::AtomScattering> species_scattering(const PairSums& sums, double energy_kev,
+                                                        crystal::Dispersion dispersion) {
+  std::vector<crystal::AtomScattering> f;
+  for (const auto& e : sums.species) f.push_back(crystal::atom_scattering(e, energy_kev, dispersion));
+  return f;
+}
+
+std::vector<double> size_weights(const PairSums& sums, double median_d_a, double sigma_ln) {
+  std::vector<double> w(sums.diameters_a.size(), 0.0);
+  if (w.size() == 1) return {1.0};
+  double total = 0;
+  const double s = std::max(sigma_ln, 1e-3);
+  for (std::size_t k = 0; k < w.size(); ++k) {
+    const double z = (std::log(sums.diameters_a[k]) - std::log(median_d_a)) / s;
+    w[k] = std::exp(-0.5 * z * z);
+    total += w[k];
+  }
+  if (!(total > 1e-300)) {  // the distribution lies outside the grid: the nearest size
+    const auto k =
+        std::min_element(sums.diameters_a.begin(), sums.diameters_a.end(),
+                         [&](double a, double b) {
+                           return std::abs(std::log(a / median_d_a)) < std::abs(std::log(b / median_d_a));
+                         }) -
+        sums.diameters_a.begin();
+    std::fill(w.begin(), w.end(), 0.0);
+    w[k] = 1.0;
+    return w;
+  }
+  for (auto& v : w) v /= total;
+  return w;
+}
+
+std::vector<double> intensity_per_formula_unit(const PairSums& sums,
+                                               const std::vector<crystal::AtomScattering>& f,
+                                               const PhaseState& state, const std::vector<double>& q) {
+  const auto w = size_weights(sums, state.median_d_a, state.sigma_ln);
+  const std::size_t nt = sums.types.size(), ns = sums.species.size();
+  // The population's sums on the grid, then interpolated at λq.
+  std::vector<std::vector<double>> c(nt, std::vector<double>(sums.nq, 0.0));
+  std::vector<double> n_species(ns, 0.0);
+  double n_fu = 0.0;
+  for (std::size_t k = 0; k < w.size(); ++k) {
+    if (w[k] < 1e-12) continue;
+    for (std::size_t t = 0; t < nt; ++t) {
+      const auto& src = sums.sums[k][t];
+      auto& dst = c[t];
+      for (std::size_t i = 0; i < sums.nq; ++i) dst[i] += w[k] * src[i];
+    }
+    for (std::size_t e = 0; e < ns; ++e) n_species[e] += w[k] * sums.count[k][e];
+    n_fu += w[k] * sums.formula_units[k];
+  }
+  std::vector<double> out(q.size(), 0.0);
+  std::vector<std::complex<double>> fe(ns);
+  std::vector<double> dw(ns);
+  for (std::size_t i = 0; i < q.size(); ++i) {
+    const double stol2 = std::pow(q[i] / (4.0 * std::numbers::pi), 2);
+    for (std::size_t e = 0; e < ns; ++e) {
+      fe[e] = f[e].f(stol2);
+      dw[e] = std::exp(-(state.b_iso >= 0 ? state.b_iso : sums.b_iso[e]) * stol2);
+    }
+    double v = 0.0;
+    for (std::size_t e = 0; e < ns; ++e) v += n_species[e] * std::norm(fe[e]);
+    // Catmull-Rom interpolation of the sums at x = λq on the grid q_k = (k+1)Δq.
+    const double x = state.lambda * q[i] / sums.dq - 1.0;
+    if (x >= 1.0 && x < static_cast<double>(sums.nq) - 2.0) {
+      const auto k = static_cast<std::size_t>(x);
+      const double t = x - static_cast<double>(k), t2 = t * t, t3 = t2 * t;
+      const double b0 = -0.5 * t3 + t2 - 0.5 * t, b1 = 1.5 * t3 - 2.5 * t2 + 1.0,
+                   b2 = -1.5 * t3 + 2.0 * t2 + 0.5 * t, b3 = 0.5 * t3 - 0.5 * t2;
+      for (std::size_t ty = 0; ty < nt; ++ty) {
+        const auto& g = c[ty];
+        const double sv = b0 * g[k - 1] + b1 * g[k] + b2 * g[k + 1] + b3 * g[k + 2];
+        const int a = sums.types[ty][0], b = sums.types[ty][1];
+        v += 2.0 * (fe[a] * std::conj(fe[b])).real() * dw[a] * dw[b] * sv;
+      }
+    }
+    out[i] = v / n_fu;
+  }
+  return out;
+}
+
+}  // namespace anvil::debye

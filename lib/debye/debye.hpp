@@ -1,0 +1,124 @@
+// Debye-function phase models of nanocrystals: the powder pattern of a crystal of a few
+// thousand atoms computed from its atoms, not from Bragg peaks.
+//
+// A 4.8-nm crystal holds ~1000 formula units. Its pattern has peak shifts, asymmetry and
+// diffuse scattering between the peaks that a Bragg model with a size-broadened profile
+// misses, and a phase-fraction fit pays for that misfit with the other phases. The field's
+// answer (Debye-function analysis: DEBUSSY, Cervellino, Frison & Guagliardi, J. Appl. Cryst.
+// 48, 2026 (2015); Scardi & Billinge, Acta Cryst. A 64, 2008) is the Debye scattering equation
+// over atomistic clusters:
+//
+//   I(q) = Σ_i |f_i|² + Σ_{i≠j} f_i f_j* T_i T_j sin(q r_ij)/(q r_ij),   T_i = exp(−B_i s²), s = q/4π
+//
+// (Debye 1915; the self term carries no Debye–Waller factor: uncorrelated displacements leave
+// |f|² and move the rest to thermal diffuse scattering). With the atoms sorted into element
+// pairs and the distances r_ij into a histogram h_st(r), the double sum becomes, per pair type,
+//
+//   S_st(q) = Σ_r h_st(r) sin(q r)/(q r)  and  I(q) = Σ_s N_s |f_s|² + Σ_{s≤t} c_st Re(f_s f_t*) T_s T_t
+//   S_st(q)
+//
+// (c_ss = 2, c_st = 2 for s ≠ t with unordered pairs counted once). On a uniform grid
+// r_j = (j+1)Δr the sum over r is a discrete sine transform, so S_st is computed for every q of
+// a uniform grid q_k = (k+1)Δq, Δq = π/((n+1)Δr), by one FFTW RODFT00 of length n: a few ms
+// per size and pair type (docs/debye.md derives it and measures the binning error).
+//
+// Distances are split linearly between their two neighbouring grid points (second-order
+// accurate: the error of sin(qr)/(qr) is ≤ (qΔr)²/8 ≈ 5·10⁻⁴ at q = 6 Å⁻¹, Δr = 0.01 Å).
+//
+// Strain: a lattice scaled by λ = a/a₀ scales every r_ij by λ, so S_st(q; λ) = S_st(λq; 1): the
+// unstrained sums are computed once and a refinement only interpolates them at λq (the f's are
+// evaluated at q itself). Hexagonal phases keep the c/a of the cell the clusters were cut from.
+//
+// Sizes: spheres of a grid of diameters, cut around several centres (averaged), all from one
+// largest cluster per centre in one pass over its pairs (a pair belongs to every sphere that
+// holds both atoms); a refined log-normal number distribution of diameters weights them.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <string>
+#include <vector>
+
+#include "crystal/phase.hpp"
+#include "crystal/scattering.hpp"
+
+namespace anvil::debye {
+
+// Cartesian atom positions (Å) of a cluster, by species index.
+struct Cluster {
+  std::vector<std::string> species;  // element symbols
+  std::vector<int> species_of;       // per atom
+  std::vector<std::array<double, 3>> xyz;
+  std::vector<double> occupancy;  // per atom (1 for ordered sites)
+  std::size_t size() const { return xyz.size(); }
+};
+
+enum class Shape { Sphere, Cylinder };
+
+struct ClusterSettings {
+  Shape shape = Shape::Sphere;
+  // Diameters (Å) of the size grid: log-spaced from d_min to d_max with `sizes` values.
+  // The grid must be fine (≈ 4 % steps) for a narrow distribution: with 10 % steps the
+  // reproduction of dac_dev's pure-phase curves is 2–3.5 % RMS, with 3.7 % steps 0.6–1 %.
+  double d_min_a = 28.0, d_max_a = 72.0;
+  int sizes = 24;
+  int centrings = 4;  // cluster centres averaged (quasi-random points of the cell)
+  // Cylinders (rods, platelets): length / diameter and the axis as a lattice direction [uvw].
+  double aspect = 1.0;
+  std::array<int, 3> axis_uvw{0, 0, 1};
+  double dr_a = 0.01;        // histogram step
+  double q_max_inv_a = 8.0;  // largest q kept (Å⁻¹)
+};
+
+// The Cartesian matrix of a cell (columns a, b, c; a along x, b in the xy plane).
+std::array<std::array<double, 3>, 3> cartesian_matrix(const crystal::Lattice& cell);
+
+// Every atom of `phase` whose position lies within the shape around `centre_fractional`
+// (diameter `diameter_a`; a cylinder of length aspect·diameter along the axis).
+// Throws InputError naming the phase for a phase without atoms or an absurd cell/size.
+Cluster cut_cluster(const crystal::Phase& phase, const ClusterSettings& settings, double diameter_a,
+                    const std::array<double, 3>& centre_fractional);
+
+// The Debye sums of one phase for a grid of sizes, unstrained, on a uniform q grid.
+struct PairSums {
+  std::string phase;
+  std::vector<std::string> species;
+  std::vector<std::array<int, 2>> types;  // (s, t), s <= t
+  std::vector<double> diameters_a;        // size grid
+  double dq = 0.0;                        // q_k = (k+1)·dq, Å⁻¹
+  std::size_t nq = 0;
+  // sums[size][type][k] = S_st(q_k), per cluster (averaged over centrings)
+  std::vector<std::vector<std::vector<double>>> sums;
+  std::vector<std::vector<double>> count;  // count[size][species] = Σ occupancy of atoms
+  std::vector<double> formula_units;       // per size: atoms / atoms per formula unit
+  std::vector<double> b_iso;               // per species, from the CIF sites (Å²)
+  double atoms_per_formula_unit = 0.0;
+};
+
+// Cuts the clusters of every size and centring and computes their Debye sums. Throws
+// InputError naming the phase for a phase without atoms, a size grid out of range
+// (diameters outside 5–500 Å, fewer than 1 size) or a cluster with fewer than 2 atoms.
+PairSums pair_sums(const crystal::Phase& phase, const ClusterSettings& settings);
+
+// Scattering factors of a phase's species at a beam energy.
+std::vector<crystal::AtomScattering> species_scattering(const PairSums& sums, double energy_kev,
+                                                        crystal::Dispersion dispersion);
+
+// The parameters a pattern of one phase depends on.
+struct PhaseState {
+  double lambda = 1.0;       // lattice scale a/a₀ (the cell the clusters were cut from)
+  double median_d_a = 48.0;  // median diameter of the log-normal number distribution
+  double sigma_ln = 0.1;     // its width (of ln d)
+  double b_iso = -1.0;       // Å², one for every atom; < 0: each site's from the CIF
+};
+
+// Weights of the size grid for a log-normal number distribution (normalised to sum 1).
+std::vector<double> size_weights(const PairSums& sums, double median_d_a, double sigma_ln);
+
+// Intensity per formula unit (electrons²) at each q (Å⁻¹) for a population of clusters:
+// Σ_k w_k I_k(q) / Σ_k w_k N_fu,k.
+std::vector<double> intensity_per_formula_unit(const PairSums& sums,
+                                               const std::vector<crystal::AtomScattering>& f,
+                                               const PhaseState& state, const std::vector<double>& q);
+
+}  // namespace anvil::debye

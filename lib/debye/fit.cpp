@@ -1,0 +1,493 @@
+#include "debye/fit.hpp"
+
+#include <ceres/ceres.h>
+#include <fmt/core.h>
+
+#include <algorithm>
+#include <cmath>
+#include <numbers>
+#include <numeric>
+
+#include "core/error.hpp"
+
+namespace anvil::debye {
+
+namespace {
+
+// Where each parameter lives: one scalar Ceres block per parameter, named, not counted.
+struct Layout {
+  struct Sample {
+    int scale = -1, lambda = -1;
+  };
+  struct Peaks {
+    int a = -1, fwhm = -1;
+    std::vector<int> height;
+  };
+  std::vector<Sample> sample;
+  int median_d = -1, sigma_ln = -1, b_iso = -1, absorption = -1;
+  std::vector<int> background;
+  int hump_height = -1, hump_centre = -1, hump_width = -1;
+  std::vector<Peaks> peaks;
+  int count = 0;
+  int add() { return count++; }
+};
+
+double chebyshev(int n, double x) { return std::cos(n * std::acos(std::clamp(x, -1.0, 1.0))); }
+
+double pseudo_voigt(double q, double q0, double fwhm) {
+  const double u = (q - q0) / (0.5 * fwhm);
+  return 0.5 / (1.0 + u * u) + 0.5 * std::exp(-std::numbers::ln2 * u * u);
+}
+
+double peak_q(const PeaksPhase& g, const std::array<int, 3>& hkl, double a) {
+  const double c = g.hexagonal ? g.c * a / g.a : 0.0;  // c/a kept
+  const double inv_d2 = g.hexagonal
+                            ? 4.0 / 3.0 * (hkl[0] * hkl[0] + hkl[0] * hkl[1] + hkl[1] * hkl[1]) / (a * a) +
+                                  hkl[2] * hkl[2] / (c * c)
+                            : (hkl[0] * hkl[0] + hkl[1] * hkl[1] + hkl[2] * hkl[2]) / (a * a);
+  return 2.0 * std::numbers::pi * std::sqrt(inv_d2);
+}
+
+class DacModel final : public ceres::CostFunction {
+ public:
+  DacModel(const std::vector<double>& q, const std::vector<double>& y, const std::vector<double>& sigma,
+           const std::vector<SamplePhase>& phases, const std::vector<PeaksPhase>& peaks, const FitOptions& o,
+           const Layout& layout)
+      : q_(q), y_(y), sigma_(sigma), phases_(phases), peaks_(peaks), o_(o), l_(layout) {
+    set_num_residuals(static_cast<int>(q.size()));
+    for (int i = 0; i < l_.count; ++i) mutable_parameter_block_sizes()->push_back(1);
+    const double lo = q.front(), hi = q.back();
+    x_.resize(q.size());
+    path_.resize(q.size());
+    for (std::size_t i = 0; i < q.size(); ++i) {
+      x_[i] = hi > lo ? 2.0 * (q[i] - lo) / (hi - lo) - 1.0 : 0.0;
+      const double s = q[i] * o.wavelength_a / (4.0 * std::numbers::pi);
+      const double two_theta = 2.0 * std::asin(std::clamp(s, 0.0, 1.0));
+      path_[i] = 1.0 / std::cos(two_theta) - 1.0;
+    }
+  }
+
+  std::vector<double> curve(std::size_t p, double lambda, double d, double sigma_ln, double b) const {
+    PhaseState st;
+    st.lambda = lambda;
+    st.median_d_a = d;
+    st.sigma_ln = sigma_ln;
+    st.b_iso = b;
+    return intensity_per_formula_unit(*phases_[p].sums, phases_[p].f, st, q_);
+  }
+
+  // The model and, when asked, its derivative along every parameter (dmodel[param][point]).
+  void model(double const* const* v, std::vector<double>& out, std::vector<std::vector<double>>* dmodel,
+             std::vector<std::vector<double>>* phase_curves = nullptr) const {
+    const std::size_t n = q_.size();
+    const double d = v[l_.median_d][0], sl = v[l_.sigma_ln][0], b = v[l_.b_iso][0];
+    const double m = l_.absorption >= 0 ? v[l_.absorption][0] : 0.0;
+    std::vector<double> att(n, 1.0);
+    for (std::size_t i = 0; i < n; ++i) att[i] = std::exp(-m * path_[i]);
+    out.assign(n, 0.0);
+    if (dmodel) dmodel->assign(l_.count, std::vector<double>());
+    std::vector<double> sample(n, 0.0);
+    for (std::size_t p = 0; p < phases_.size(); ++p) {
+      const double k = v[l_.sample[p].scale][0], lam = v[l_.sample[p].lambda][0];
+      const auto c = curve(p, lam, d, sl, b);
+      for (std::size_t i = 0; i < n; ++i) sample[i] += k * c[i];
+      if (phase_curves) {
+        std::vector<double> scaled(n);
+        for (std::size_t i = 0; i < n; ++i) scaled[i] = att[i] * k * c[i];
+        phase_curves->push_back(std::move(scaled));
+      }
+      if (dmodel) {
+        auto& dk = (*dmodel)[l_.sample[p].scale];
+        dk.resize(n);
+        for (std::size_t i = 0; i < n; ++i) dk[i] = att[i] * c[i];
+        const auto diff = [&](int param, double h, auto&& at) {
+          auto& dv = (*dmodel)[param];
+          if (dv.empty()) dv.assign(n, 0.0);
+          const auto up = at(+h), down = at(-h);
+          for (std::size_t i = 0; i < n; ++i) dv[i] += att[i] * k * (up[i] - down[i]) / (2.0 * h);
+        };
+        if (k != 0.0) {
+          diff(l_.sample[p].lambda, 1e-5, [&](double h) { return curve(p, lam + h, d, sl, b); });
+          diff(l_.median_d, 1e-3 * d, [&](double h) { return curve(p, lam, d + h, sl, b); });
+          diff(l_.sigma_ln, 2e-3, [&](double h) { return curve(p, lam, d, sl + h, b); });
+          diff(l_.b_iso, 2e-3, [&](double h) { return curve(p, lam, d, sl, b + h); });
+        }
+      }
+    }
+    for (std::size_t i = 0; i < n; ++i) out[i] = att[i] * sample[i];
+    if (dmodel && l_.absorption >= 0) {
+      auto& dm = (*dmodel)[l_.absorption];
+      dm.resize(n);
+      for (std::size_t i = 0; i < n; ++i) dm[i] = -path_[i] * att[i] * sample[i];
+    }
+    for (std::size_t t = 0; t < l_.background.size(); ++t) {
+      const double c = v[l_.background[t]][0];
+      std::vector<double> basis(n);
+      for (std::size_t i = 0; i < n; ++i) {
+        basis[i] = chebyshev(static_cast<int>(t), x_[i]);
+        out[i] += c * basis[i];
+      }
+      if (dmodel) (*dmodel)[l_.background[t]] = std::move(basis);
+    }
+    if (l_.hump_height >= 0) {
+      const double h = v[l_.hump_height][0], qc = v[l_.hump_centre][0], w = v[l_.hump_width][0];
+      std::vector<double> g(n), dq(n), dw(n);
+      for (std::size_t i = 0; i < n; ++i) {
+        const double u = (q_[i] - qc) / w;
+        g[i] = std::exp(-0.5 * u * u);
+        out[i] += h * g[i];
+        dq[i] = h * g[i] * u / w;
+        dw[i] = h * g[i] * u * u / w;
+      }
+      if (dmodel) {
+        (*dmodel)[l_.hump_height] = g;
+        (*dmodel)[l_.hump_centre] = dq;
+        (*dmodel)[l_.hump_width] = dw;
+      }
+    }
+    for (std::size_t g = 0; g < peaks_.size(); ++g) {
+      const auto& pk = peaks_[g];
+      const auto& lp = l_.peaks[g];
+      const double a = v[lp.a][0], w = v[lp.fwhm][0];
+      const auto lines = [&](double aa, double ww, std::vector<double>* each_out, std::size_t j_only) {
+        std::vector<double> s(n, 0.0);
+        for (std::size_t j = 0; j < pk.hkl.size(); ++j) {
+          if (j_only != SIZE_MAX && j != j_only) continue;
+          const double q0 = peak_q(pk, pk.hkl[j], aa), hgt = v[lp.height[j]][0];
+          for (std::size_t i = 0; i < n; ++i) {
+            if (std::abs(q_[i] - q0) > 8.0 * ww) continue;
+            const double pv = pseudo_voigt(q_[i], q0, ww);
+            s[i] += hgt * pv;
+            if (each_out) (*each_out)[i] = pv;
+          }
+        }
+        return s;
+      };
+      const auto s = lines(a, w, nullptr, SIZE_MAX);
+      for (std::size_t i = 0; i < n; ++i) out[i] += s[i];
+      if (dmodel) {
+        for (std::size_t j = 0; j < pk.hkl.size(); ++j) {
+          std::vector<double> each(n, 0.0);
+          lines(a, w, &each, j);
+          (*dmodel)[lp.height[j]] = std::move(each);
+        }
+        const double ha = 1e-5 * a, hw = 1e-3 * w;
+        const auto ap = lines(a + ha, w, nullptr, SIZE_MAX), am = lines(a - ha, w, nullptr, SIZE_MAX);
+        const auto wp = lines(a, w + hw, nullptr, SIZE_MAX), wm = lines(a, w - hw, nullptr, SIZE_MAX);
+        auto& da = (*dmodel)[lp.a];
+        auto& dw = (*dmodel)[lp.fwhm];
+        da.resize(n);
+        dw.resize(n);
+        for (std::size_t i = 0; i < n; ++i) {
+          da[i] = (ap[i] - am[i]) / (2 * ha);
+          dw[i] = (wp[i] - wm[i]) / (2 * hw);
+        }
+      }
+    }
+  }
+
+  bool Evaluate(double const* const* v, double* residuals, double** jacobians) const override {
+    std::vector<double> m;
+    std::vector<std::vector<double>> dm;
+    model(v, m, jacobians ? &dm : nullptr);
+    for (std::size_t i = 0; i < q_.size(); ++i) {
+      residuals[i] = (y_[i] - m[i]) / sigma_[i];
+      if (!std::isfinite(residuals[i])) return false;
+    }
+    if (jacobians)
+      for (int p = 0; p < l_.count; ++p) {
+        if (!jacobians[p]) continue;
+        const auto& d = dm[p];
+        for (std::size_t i = 0; i < q_.size(); ++i) jacobians[p][i] = d.empty() ? 0.0 : -d[i] / sigma_[i];
+      }
+    return true;
+  }
+
+ private:
+  const std::vector<double>& q_;
+  const std::vector<double>& y_;
+  const std::vector<double>& sigma_;
+  const std::vector<SamplePhase>& phases_;
+  const std::vector<PeaksPhase>& peaks_;
+  const FitOptions& o_;
+  const Layout& l_;
+  std::vector<double> x_, path_;
+};
+
+struct Solved {
+  std::vector<double> values;
+  double chi2 = 0;
+  bool usable = false;
+  std::string message;
+  std::vector<double> fraction_esd;
+  std::vector<double> lambda_esd;
+  double median_d_esd = 0;
+  std::vector<double> a_esd_peaks;
+};
+
+}  // namespace
+
+FitResult fit_pattern(const std::vector<double>& q, const std::vector<double>& y,
+                      const std::vector<double>& sigma, const std::vector<SamplePhase>& phases,
+                      const std::vector<PeaksPhase>& peaks, const FitOptions& o) {
+  if (q.size() != y.size() || q.size() != sigma.size())
+    throw InputError("debye fit", fmt::format("{} q, {} I, {} σ values", q.size(), y.size(), sigma.size()));
+  for (std::size_t i = 0; i < q.size(); ++i) {
+    if (!std::isfinite(q[i]) || !std::isfinite(y[i]) || !(sigma[i] > 0) || !std::isfinite(sigma[i]))
+      throw InputError("debye fit",
+                       fmt::format("point {}: q {}, I {}, σ {} is not usable", i, q[i], y[i], sigma[i]));
+    if (i && !(q[i] > q[i - 1]))
+      throw InputError("debye fit", fmt::format("q is not increasing at point {}", i));
+  }
+  if (phases.empty()) throw InputError("debye fit", "no sample phase");
+  if (!(o.wavelength_a > 0)) throw InputError("debye fit", "no wavelength");
+
+  Layout l;
+  for (std::size_t p = 0; p < phases.size(); ++p) l.sample.push_back({l.add(), l.add()});
+  l.median_d = l.add();
+  l.sigma_ln = l.add();
+  l.b_iso = l.add();
+  if (o.absorption) l.absorption = l.add();
+  for (int t = 0; t < o.background_terms; ++t) l.background.push_back(l.add());
+  if (o.hump) {
+    l.hump_height = l.add();
+    l.hump_centre = l.add();
+    l.hump_width = l.add();
+  }
+  for (const auto& g : peaks) {
+    Layout::Peaks lp;
+    lp.a = l.add();
+    lp.fwhm = l.add();
+    for (std::size_t j = 0; j < g.hkl.size(); ++j) lp.height.push_back(l.add());
+    l.peaks.push_back(lp);
+  }
+  if (q.size() < static_cast<std::size_t>(l.count) + 10)
+    throw InputError("debye fit", fmt::format("{} points for {} parameters", q.size(), l.count));
+
+  // Starting values: scales from the data's level, everything else from the options.
+  std::vector<double> start(l.count, 0.0);
+  const double mean_y = std::accumulate(y.begin(), y.end(), 0.0) / static_cast<double>(y.size());
+  for (std::size_t p = 0; p < phases.size(); ++p) {
+    PhaseState st;
+    st.lambda = phases[p].start_lambda;
+    st.median_d_a = o.median_d_a;
+    st.sigma_ln = o.sigma_ln;
+    st.b_iso = o.b_iso;
+    const auto c = intensity_per_formula_unit(*phases[p].sums, phases[p].f, st, q);
+    const double mean_c = std::accumulate(c.begin(), c.end(), 0.0) / static_cast<double>(c.size());
+    start[l.sample[p].scale] = mean_c > 0 ? 0.5 * mean_y / mean_c / static_cast<double>(phases.size()) : 0.0;
+    start[l.sample[p].lambda] = phases[p].start_lambda;
+  }
+  start[l.median_d] = o.median_d_a;
+  start[l.sigma_ln] = o.sigma_ln;
+  start[l.b_iso] = o.b_iso;
+  if (l.hump_height >= 0) {
+    start[l.hump_height] = 0.0;
+    start[l.hump_centre] = 0.5 * (q.front() + q.back());
+    start[l.hump_width] = 0.3 * (q.back() - q.front());
+  }
+  for (std::size_t g = 0; g < peaks.size(); ++g) {
+    start[l.peaks[g].a] = peaks[g].a;
+    start[l.peaks[g].fwhm] = 0.03;
+  }
+
+  DacModel model(q, y, sigma, phases, peaks, o, l);
+  const double d_lo = phases.front().sums->diameters_a.front(),
+               d_hi = phases.front().sums->diameters_a.back();
+
+  // One refinement with some sample phases held absent (scale 0, constant).
+  const auto solve = [&](const std::vector<bool>& absent, std::vector<double> values, bool covariance) {
+    Solved out;
+    for (std::size_t p = 0; p < phases.size(); ++p)
+      if (absent[p]) values[l.sample[p].scale] = 0.0;
+    ceres::Problem::Options po;
+    po.cost_function_ownership = ceres::DO_NOT_TAKE_OWNERSHIP;
+    ceres::Problem problem(po);
+    std::vector<double*> blocks;
+    for (auto& v : values) blocks.push_back(&v);
+    problem.AddResidualBlock(&model, nullptr, blocks);
+    const auto bound = [&](int i, double lo, double hi) {
+      problem.SetParameterLowerBound(blocks[i], 0, lo);
+      problem.SetParameterUpperBound(blocks[i], 0, hi);
+    };
+    for (std::size_t p = 0; p < phases.size(); ++p) {
+      const double s0 = phases[p].start_lambda, mrg = phases[p].lambda_margin;
+      bound(l.sample[p].lambda, s0 * (1 - mrg), s0 * (1 + mrg));
+      problem.SetParameterLowerBound(blocks[l.sample[p].scale], 0, 0.0);
+      if (absent[p]) {
+        problem.SetParameterBlockConstant(blocks[l.sample[p].scale]);
+        problem.SetParameterBlockConstant(blocks[l.sample[p].lambda]);
+      }
+    }
+    bound(l.median_d, d_lo, d_hi);
+    bound(l.sigma_ln, 0.02, 0.6);
+    bound(l.b_iso, 0.0, 5.0);
+    if (l.absorption >= 0) bound(l.absorption, 0.0, 2.0);
+    if (l.hump_height >= 0) {
+      problem.SetParameterLowerBound(blocks[l.hump_height], 0, 0.0);
+      bound(l.hump_centre, q.front(), q.back());
+      bound(l.hump_width, 0.1, q.back() - q.front());
+    }
+    for (std::size_t g = 0; g < peaks.size(); ++g) {
+      bound(l.peaks[g].a, peaks[g].a * (1 - peaks[g].cell_margin), peaks[g].a * (1 + peaks[g].cell_margin));
+      bound(l.peaks[g].fwhm, 0.003, 0.3);
+      for (int h : l.peaks[g].height) problem.SetParameterLowerBound(blocks[h], 0, 0.0);
+    }
+    ceres::Solver::Options so;
+    so.linear_solver_type = ceres::DENSE_QR;
+    so.max_num_iterations = 100;
+    so.function_tolerance = 1e-10;
+    so.parameter_tolerance = 1e-10;
+    so.num_threads = 1;
+    ceres::Solver::Summary summary;
+    ceres::Solve(so, &problem, &summary);
+    out.usable = summary.IsSolutionUsable();
+    out.message = summary.message;
+    out.chi2 = 2.0 * summary.final_cost;
+    out.values = values;
+    if (covariance && out.usable) {
+      ceres::Covariance::Options co;
+      co.algorithm_type = ceres::DENSE_SVD;
+      co.null_space_rank = -1;
+      co.min_reciprocal_condition_number = 1e-14;
+      ceres::Covariance cov(co);
+      std::vector<std::pair<const double*, const double*>> pairs;
+      std::vector<int> free_scales;
+      for (std::size_t p = 0; p < phases.size(); ++p)
+        if (!absent[p]) free_scales.push_back(l.sample[p].scale);
+      for (int a : free_scales)
+        for (int b : free_scales) pairs.emplace_back(blocks[a], blocks[b]);
+      for (std::size_t p = 0; p < phases.size(); ++p)
+        if (!absent[p]) pairs.emplace_back(blocks[l.sample[p].lambda], blocks[l.sample[p].lambda]);
+      pairs.emplace_back(blocks[l.median_d], blocks[l.median_d]);
+      for (std::size_t g = 0; g < peaks.size(); ++g)
+        pairs.emplace_back(blocks[l.peaks[g].a], blocks[l.peaks[g].a]);
+      out.fraction_esd.assign(phases.size(), 0.0);
+      out.lambda_esd.assign(phases.size(), 0.0);
+      out.a_esd_peaks.assign(peaks.size(), 0.0);
+      if (cov.Compute(pairs, &problem)) {
+        const double dof = std::max(1.0, static_cast<double>(q.size()) - l.count);
+        const double gof2 = std::max(1.0, out.chi2 / dof);  // misfit widens σ, never narrows it
+        const auto c = [&](int a, int b) {
+          double v = 0;
+          cov.GetCovarianceBlock(blocks[a], blocks[b], &v);
+          return v * gof2;
+        };
+        double total = 0;
+        for (int s : free_scales) total += values[s];
+        if (total > 0)
+          for (std::size_t p = 0; p < phases.size(); ++p) {
+            if (absent[p]) continue;
+            const double kp = values[l.sample[p].scale];
+            double var = 0;
+            for (int a : free_scales)
+              for (int b : free_scales) {
+                const double ja = ((a == l.sample[p].scale ? total : 0.0) - kp) / (total * total);
+                const double jb = ((b == l.sample[p].scale ? total : 0.0) - kp) / (total * total);
+                var += ja * jb * c(a, b);
+              }
+            out.fraction_esd[p] = std::sqrt(std::max(var, 0.0));
+            out.lambda_esd[p] = std::sqrt(std::max(c(l.sample[p].lambda, l.sample[p].lambda), 0.0));
+          }
+        out.median_d_esd = std::sqrt(std::max(c(l.median_d, l.median_d), 0.0));
+        for (std::size_t g = 0; g < peaks.size(); ++g)
+          out.a_esd_peaks[g] = std::sqrt(std::max(c(l.peaks[g].a, l.peaks[g].a), 0.0));
+      }
+    }
+    return out;
+  };
+
+  std::vector<bool> absent(phases.size(), false);
+  Solved best = solve(absent, start, false);
+  if (!best.usable) {
+    FitResult r;
+    r.message = "the refinement failed: " + best.message;
+    return r;
+  }
+  // Presence: drop the weakest phase while dropping it costs less than its BIC penalty (two
+  // parameters: scale and cell) or its fraction is below the minimum; refit each time.
+  const double n_points = static_cast<double>(q.size());
+  while (o.presence_test) {
+    double total = 0;
+    for (std::size_t p = 0; p < phases.size(); ++p)
+      if (!absent[p]) total += best.values[l.sample[p].scale];
+    int weakest = -1;
+    double weakest_fraction = 2.0;
+    std::size_t present = 0;
+    for (std::size_t p = 0; p < phases.size(); ++p) {
+      if (absent[p]) continue;
+      ++present;
+      const double x = total > 0 ? best.values[l.sample[p].scale] / total : 0.0;
+      if (x < weakest_fraction) weakest_fraction = x, weakest = static_cast<int>(p);
+    }
+    if (present <= 1 || weakest < 0 || weakest_fraction > 0.25) break;
+    auto trial_absent = absent;
+    trial_absent[weakest] = true;
+    const Solved without = solve(trial_absent, best.values, false);
+    const double penalty = 2.0 * std::log(n_points);
+    if (without.usable && (without.chi2 - best.chi2 < penalty || weakest_fraction < o.min_fraction)) {
+      absent = trial_absent;
+      best = without;
+    } else {
+      break;
+    }
+  }
+  best = solve(absent, best.values, true);
+
+  FitResult r;
+  r.converged = best.usable;
+  r.message = best.message;
+  const auto& v = best.values;
+  double total = 0;
+  for (std::size_t p = 0; p < phases.size(); ++p) total += absent[p] ? 0.0 : v[l.sample[p].scale];
+  for (std::size_t p = 0; p < phases.size(); ++p) {
+    SampleResult s;
+    s.name = phases[p].name;
+    s.absent = absent[p];
+    s.scale = v[l.sample[p].scale];
+    s.fraction = absent[p] || total <= 0 ? 0.0 : s.scale / total;
+    s.fraction_esd = best.fraction_esd.empty() ? 0.0 : best.fraction_esd[p];
+    s.lambda = v[l.sample[p].lambda];
+    s.lambda_esd = best.lambda_esd.empty() ? 0.0 : best.lambda_esd[p];
+    s.a = s.lambda * phases[p].a0;
+    s.a_esd = s.lambda_esd * phases[p].a0;
+    r.phases.push_back(s);
+  }
+  for (std::size_t g = 0; g < peaks.size(); ++g) {
+    PeaksResult pr;
+    pr.name = peaks[g].name;
+    pr.a = v[l.peaks[g].a];
+    pr.a_esd = best.a_esd_peaks.empty() ? 0.0 : best.a_esd_peaks[g];
+    pr.c = peaks[g].hexagonal ? peaks[g].c * pr.a / peaks[g].a : 0.0;
+    pr.fwhm_inv_a = v[l.peaks[g].fwhm];
+    r.peaks.push_back(pr);
+  }
+  r.median_d_a = v[l.median_d];
+  r.median_d_esd = best.median_d_esd;
+  r.sigma_ln = v[l.sigma_ln];
+  r.b_iso = v[l.b_iso];
+  r.absorption_m = l.absorption >= 0 ? v[l.absorption] : 0.0;
+  r.points = q.size();
+  std::vector<const double*> ptrs;
+  for (const auto& x : v) ptrs.push_back(&x);
+  std::vector<double> calc;
+  model.model(ptrs.data(), calc, nullptr, &r.phase_curves);
+  r.q = q;
+  r.observed = y;
+  r.calculated = calc;
+  r.background.resize(q.size());
+  double num = 0, den = 0;
+  for (std::size_t i = 0; i < q.size(); ++i) {
+    double sample = 0;
+    for (const auto& c : r.phase_curves) sample += c[i];
+    r.background[i] = calc[i] - sample;
+    const double w = 1.0 / (sigma[i] * sigma[i]);
+    num += w * (y[i] - calc[i]) * (y[i] - calc[i]);
+    den += w * y[i] * y[i];
+  }
+  r.rwp = den > 0 ? std::sqrt(num / den) : 0.0;
+  r.gof = std::sqrt(best.chi2 / std::max(1.0, n_points - l.count));
+  return r;
+}
+
+}  // namespace anvil::debye
