@@ -36,6 +36,7 @@
 #include "scan_outputs.hpp"
 #include "series/phase_eos.hpp"
 #include "series/transition.hpp"
+#include "debye_fit.hpp"
 #include "waxs_fit.hpp"
 
 namespace anvil::pipeline {
@@ -464,7 +465,26 @@ RunSummary run_scan(const ScanConfig& config, const RunOptions& options) {
     write_text_atomically(config_copy, config_text);  // one writer when distributed
 
   std::unique_ptr<WaxsFitter> fitter;
-  if (waxs && !config.fit.phases.empty()) {
+  std::unique_ptr<DebyeFitter> debye_fitter;
+  if (waxs && !config.fit.phases.empty() && config.fit.model == "debye") {
+    DebyeFitSettings ds;
+    ds.phases = config.fit.phases;
+    ds.others = config.fit.others;
+    ds.phase_dir = options.phase_dir;
+    ds.wavelength_a = waxs->integrator->geometry().wavelength_m * 1e10;
+    ds.range_deg = config.fit.range;
+    if (!ds.range_deg && waxs->config->integration.unit == RadialUnit::TwoThetaDeg)
+      ds.range_deg = waxs->config->integration.radial_range;
+    if (config.fit.sizes_nm) {
+      ds.clusters.d_min_a = config.fit.sizes_nm->min * 10.0;
+      ds.clusters.d_max_a = config.fit.sizes_nm->max * 10.0;
+    }
+    debye_fitter = std::make_unique<DebyeFitter>(ds);
+    summary.notes.push_back(fmt::format("WAXS model: Debye-function clusters ({}–{} Å, {} sizes, {} centrings), "
+                                        "built in {:.2f} s",
+                                        ds.clusters.d_min_a, ds.clusters.d_max_a, ds.clusters.sizes,
+                                        ds.clusters.centrings, debye_fitter->setup_seconds()));
+  } else if (waxs && !config.fit.phases.empty()) {
     WaxsFitSettings fs_;
     fs_.phases = config.fit.phases;
     fs_.phase_dir = options.phase_dir;
@@ -476,6 +496,19 @@ RunSummary run_scan(const ScanConfig& config, const RunOptions& options) {
     fitter = std::make_unique<WaxsFitter>(fs_);
   }
   Analysis waxs_analysis, saxs_analysis;
+  if (debye_fitter)
+    waxs_analysis = [&](const Pattern1D& p, std::optional<double> pressure_gpa) {
+      std::vector<std::pair<double, double>> cells;
+      if (pressure_gpa)
+        for (const auto& ph : debye_fitter->powder_phases()) {
+          try {
+            cells.push_back(series::cell_at(ph, series::default_phase_eos(ph), *pressure_gpa));
+          } catch (const InputError&) {
+            cells.emplace_back(0.0, 0.0);
+          }
+        }
+      return debye_fitter->fit(p, cells);
+    };
   if (fitter)
     // Each frame starts from the cells its phases' equations of state predict at its pressure
     // (lib/series' starting EOS), so fits begin near their answer whatever the frame order.
@@ -653,10 +686,12 @@ RunSummary run_scan(const ScanConfig& config, const RunOptions& options) {
   }
   io::write_results_file(out / "results.h5", rc);
   summary.outputs.push_back(out / "results.h5");
-  if (fitter) {
+  if (fitter || debye_fitter) {
     for (auto& f : write_phase_tables(out, all, config.fit.phases)) summary.outputs.push_back(f);
-    for (auto& f : write_series_tables(out, all, config.fit.phases, series::densest_phase(fitter->phases())))
+    const auto& pp = fitter ? fitter->phases() : debye_fitter->powder_phases();
+    for (auto& f : write_series_tables(out, all, config.fit.phases, series::densest_phase(pp)))
       summary.outputs.push_back(f);
+    if (!config.fit.others.empty()) summary.outputs.push_back(write_other_phases_table(out, all, config.fit.others));
   }
   if (saxs) {
     std::vector<io::CanSasFrame> cansas;

@@ -288,6 +288,19 @@ ScanConfig parse_scan_config(const std::string& text, const fs::path& source_nam
       c.fit.mode = *m;
     }
     c.fit.instrument = resolve(base, f->string("instrument").value_or(""));
+    if (auto m = f->string("model")) {
+      if (*m != "bragg" && *m != "debye")
+        f->fail(*f->get("model"), "model", "expected bragg or debye, not '" + *m + "'");
+      c.fit.model = *m;
+    }
+    if (auto o = f->strings("others")) c.fit.others = *o;
+    if (auto r = f->range("sizes_nm")) {
+      if (r->min < 0.5 || r->max > 50)
+        f->fail(*f->get("sizes_nm"), "sizes_nm", fmt::format("[{}, {}]: cluster diameters must lie within 0.5–50 nm", r->min, r->max));
+      c.fit.sizes_nm = r;
+    }
+    if (!c.fit.others.empty() && c.fit.model != "debye")
+      f->fail(*f->get("others"), "others", "gasket and marker phases are fitted with model = \"debye\"");
     c.fit.range = f->range("range");
     f->reject_unknown();
   }

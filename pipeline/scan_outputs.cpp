@@ -40,6 +40,27 @@ const std::array<std::array<int, 3>, 8> kPalette = {{{0, 114, 178},
 
 }  // namespace
 
+fs::path write_other_phases_table(const fs::path& dir, const std::vector<FrameResult>& frames,
+                                  const std::vector<std::string>& others) {
+  io::TableColumn frame{"frame", "", {}, {}}, p{"pressure_gpa", "GPa", {}, {}}, dirn{"direction", "", {}, {}},
+      phase{"phase", "", {}, {}}, a{"a_A", "Å", {}, {}}, ae{"a_esd_A", "Å", {}, {}};
+  for (const auto& r : frames) {
+    if (!fitted(r)) continue;
+    const json o = r.waxs.analysis.value("others", json::object());
+    for (const auto& name : others) {
+      const json g = o.value(name, json::object());
+      frame.numbers.push_back(static_cast<double>(r.index));
+      p.numbers.push_back(r.pressure_gpa.value_or(NAN));
+      dirn.strings.push_back(std::string(pressure::direction_name(r.direction)));
+      phase.strings.push_back(name);
+      a.numbers.push_back(number(g, "a"));
+      ae.numbers.push_back(number(g, "a_esd"));
+    }
+  }
+  io::write_csv(dir / "other_phases.csv", {frame, p, dirn, phase, a, ae});
+  return dir / "other_phases.csv";
+}
+
 std::vector<fs::path> write_phase_tables(const fs::path& dir, const std::vector<FrameResult>& frames,
                                          const std::vector<std::string>& phases) {
   std::vector<io::TableColumn> pf;

@@ -35,6 +35,7 @@
 #pragma once
 
 #include <array>
+#include <complex>
 #include <cstddef>
 #include <string>
 #include <vector>
@@ -119,6 +120,15 @@ std::vector<double> size_weights(const PairSums& sums, double median_d_a, double
 // Σ_k w_k I_k(q) / Σ_k w_k N_fu,k.
 std::vector<double> intensity_per_formula_unit(const PairSums& sums,
                                                const std::vector<crystal::AtomScattering>& f,
+                                               const PhaseState& state, const std::vector<double>& q);
+
+// The scattering factors f0 + f′ + i f″ of each species at each q, computed once for a
+// refinement (they do not depend on its parameters): f_at_q[species][point].
+using FactorsAtQ = std::vector<std::vector<std::complex<double>>>;
+FactorsAtQ factors_at_q(const std::vector<crystal::AtomScattering>& f, const std::vector<double>& q);
+
+// The same intensity with the factors precomputed for these q.
+std::vector<double> intensity_per_formula_unit(const PairSums& sums, const FactorsAtQ& f_at_q,
                                                const PhaseState& state, const std::vector<double>& q);
 
 }  // namespace anvil::debye

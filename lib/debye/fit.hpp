@@ -18,8 +18,11 @@
 //   fitted and reported apart (cell), never part of the fractions.
 // Ceres (trust region) refines everything; the Jacobian is analytic for the linear terms and a
 // central difference of each phase's curve for λ, d, σ, B. A phase is reported absent when
-// removing it costs less than the BIC penalty of its parameters or its fraction is below
-// `min_fraction`; σ of the fractions are scaled by √(χ²_red) so that they include misfit.
+// removing it costs less than the BIC penalty of its parameters, Δχ² counted in units of χ²_red
+// (a quasi-likelihood criterion: misfit means the data's σ understate the error), or when its
+// fraction is below `min_fraction`, or when it is a minor phase (< 25 %) whose cell ends on
+// the edge of its window (a filler: no such crystal fits there); σ of the fractions are scaled
+// by √(χ²_red) likewise.
 #pragma once
 
 #include <optional>
@@ -55,11 +58,17 @@ struct FitOptions {
   double median_d_a = 48.0, sigma_ln = 0.12, b_iso = 0.5;  // starting values
   double min_fraction = 0.02;
   bool presence_test = true;
+  // Model error: refit with other reasonable background choices (fewer and more Chebyshev
+  // terms, the medium hump off) and add the spread of the fractions, in quadrature, to their σ.
+  // Statistical σ alone cover noise, not the model's own misfit (on dac_dev they were ~20×
+  // smaller than the real error).
+  bool model_spread = true;
 };
 
 struct SampleResult {
   std::string name;
   double fraction = 0, fraction_esd = 0;
+  double fraction_spread = 0;  // model-choice part of fraction_esd (FitOptions::model_spread)
   double scale = 0;
   double lambda = 1, lambda_esd = 0;
   double a = 0, a_esd = 0;  // λ·a₀

@@ -9,6 +9,8 @@
 #include "commands.hpp"
 #include "core/error.hpp"
 #include "io/pattern_io.hpp"
+#include "debye_fit.hpp"
+#include "series/phase_eos.hpp"
 #include "waxs_fit.hpp"
 
 namespace anvil::cli {
@@ -19,8 +21,10 @@ namespace {
 
 struct FitArgs {
   std::string pattern, output, plot, instrument, x_unit, phase_dir;
-  std::string phases;
+  std::string phases, others, model = "bragg";
   std::optional<double> wavelength_a;
+  std::vector<double> sizes_nm;
+  std::optional<double> pressure_gpa;
   std::vector<double> range;
   std::size_t frame = 0;
   bool refine_instrument = false;
@@ -65,6 +69,20 @@ void add_fit_command(CLI::App& app, Context& ctx) {
   cmd->add_option("--frame", a->frame, "Frame (row) of an HDF5 pattern file")->capture_default_str();
   cmd->add_option("--plot", a->plot, "Draw data, model, difference and tick marks (.png, .svg, .pdf)");
   cmd->add_option("--phase-dir", a->phase_dir, "Folder of named phases (default: calib/phases)");
+  cmd->add_option("--model", a->model,
+                  "bragg (Rietveld: Bragg peaks with size broadening) or debye (Debye-function clusters: "
+                  "nanocrystals, docs/debye.md)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"bragg", "debye"}));
+  cmd->add_option("--others", a->others,
+                  "With --model debye: gasket / pressure-marker phases fitted apart (Le Bail), e.g. Fe-fcc");
+  cmd->add_option("--pressure", a->pressure_gpa,
+                  "With --model debye: the frame's pressure (GPa): cells start from each phase's EOS there")
+      ->check(number_in(-5.0, 1000.0));
+  cmd->add_option("--sizes", a->sizes_nm, "With --model debye: cluster diameters min,max (nm)")
+      ->delimiter(',')
+      ->expected(2)
+      ->check(number_in(0.5, 50.0));
   cmd->add_flag("--refine-instrument", a->refine_instrument,
                 "Calibrant mode: refine the Caglioti U, V, W of the instrument (e.g. --phases CeO2)");
   cmd->add_option("--write-instrument", a->write_instrument,
@@ -110,6 +128,52 @@ void add_fit_command(CLI::App& app, Context& ctx) {
     if (!(s.wavelength_a > 0))
       throw InputError(a->pattern, "no wavelength in the file: give --wavelength (Å) or an instrument file");
 
+    if (a->model == "debye") {
+      if (a->refine_instrument) throw InputError("--refine-instrument", "calibrant mode uses the Bragg model");
+      pipeline::DebyeFitSettings ds;
+      ds.phases = s.phases;
+      std::stringstream os(a->others);
+      for (std::string p; std::getline(os, p, ',');)
+        if (!p.empty()) ds.others.push_back(p);
+      ds.phase_dir = s.phase_dir;
+      ds.wavelength_a = s.wavelength_a;
+      ds.range_deg = s.range_deg;
+      if (a->sizes_nm.size() == 2) {
+        ds.clusters.d_min_a = 10.0 * a->sizes_nm[0];
+        ds.clusters.d_max_a = 10.0 * a->sizes_nm[1];
+      }
+      const pipeline::DebyeFitter fitter(ds);
+      std::vector<std::pair<double, double>> cells;
+      if (a->pressure_gpa)
+        for (const auto& ph : fitter.powder_phases()) {
+          try {
+            cells.push_back(series::cell_at(ph, series::default_phase_eos(ph), *a->pressure_gpa));
+          } catch (const InputError&) {
+            cells.emplace_back(0.0, 0.0);
+          }
+        }
+      const auto j = fitter.fit(pattern, cells);
+      {
+        std::ofstream out(a->output);
+        out << j.dump(2) << "\n";
+        if (!out) throw InputError(a->output, "cannot write");
+      }
+      fmt::print("{}: {} (Debye-function clusters, set-up {:.2f} s)\n", a->pattern, j.value("status", ""),
+                 fitter.setup_seconds());
+      if (j.contains("reason")) fmt::print("  {}\n", j["reason"].get<std::string>());
+      fmt::print("  Rwp {:.2f} %  GoF {:.2f}  median size {:.2f} nm (σ_ln {:.3f})\n", 100 * j.value("rwp", 0.0),
+                 j.value("gof", 0.0), j.value("size_nm", 0.0), j.value("size_sigma_ln", 0.0));
+      for (const auto& name : ds.phases) {
+        const auto& p = j["phases"][name];
+        fmt::print("  {:<12} {:>8.4f} ± {:<6.4f}  a {:>9.5f} ± {:<7.5f}{}\n", name, p.value("fraction", 0.0),
+                   p.value("fraction_esd", 0.0), p.value("a", 0.0), p.value("a_esd", 0.0),
+                   p.value("absent", false) ? "  (absent)" : "");
+      }
+      for (const auto& [name, g] : j["others"].items())
+        fmt::print("  {:<12} (apart)  a {:>9.5f} ± {:<7.5f}\n", name, g.value("a", 0.0), g.value("a_esd", 0.0));
+      ctx.exit_code = j.value("status", "") == "converged" ? 0 : 3;
+      return;
+    }
     const pipeline::WaxsFitter fitter(s);
     const auto r = fitter.fit(pattern);
     const auto j = pipeline::fit_result_json(r, s.phases);

@@ -1,0 +1,58 @@
+// The WAXS fit of `anvil run` and `anvil fit` with Debye-function phases (lib/debye): names →
+// CIFs → clusters and Debye sums (built once) → a per-frame DAC fit. Gasket and pressure-marker
+// phases are Le Bail peaks phases, fitted and reported apart from the fractions. The result is
+// the same JSON as the Bragg fit's (pipeline/waxs_fit.hpp), so every table reads it, plus
+// "model": "debye", the size distribution and "others" (the peaks phases' cells).
+#pragma once
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/pattern.hpp"
+#include "debye/debye.hpp"
+#include "debye/fit.hpp"
+#include "integrate/integrator.hpp"
+#include "powder/phase.hpp"
+
+namespace anvil::pipeline {
+
+struct DebyeFitSettings {
+  std::vector<std::string> phases;  // sample phases: short names or CIF paths
+  std::vector<std::string> others;  // gasket, pressure markers: Le Bail peaks phases
+  std::filesystem::path phase_dir;
+  double wavelength_a = 0.0;
+  std::optional<integrate::Range> range_deg;  // 2θ range fitted
+  debye::ClusterSettings clusters;
+  debye::FitOptions fit;
+};
+
+class DebyeFitter {
+ public:
+  // Builds every phase's clusters and Debye sums (the one-time set-up: ~1 s per phase on one
+  // core for the default size grid). Throws InputError naming a phase that cannot be built.
+  explicit DebyeFitter(DebyeFitSettings settings);
+  const DebyeFitSettings& settings() const { return settings_; }
+  // The sample phases as Bragg phases: for EOS seeds, main lines and the densest phase.
+  const std::vector<powder::PowderPhase>& powder_phases() const { return powder_; }
+  double setup_seconds() const { return setup_seconds_; }
+
+  // Fits one pattern; `start_cells` (a, c per sample phase; 0 = the CIF's) seed the cells and
+  // bound them to ±1 % (±8 % around the CIF's without). The JSON of fit_result_json, with
+  // "model": "debye".
+  nlohmann::json fit(const Pattern1D& pattern, const std::vector<std::pair<double, double>>& start_cells = {}) const;
+  debye::FitResult fit_raw(const Pattern1D& pattern, const std::vector<std::pair<double, double>>& start_cells) const;
+
+ private:
+  DebyeFitSettings settings_;
+  std::vector<crystal::Phase> crystal_;
+  std::vector<debye::PairSums> sums_;
+  std::vector<std::vector<crystal::AtomScattering>> f_;
+  std::vector<debye::PeaksPhase> others_;
+  std::vector<powder::PowderPhase> powder_;
+  double setup_seconds_ = 0.0;
+};
+
+}  // namespace anvil::pipeline
