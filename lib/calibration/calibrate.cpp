@@ -17,6 +17,28 @@ namespace {
 
 constexpr double kDeg = 180.0 / std::numbers::pi;
 
+constexpr double kPi = std::numbers::pi;
+constexpr int kMinPointsPerMean = 5;  // a ring's or an arc's mean is judged from this many points
+
+// Mean of residuals[idx], its standard error (sample σ / √n) and the RMS.
+struct MeanResidual {
+  double mean = 0.0, sigma = 0.0, rms = 0.0;
+};
+MeanResidual mean_residual(const std::vector<double>& residuals, const std::vector<std::size_t>& idx) {
+  MeanResidual m;
+  const double n = static_cast<double>(idx.size());
+  if (idx.empty()) return m;
+  double s = 0, s2 = 0;
+  for (std::size_t i : idx) {
+    s += residuals[i];
+    s2 += residuals[i] * residuals[i];
+  }
+  m.mean = s / n;
+  m.rms = std::sqrt(s2 / n);
+  if (idx.size() > 1) m.sigma = std::sqrt(std::max(0.0, (s2 - n * m.mean * m.mean) / (n - 1)) / n);
+  return m;
+}
+
 double median(std::vector<double> v) {
   if (v.empty()) return 0.0;
   const auto mid = v.begin() + static_cast<std::ptrdiff_t>(v.size() / 2);
@@ -210,12 +232,14 @@ PassState run_passes(const ImageF& image, const Mask& mask, geometry::Geometry g
     const auto c0 = beam_center_px(g), c1 = beam_center_px(r.geometry);
     double change = std::fabs(r.geometry.dist_m - g.dist_m) / g.detector.pixel1_m;
     if (c0 && c1) change = std::max(change, std::hypot((*c0)[0] - (*c1)[0], (*c0)[1] - (*c1)[1]));
-    log.push_back(fmt::format(
-        "pass {}: {} rings to 2θ {:.2f}°, window ±{:.0f} px, {} points, RMS {:.3f} px-eq, dist {:.3f} mm, "
-        "rot1 {:.4f}°, rot2 {:.4f}°, change {:.3f} px{}",
-        pass + 1, nrings, std::min(tth_limit, cov.tth_max) * kDeg, window_px, pts.size(),
-        r.rms_rad / pixel_two_theta(r.geometry, tth[pts.front().line]), r.geometry.dist_m * 1e3,
-        r.geometry.rot1 * kDeg, r.geometry.rot2 * kDeg, change, tilts ? "" : " (tilts fixed)"));
+    log.push_back(
+        fmt::format("pass {}: {} rings to 2θ {:.2f}°, window ±{:.0f} px, {} points ({}), RMS {:.3f} px-eq, "
+                    "dist {:.3f} mm, "
+                    "rot1 {:.4f}°, rot2 {:.4f}°, change {:.3f} px{}",
+                    pass + 1, nrings, std::min(tth_limit, cov.tth_max) * kDeg, window_px, pts.size(),
+                    pts.front().position == PeakPosition::Centroid ? "centroids" : "profile fits",
+                    r.rms_rad / pixel_two_theta(r.geometry, tth[pts.front().line]), r.geometry.dist_m * 1e3,
+                    r.geometry.rot1 * kDeg, r.geometry.rot2 * kDeg, change, tilts ? "" : " (tilts fixed)"));
     g = r.geometry;
     st.distortion = r.distortion;
     st.points = pts;
@@ -233,6 +257,91 @@ PassState run_passes(const ImageF& image, const Mask& mask, geometry::Geometry g
   }
   st.geometry = g;
   return st;
+}
+
+// The largest 1σ of the fitted 2θ map (pixel-equivalents) over the unmasked pixels (every
+// fourth row and column) inside the outermost fitted ring: σ² = J·C·Jᵀ with C the parameters'
+// covariance and J the derivatives of the pixel's 2θ in them (central differences of the
+// refinement's own model). Geometry that the points leave loose (tilt against beam centre with
+// few rings) shows here even where each parameter's σ alone looks harmless, and vice versa.
+double two_theta_sigma_px(const RefinedGeometry& answer, const geometry::Detector& base, const Mask& mask,
+                          double outer) {
+  constexpr int kN = RefinedGeometry::kCovarianceSize;
+  const auto& cov = answer.covariance;
+  for (double c : cov)
+    if (!std::isfinite(c)) return std::numeric_limits<double>::infinity();
+  std::array<double, kN> p{};
+  geometry_parameters(answer.geometry, p.data());
+  p[kGeometryParameterCount + kK1] = answer.distortion.k1;
+  p[kGeometryParameterCount + kB1] = answer.distortion.b1;
+  p[kGeometryParameterCount + kB2] = answer.distortion.b2;
+  std::array<bool, kN> used{};
+  for (int i = 0; i < kN; ++i) used[i] = cov[i * kN + i] > 0;
+  const std::array<double, kN> step{1e-7, 1e-8, 1e-8, 1e-8, 1e-8, 1e-8, 1e-8, 1e-8, 1e-8};
+  const DistortionFrame frame(base);
+  const double pixel1 = base.pixel1_m, pixel2 = base.pixel2_m;
+  auto model = [&](const std::array<double, kN>& q, const DetectorPoint& pt) {
+    double y, x;
+    frame.displace(q.data() + kGeometryParameterCount, pt.y, pt.x, y, x);
+    return model_two_theta_at(q.data(), y, x, pixel1, pixel2);
+  };
+  const geometry::Geometry& g = answer.geometry;
+  double worst = 0;
+  for (std::size_t row = 0; row < g.detector.shape.rows; row += 4)
+    for (std::size_t col = 0; col < g.detector.shape.cols; col += 4) {
+      if (mask.pixels[row * g.detector.shape.cols + col]) continue;
+      const DetectorPoint pt = detector_point(base, static_cast<double>(row), static_cast<double>(col));
+      const double t = model(p, pt);
+      if (!(t <= outer)) continue;
+      std::array<double, kN> jac{};
+      for (int i = 0; i < kN; ++i) {
+        if (!used[i]) continue;
+        std::array<double, kN> hi = p, lo = p;
+        hi[i] += step[i];
+        lo[i] -= step[i];
+        jac[i] = (model(hi, pt) - model(lo, pt)) / (2 * step[i]);
+      }
+      double var = 0;
+      for (int i = 0; i < kN; ++i)
+        for (int j = 0; j < kN; ++j) var += jac[i] * cov[i * kN + j] * jac[j];
+      worst = std::max(worst, std::sqrt(std::max(0.0, var)) / pixel_two_theta(g, t));
+    }
+  return worst;
+}
+
+// Refits of the final points from four starts around the answer (distance ±1 %, beam centre
+// ±3 px in each direction, tilts at zero): the largest 2θ difference from the answer, in
+// pixel-equivalents, over the unmasked pixels (every fourth row and column) inside the outermost
+// fitted ring. Least squares on points that pin the geometry comes back to the same minimum; a
+// flat or multiple minimum (too few rings for the free tilts, points on one arc) does not.
+double refit_spread_px(const PassState& st, const RefinedGeometry& answer,
+                       const std::vector<ControlPoint>& pts, const std::vector<CalibrantLine>& lines,
+                       RefineOptions ro, const Mask& mask, double outer) {
+  ro.covariance = false;
+  const geometry::Geometry& g = answer.geometry;
+  const Image<double> tth = geometry::two_theta_array(g);
+  const double shift = 3.0 * 0.5 * (g.detector.pixel1_m + g.detector.pixel2_m);
+  double worst = 0;
+  for (int k = 0; k < 4; ++k) {
+    geometry::Geometry start = on_detector(g, st.base_detector);
+    start.dist_m *= k % 2 ? 0.99 : 1.01;
+    start.poni1_m += k < 2 ? shift : -shift;
+    start.poni2_m += k % 2 ? shift : -shift;
+    if (ro.free.rot1) start.rot1 = 0;
+    if (ro.free.rot2) start.rot2 = 0;
+    const RefinedGeometry again = refine_geometry(start, pts, lines, ro, answer.distortion);
+    if (!again.converged) return std::numeric_limits<double>::infinity();
+    for (std::size_t row = 0; row < tth.rows(); row += 4)
+      for (std::size_t col = 0; col < tth.cols(); col += 4) {
+        const std::size_t i = row * tth.cols() + col;
+        const double t = tth.pixels[i];
+        if (mask.pixels[i] || !(t <= outer)) continue;
+        const double d = std::fabs(
+            geometry::two_theta(again.geometry, static_cast<double>(row), static_cast<double>(col)) - t);
+        worst = std::max(worst, d / pixel_two_theta(g, t));
+      }
+  }
+  return worst;
 }
 
 }  // namespace
@@ -281,28 +390,44 @@ CalibrationResult finish(const ImageF& image, const Mask& mask, PassState st,
   res.rms_rad = r.rms_rad;
   const auto tth = line_two_thetas(lines, r.geometry.wavelength_m);
   double ss = 0;
-  std::map<int, std::vector<double>> by_ring;
+  std::map<int, std::vector<std::size_t>> by_ring;  // point indices per line
   for (std::size_t i = 0; i < res.points.size(); ++i) {
     const int k = res.points[i].line;
     const double px = res.residuals_rad[i] / pixel_two_theta(r.geometry, tth[k]);
     ss += px * px;
-    by_ring[k].push_back(res.residuals_rad[i]);
+    by_ring[k].push_back(i);
   }
   res.rms_px = std::sqrt(ss / std::max<std::size_t>(1, res.points.size()));
-  for (const auto& [k, v] : by_ring) {
+  for (const auto& [k, idx] : by_ring) {
+    const MeanResidual m = mean_residual(res.residuals_rad, idx);
     RingFit f;
     f.line = k;
     f.calibrant_line = lines[k];
     f.two_theta_expected_rad = tth[k];
-    f.points = static_cast<int>(v.size());
-    double s = 0, s2 = 0;
-    for (double x : v) {
-      s += x;
-      s2 += x * x;
-    }
-    f.mean_residual_rad = s / v.size();
-    f.rms_residual_rad = std::sqrt(s2 / v.size());
+    f.points = static_cast<int>(idx.size());
+    f.mean_residual_rad = m.mean;
+    f.mean_residual_sigma_rad = m.sigma;
+    f.rms_residual_rad = m.rms;
     f.two_theta_observed_rad = tth[k] + f.mean_residual_rad;
+    // The ring in eight arcs of χ: the mean of each against the ring's expected 2θ.
+    constexpr int kArcs = 8;
+    std::array<std::vector<std::size_t>, kArcs> arcs;
+    for (std::size_t i : idx) {
+      const double c = res.points[i].chi_rad;
+      arcs[std::clamp(static_cast<int>((c + kPi) / (2 * kPi) * kArcs), 0, kArcs - 1)].push_back(i);
+    }
+    const double pix = pixel_two_theta(r.geometry, tth[k]);
+    for (int j = 0; j < kArcs; ++j) {
+      if (static_cast<int>(arcs[j].size()) < kMinPointsPerMean) continue;
+      const MeanResidual a = mean_residual(res.residuals_rad, arcs[j]);
+      const double excess = (std::fabs(a.mean) - 3 * a.sigma) / pix;
+      if (f.arcs == 0 || excess > f.worst_arc_excess_px) {
+        f.worst_arc_excess_px = excess;
+        f.worst_arc_mean_rad = a.mean;
+        f.worst_arc_chi_rad = -kPi + (j + 0.5) * 2 * kPi / kArcs;
+      }
+      ++f.arcs;
+    }
     res.rings.push_back(f);
   }
   const std::string summary =
@@ -319,26 +444,80 @@ CalibrationResult finish(const ImageF& image, const Mask& mask, PassState st,
     res.message = "calibration did not converge (" + r.solver_report + "): " + summary;
     return res;
   }
+  // The verdict rests on what the geometry is for — putting every ring where the calibrant says,
+  // all the way round — and on the geometry being determined by the points; not on how much the
+  // points scatter, which a coarse-grained powder (spotty rings) raises without making the ring
+  // means any less certain. The scatter only has a wide outer bound.
   if (res.rms_px > opt.max_rms_px) {
     res.status = CalibrationStatus::PoorFit;
     res.message = fmt::format(
         "calibration did not converge to a geometry that fits the rings: {} exceeds the {:.2f} px allowed; "
-        "check "
-        "the calibrant, the wavelength and the start geometry",
+        "check the calibrant, the wavelength and the start geometry",
         summary, opt.max_rms_px);
     return res;
   }
+  // 1. Ring means: each ring's mean residual within max_ring_offset_px beyond 3 standard errors.
+  double worst_ring = 0, worst_arc = -std::numeric_limits<double>::infinity();
   for (const auto& f : res.rings) {
-    const double off = std::fabs(f.mean_residual_rad) / pixel_two_theta(r.geometry, f.two_theta_expected_rad);
-    if (f.points >= 5 && off > opt.max_ring_offset_px) {
+    if (f.points < kMinPointsPerMean) continue;
+    const double pix = pixel_two_theta(r.geometry, f.two_theta_expected_rad);
+    const double off = std::fabs(f.mean_residual_rad) / pix, se = f.mean_residual_sigma_rad / pix;
+    worst_ring = std::max(worst_ring, off);
+    if (off > opt.max_ring_offset_px + 3 * se) {
       res.status = CalibrationStatus::PoorFit;
       res.message = fmt::format(
-          "calibration did not converge: ring {} (d = {:.5f} Å) sits {:.2f} px-equivalent ({:.4f}° 2θ) off "
-          "its expected position; the rings do not fit one geometry at this wavelength: {}",
-          hkl_text(f.calibrant_line.hkl), f.calibrant_line.d_angstrom, off, f.mean_residual_rad * kDeg,
-          summary);
+          "calibration did not converge: ring {} (d = {:.5f} Å) sits {:.2f} ± {:.2f} px-equivalent ({:.4f}° "
+          "2θ) off its expected position, more than the {:.2f} px allowed (+3σ); the rings do not fit one "
+          "geometry at this wavelength: {}",
+          hkl_text(f.calibrant_line.hkl), f.calibrant_line.d_angstrom, off, se, f.mean_residual_rad * kDeg,
+          opt.max_ring_offset_px, summary);
       return res;
     }
+  }
+  // 2. Ring shape: the mean of every eighth of a ring within max_arc_offset_px beyond 3 standard
+  //    errors (an elliptical ring on a distorted detector has means right and arcs off).
+  for (const auto& f : res.rings) {
+    if (f.arcs == 0) continue;
+    worst_arc = std::max(worst_arc, f.worst_arc_excess_px);
+    if (f.worst_arc_excess_px > opt.max_arc_offset_px) {
+      const double pix = pixel_two_theta(r.geometry, f.two_theta_expected_rad);
+      res.status = CalibrationStatus::PoorFit;
+      res.message = fmt::format(
+          "calibration did not converge to a geometry that fits the rings' shape: ring {} (d = {:.5f} Å) "
+          "sits {:.2f} px-equivalent ({:.4f}° 2θ) off around χ = {:.0f}° (beyond 3σ of that arc's mean: "
+          "{:.2f} "
+          "px, {:.2f} allowed); a distorted detector (try --refine-distortion) or a wrong detector "
+          "model: {}",
+          hkl_text(f.calibrant_line.hkl), f.calibrant_line.d_angstrom, std::fabs(f.worst_arc_mean_rad) / pix,
+          f.worst_arc_mean_rad * kDeg, f.worst_arc_chi_rad * kDeg, f.worst_arc_excess_px,
+          opt.max_arc_offset_px, summary);
+      return res;
+    }
+  }
+  // 3. Stability: the parameters' covariance leaves the 2θ map determined inside the outermost
+  //    fitted ring, and refits from perturbed starts give the same 2θ there.
+  double outer = 0;
+  for (const auto& f : res.rings) outer = std::max(outer, f.two_theta_expected_rad);
+  res.two_theta_sigma_px = two_theta_sigma_px(r, st.base_detector, mask, outer);
+  if (!(res.two_theta_sigma_px <= opt.max_two_theta_sigma_px)) {
+    res.status = CalibrationStatus::PoorFit;
+    res.message = fmt::format(
+        "calibration did not converge to a determined geometry: the parameters' uncertainties leave 2θ "
+        "uncertain by up to {:.3f} px-equivalent (1σ) inside the outermost ring ({:.2f} allowed); more "
+        "rings, "
+        "or fewer free parameters (--fix): {}",
+        res.two_theta_sigma_px, opt.max_two_theta_sigma_px, summary);
+    return res;
+  }
+  res.instability_px = refit_spread_px(st, r, res.points, lines, ro, mask, outer);
+  if (!(res.instability_px <= opt.max_instability_px)) {
+    res.status = CalibrationStatus::PoorFit;
+    res.message = fmt::format(
+        "calibration did not converge to a determined geometry: refits from starts 1 % / 3 px away give "
+        "2θ up to {:.3f} px-equivalent apart inside the outermost ring ({:.2f} allowed); the points do not "
+        "pin the free parameters (fix some with --fix): {}",
+        res.instability_px, opt.max_instability_px, summary);
+    return res;
   }
   const PixelMaps maps = pixel_maps(r.geometry);
   const ProfilePeaks pk = profile_peaks(image, mask, r.geometry, maps, tth, opt.max_unexplained_peak);
@@ -357,7 +536,10 @@ CalibrationResult finish(const ImageF& image, const Mask& mask, PassState st,
     res.log.push_back(
         fmt::format("note: rings at 2θ = {} are not calibrant lines (another phase, a gasket?)", extra));
   res.status = CalibrationStatus::Converged;
-  res.message = "calibration converged: " + summary;
+  res.message = fmt::format(
+      "calibration converged: {}; ring means within {:.3f} px-equivalent, arcs within 3σ + {:.3f} px, 2θ "
+      "determined to {:.3f} px (1σ) inside the outermost ring, refits from perturbed starts within {:.4f} px",
+      summary, worst_ring, std::max(0.0, worst_arc), res.two_theta_sigma_px, res.instability_px);
   return res;
 }
 

@@ -11,12 +11,22 @@
 //  3. Final: points further than 4 robust σ from their ring are dropped and the geometry refined
 //     once more, with parameter uncertainties.
 //  4. Verdict: the fit fails (status ≠ Converged, with a message naming the numbers) when too
-//     few rings or points are found, the RMS residual exceeds max_rms_px, a ring is off as a
-//     whole, strong rings in the image are not calibrant lines, or the solver did not converge.
+//     few rings or points are found, the solver did not converge, or the geometry does not do
+//     what it is for — put every ring where the calibrant says, all the way round, determined by
+//     the points — judged by (pixel-equivalents of 2θ):
+//       - ring means: each ring's mean residual within max_ring_offset_px + 3 standard errors;
+//       - ring shape: the mean of each eighth of a ring within max_arc_offset_px + 3 standard
+//         errors (an ellipse the geometry cannot make: a distorted detector);
+//       - stability: the 1σ of the 2θ map from the parameters' covariance, and the spread of
+//         refits from perturbed starts, inside the outermost ring;
+//       - strong rings in the image that are not calibrant lines (wrong calibrant or λ).
+//     Point scatter alone does not refuse a fit (coarse-grained powders scatter without moving
+//     the ring means); it only has a wide outer bound, max_rms_px.
 //     A failed calibration still returns its best geometry and residuals, for diagnosis.
 #pragma once
 
 #include <array>
+#include <cmath>
 #include <optional>
 #include <string>
 #include <vector>
@@ -47,8 +57,13 @@ struct CalibrationStart {
 struct CalibrationOptions {
   FreeParameters free;  // rot3 and the wavelength fixed by default
   PickOptions pick;
-  double max_rms_px = 0.75;         // RMS residual allowed, in pixel-equivalents of 2θ
-  double max_ring_offset_px = 1.0;  // a ring's mean residual allowed (a wrongly assigned ring)
+  // The verdict (pixel-equivalents of 2θ). A fit is accepted on its ring means, the shape of its
+  // rings and the stability of its parameters; point scatter only has a wide outer bound.
+  double max_rms_px = 2.0;               // RMS residual of the points: beyond this they do not trace rings
+  double max_ring_offset_px = 0.25;      // a ring's mean residual, beyond 3 standard errors of that mean
+  double max_arc_offset_px = 0.5;        // the mean of an eighth of a ring, beyond 3 of its standard errors
+  double max_two_theta_sigma_px = 0.25;  // 1σ of the fitted 2θ map (covariance), inside the outer ring
+  double max_instability_px = 0.05;      // 2θ spread of refits from perturbed starts, inside the outer ring
   int min_rings = 2;
   int min_points = 20;
   int max_passes = 12;
@@ -66,7 +81,12 @@ struct RingFit {
   double two_theta_observed_rad = 0.0;  // mean model 2θ of its points (expected + mean residual)
   int points = 0;
   double mean_residual_rad = 0.0;
+  double mean_residual_sigma_rad = 0.0;  // standard error of that mean (sample σ / √points)
   double rms_residual_rad = 0.0;
+  // The ring's eighths of χ with enough points to judge (arcs) and the one furthest off: its
+  // mean residual, its χ (centre of the arc) and |mean| − 3 standard errors in pixel-equivalents.
+  int arcs = 0;
+  double worst_arc_mean_rad = 0.0, worst_arc_chi_rad = 0.0, worst_arc_excess_px = 0.0;
 };
 
 struct CalibrationResult {
@@ -82,6 +102,10 @@ struct CalibrationResult {
   std::vector<RingFit> rings;
   double rms_rad = 0.0;
   double rms_px = 0.0;  // RMS in pixel-equivalents (radial pixel size in 2θ at each point's angle)
+  // Largest 2θ difference (pixel-equivalents) between the answer and refits of its points from
+  // perturbed starts, inside the outermost ring; NaN until the checks before it have passed.
+  double instability_px = std::nan("");
+  double two_theta_sigma_px = std::nan("");  // largest 1σ of the 2θ map there, from the covariance
   int passes = 0;
   std::vector<std::string> log;  // one line per step, for --verbose
   bool ok() const { return status == CalibrationStatus::Converged; }

@@ -116,20 +116,37 @@ RefinedGeometry refine_geometry(const geometry::Geometry& start, std::span<const
     if (geometric > 0) blocks.emplace_back(g, g);
     if (f.wavelength) blocks.emplace_back(&wavelength_a, &wavelength_a);
     if (f.distortion) blocks.emplace_back(dist, dist);
+    if (f.distortion && geometric > 0) blocks.emplace_back(g, dist);
     out.sigma.fill(0.0);
+    constexpr int kN = RefinedGeometry::kCovarianceSize;
+    constexpr int kG = kGeometryParameterCount, kD = kDistortionParameterCount;
     if (cov.Compute(blocks, &problem)) {
       if (f.distortion) {
-        double c[kDistortionParameterCount * kDistortionParameterCount];
+        double c[kD * kD];
         cov.GetCovarianceBlock(dist, dist, c);
-        for (int i = 0; i < kDistortionParameterCount; ++i)
-          out.distortion_sigma[i] = std::sqrt(std::max(0.0, c[i * kDistortionParameterCount + i] * s2));
+        for (int i = 0; i < kD; ++i) {
+          out.distortion_sigma[i] = std::sqrt(std::max(0.0, c[i * kD + i] * s2));
+          for (int j = 0; j < kD; ++j) out.covariance[(kG + i) * kN + kG + j] = c[i * kD + j] * s2;
+        }
       }
       if (geometric > 0) {
-        double c[kGeometryParameterCount * kGeometryParameterCount];
+        double c[kG * kG];
         cov.GetCovarianceBlock(g, g, c);
-        for (int i = 0; i < kGeometryParameterCount; ++i)
-          out.sigma[i] =
-              free_flags[i] ? std::sqrt(std::max(0.0, c[i * kGeometryParameterCount + i] * s2)) : 0.0;
+        for (int i = 0; i < kG; ++i) {
+          out.sigma[i] = free_flags[i] ? std::sqrt(std::max(0.0, c[i * kG + i] * s2)) : 0.0;
+          for (int j = 0; j < kG; ++j)
+            out.covariance[i * kN + j] = free_flags[i] && free_flags[j] ? c[i * kG + j] * s2 : 0.0;
+        }
+      }
+      if (f.distortion && geometric > 0) {
+        double c[kG * kD];
+        cov.GetCovarianceBlock(g, dist, c);
+        for (int i = 0; i < kG; ++i)
+          for (int j = 0; j < kD; ++j) {
+            const double v = free_flags[i] ? c[i * kD + j] * s2 : 0.0;
+            out.covariance[i * kN + kG + j] = v;
+            out.covariance[(kG + j) * kN + i] = v;
+          }
       }
       if (f.wavelength) {
         double c = 0;
@@ -137,6 +154,7 @@ RefinedGeometry refine_geometry(const geometry::Geometry& start, std::span<const
         out.sigma[6] = std::sqrt(std::max(0.0, c * s2)) * 1e-10;
       }
     } else {
+      out.covariance.fill(std::nan(""));
       for (int i = 0; i < kGeometryParameterCount; ++i)
         if (free_flags[i]) out.sigma[i] = std::nan("");
       if (f.wavelength) out.sigma[6] = std::nan("");

@@ -45,6 +45,11 @@ struct RefinedGeometry {
   // 1σ of dist (m), poni1 (m), poni2 (m), rot1, rot2, rot3 (rad), wavelength (m); 0 when fixed,
   // NaN when the covariance could not be computed (a degenerate problem).
   std::array<double, 7> sigma{};
+  // Covariance (s²-scaled, as sigma) of the geometry and distortion parameters, row-major over
+  // [dist, poni1, poni2, rot1, rot2, rot3, k1, b1, b2]; zero rows/columns for fixed ones. NaN
+  // when the covariance could not be computed; all zero when not asked for.
+  static constexpr int kCovarianceSize = kGeometryParameterCount + kDistortionParameterCount;
+  std::array<double, kCovarianceSize * kCovarianceSize> covariance{};
   bool converged = false;
   std::string solver_report;          // Ceres' brief report
   std::vector<double> residuals_rad;  // per control point, model − expected 2θ

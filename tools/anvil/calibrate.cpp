@@ -81,14 +81,16 @@ calibration::Calibrant load_calibrant(const std::string& spec) {
 }
 
 void print_table(const calibration::CalibrationResult& r) {
-  fmt::print("{:>12} {:>10} {:>12} {:>12} {:>7} {:>12} {:>10}\n", "hkl", "d (Å)", "2θ exp (°)", "2θ obs (°)",
-             "points", "mean (m°)", "rms (m°)");
+  fmt::print("{:>12} {:>10} {:>12} {:>12} {:>7} {:>16} {:>10}\n", "hkl", "d (Å)", "2θ exp (°)", "2θ obs (°)",
+             "points", "mean ± σ (m°)", "rms (m°)");
   for (const auto& f : r.rings) {
     const auto& h = f.calibrant_line.hkl;
-    fmt::print("{:>12} {:>10.5f} {:>12.5f} {:>12.5f} {:>7} {:>12.2f} {:>10.2f}\n",
+    fmt::print("{:>12} {:>10.5f} {:>12.5f} {:>12.5f} {:>7} {:>16} {:>10.2f}\n",
                fmt::format("({} {} {})", h[0], h[1], h[2]), f.calibrant_line.d_angstrom,
                f.two_theta_expected_rad * kDeg, f.two_theta_observed_rad * kDeg, f.points,
-               f.mean_residual_rad * kDeg * 1e3, f.rms_residual_rad * kDeg * 1e3);
+               fmt::format("{:.2f} ± {:.2f}", f.mean_residual_rad * kDeg * 1e3,
+                           f.mean_residual_sigma_rad * kDeg * 1e3),
+               f.rms_residual_rad * kDeg * 1e3);
   }
 }
 
@@ -325,7 +327,10 @@ void add_calibrate_command(CLI::App& app, Context& ctx) {
                 "writes OUT.spline (Fit2D format) beside OUT.poni");
   cmd->add_option("--fix", a->fix, "Parameters kept fixed (dist poni1 poni2 rot1 rot2 rot3, or none)")
       ->capture_default_str();
-  cmd->add_option("--max-rms", a->max_rms_px, "Largest RMS residual (pixel-equivalents) accepted as a fit")
+  cmd->add_option(
+         "--max-rms", a->max_rms_px,
+         "Outer bound on the points' RMS residual (pixel-equivalents; default 2). A fit is judged on "
+         "its ring means, ring shape and parameter stability; the scatter alone does not refuse it")
       ->check(positive_number());
   cmd->add_option("-o,--output", a->output, "The refined geometry (.poni)")->required();
   cmd->add_option("--plot", a->plot, "Diagnostic picture (PNG; default: OUT.png)");
