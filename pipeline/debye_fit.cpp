@@ -45,7 +45,8 @@ json main_lines(const powder::PowderPhase& pp, double a, double c, double a_esd,
 
 DebyeFitter::DebyeFitter(DebyeFitSettings s) : settings_(std::move(s)) {
   const auto t0 = std::chrono::steady_clock::now();
-  if (!(settings_.wavelength_a > 0)) throw InputError("", "no wavelength: the Debye model needs the beam energy");
+  if (!(settings_.wavelength_a > 0))
+    throw InputError("", "no wavelength: the Debye model needs the beam energy");
   if (settings_.phases.empty()) throw InputError("", "no sample phases to fit");
   settings_.fit.wavelength_a = settings_.wavelength_a;
   for (const auto& n : settings_.phases) {
@@ -82,7 +83,8 @@ DebyeFitter::DebyeFitter(DebyeFitSettings s) : settings_(std::move(s)) {
 debye::FitResult DebyeFitter::fit_raw(const Pattern1D& pattern,
                                       const std::vector<std::pair<double, double>>& cells) const {
   auto data = to_two_theta(pattern, settings_.wavelength_a);
-  if (settings_.range_deg) data = powder::select_range(data, settings_.range_deg->min, settings_.range_deg->max);
+  if (settings_.range_deg)
+    data = powder::select_range(data, settings_.range_deg->min, settings_.range_deg->max);
   powder::validate_pattern(data);
   std::vector<double> q, y, sigma;
   for (std::size_t i = 0; i < data.two_theta_deg.size(); ++i) {
@@ -117,7 +119,9 @@ json DebyeFitter::fit(const Pattern1D& pattern, const std::vector<std::pair<doub
   j["model"] = "debye";
   j["status"] = r.converged ? "converged" : "failed";
   if (!r.converged) j["reason"] = r.message;
-  const auto num = [&](double v) -> json { return r.converged && std::isfinite(v) ? json(v) : json(nullptr); };
+  const auto num = [&](double v) -> json {
+    return r.converged && std::isfinite(v) ? json(v) : json(nullptr);
+  };
   j["rwp"] = num(r.rwp);
   j["gof"] = num(r.gof);
   j["points"] = r.points;
@@ -151,7 +155,8 @@ json DebyeFitter::fit(const Pattern1D& pattern, const std::vector<std::pair<doub
   }
   j["phases"] = phases;
   json others = json::object();
-  for (const auto& g : r.peaks) others[g.name] = {{"a", num(g.a)}, {"a_esd", num(g.a_esd)}, {"fwhm_inv_a", num(g.fwhm_inv_a)}};
+  for (const auto& g : r.peaks)
+    others[g.name] = {{"a", num(g.a)}, {"a_esd", num(g.a_esd)}, {"fwhm_inv_a", num(g.fwhm_inv_a)}};
   j["others"] = others;
   return j;
 }

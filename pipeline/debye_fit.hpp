@@ -42,8 +42,10 @@ class DebyeFitter {
   // Fits one pattern; `start_cells` (a, c per sample phase; 0 = the CIF's) seed the cells and
   // bound them to ±1 % (±8 % around the CIF's without). The JSON of fit_result_json, with
   // "model": "debye".
-  nlohmann::json fit(const Pattern1D& pattern, const std::vector<std::pair<double, double>>& start_cells = {}) const;
-  debye::FitResult fit_raw(const Pattern1D& pattern, const std::vector<std::pair<double, double>>& start_cells) const;
+  nlohmann::json fit(const Pattern1D& pattern,
+                     const std::vector<std::pair<double, double>>& start_cells = {}) const;
+  debye::FitResult fit_raw(const Pattern1D& pattern,
+                           const std::vector<std::pair<double, double>>& start_cells) const;
 
  private:
   DebyeFitSettings settings_;

@@ -26,6 +26,7 @@
 
 #include "core/atomic_file.hpp"
 #include "core/error.hpp"
+#include "debye_fit.hpp"
 #include "geometry/detector.hpp"
 #include "geometry/poni.hpp"
 #include "io/mask.hpp"
@@ -36,7 +37,6 @@
 #include "scan_outputs.hpp"
 #include "series/phase_eos.hpp"
 #include "series/transition.hpp"
-#include "debye_fit.hpp"
 #include "waxs_fit.hpp"
 
 namespace anvil::pipeline {
@@ -480,10 +480,11 @@ RunSummary run_scan(const ScanConfig& config, const RunOptions& options) {
       ds.clusters.d_max_a = config.fit.sizes_nm->max * 10.0;
     }
     debye_fitter = std::make_unique<DebyeFitter>(ds);
-    summary.notes.push_back(fmt::format("WAXS model: Debye-function clusters ({}–{} Å, {} sizes, {} centrings), "
-                                        "built in {:.2f} s",
-                                        ds.clusters.d_min_a, ds.clusters.d_max_a, ds.clusters.sizes,
-                                        ds.clusters.centrings, debye_fitter->setup_seconds()));
+    summary.notes.push_back(
+        fmt::format("WAXS model: Debye-function clusters ({}–{} Å, {} sizes, {} centrings), "
+                    "built in {:.2f} s",
+                    ds.clusters.d_min_a, ds.clusters.d_max_a, ds.clusters.sizes, ds.clusters.centrings,
+                    debye_fitter->setup_seconds()));
   } else if (waxs && !config.fit.phases.empty()) {
     WaxsFitSettings fs_;
     fs_.phases = config.fit.phases;
@@ -691,7 +692,8 @@ RunSummary run_scan(const ScanConfig& config, const RunOptions& options) {
     const auto& pp = fitter ? fitter->phases() : debye_fitter->powder_phases();
     for (auto& f : write_series_tables(out, all, config.fit.phases, series::densest_phase(pp)))
       summary.outputs.push_back(f);
-    if (!config.fit.others.empty()) summary.outputs.push_back(write_other_phases_table(out, all, config.fit.others));
+    if (!config.fit.others.empty())
+      summary.outputs.push_back(write_other_phases_table(out, all, config.fit.others));
   }
   if (saxs) {
     std::vector<io::CanSasFrame> cansas;

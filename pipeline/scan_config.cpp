@@ -296,7 +296,8 @@ ScanConfig parse_scan_config(const std::string& text, const fs::path& source_nam
     if (auto o = f->strings("others")) c.fit.others = *o;
     if (auto r = f->range("sizes_nm")) {
       if (r->min < 0.5 || r->max > 50)
-        f->fail(*f->get("sizes_nm"), "sizes_nm", fmt::format("[{}, {}]: cluster diameters must lie within 0.5–50 nm", r->min, r->max));
+        f->fail(*f->get("sizes_nm"), "sizes_nm",
+                fmt::format("[{}, {}]: cluster diameters must lie within 0.5–50 nm", r->min, r->max));
       c.fit.sizes_nm = r;
     }
     if (!c.fit.others.empty() && c.fit.model != "debye")

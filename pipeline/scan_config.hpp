@@ -27,13 +27,13 @@ struct DetectorConfig {
 };
 
 struct FitConfig {
-  std::vector<std::string> phases;        // sample phases: short names (CdSe-WZ) or CIF paths
-  std::string model = "bragg";            // bragg (Rietveld) | debye (Debye-function clusters, lib/debye)
-  std::vector<std::string> others;        // gasket / pressure markers: fitted apart, Le Bail (debye model)
+  std::vector<std::string> phases;           // sample phases: short names (CdSe-WZ) or CIF paths
+  std::string model = "bragg";               // bragg (Rietveld) | debye (Debye-function clusters, lib/debye)
+  std::vector<std::string> others;           // gasket / pressure markers: fitted apart, Le Bail (debye model)
   std::optional<integrate::Range> sizes_nm;  // debye: the cluster diameters' grid (nm)
-  std::string mode = "independent";       // independent | sequential
-  std::string instrument;                 // instrument profile (JSON), optional
-  std::optional<integrate::Range> range;  // in the WAXS pattern's unit
+  std::string mode = "independent";          // independent | sequential
+  std::string instrument;                    // instrument profile (JSON), optional
+  std::optional<integrate::Range> range;     // in the WAXS pattern's unit
 };
 
 struct SaxsIndexConfig {

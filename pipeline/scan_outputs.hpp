@@ -14,7 +14,8 @@ namespace anvil::pipeline {
 // d1_hkl, d1_a, d1_esd, d2…, d3…) from the WAXS fits. Returns the files written.
 // other_phases.csv: per frame and gasket/marker phase (fitted apart from the fractions, the Debye
 // model's Le Bail phases): frame, pressure_gpa, direction, phase, a_A, a_esd_A.
-std::filesystem::path write_other_phases_table(const std::filesystem::path& dir, const std::vector<FrameResult>& frames,
+std::filesystem::path write_other_phases_table(const std::filesystem::path& dir,
+                                               const std::vector<FrameResult>& frames,
                                                const std::vector<std::string>& others);
 
 std::vector<std::filesystem::path> write_phase_tables(const std::filesystem::path& dir,

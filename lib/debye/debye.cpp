@@ -299,17 +299,19 @@ std::vector<double> size_weights(const PairSums& sums, double median_d_a, double
 FactorsAtQ factors_at_q(const std::vector<crystal::AtomScattering>& f, const std::vector<double>& q) {
   FactorsAtQ out(f.size(), std::vector<std::complex<double>>(q.size()));
   for (std::size_t e = 0; e < f.size(); ++e)
-    for (std::size_t i = 0; i < q.size(); ++i) out[e][i] = f[e].f(std::pow(q[i] / (4.0 * std::numbers::pi), 2));
+    for (std::size_t i = 0; i < q.size(); ++i)
+      out[e][i] = f[e].f(std::pow(q[i] / (4.0 * std::numbers::pi), 2));
   return out;
 }
 
-std::vector<double> intensity_per_formula_unit(const PairSums& sums, const std::vector<crystal::AtomScattering>& f,
+std::vector<double> intensity_per_formula_unit(const PairSums& sums,
+                                               const std::vector<crystal::AtomScattering>& f,
                                                const PhaseState& state, const std::vector<double>& q) {
   return intensity_per_formula_unit(sums, factors_at_q(f, q), state, q);
 }
 
-std::vector<double> intensity_per_formula_unit(const PairSums& sums, const FactorsAtQ& f, const PhaseState& state,
-                                               const std::vector<double>& q) {
+std::vector<double> intensity_per_formula_unit(const PairSums& sums, const FactorsAtQ& f,
+                                               const PhaseState& state, const std::vector<double>& q) {
   const auto w = size_weights(sums, state.median_d_a, state.sigma_ln);
   const std::size_t nt = sums.types.size(), ns = sums.species.size();
   // The population's sums on the grid, then interpolated at λq.

@@ -11,7 +11,7 @@
 // - A(q) = exp(−m (1/cos 2θ − 1)), m ≥ 0: the longer path through the downstream anvil at
 //   higher angle.
 // - background: a Chebyshev series in q; hump: the pressure medium's amorphous scattering, a
-//   Gaussian in q of bounded width.
+//   split Gaussian in q (each side its own bounded width).
 // - peaks phases (gasket, pressure marker, calibrant; Le Bail): pseudo-Voigt lines at the
 //   positions of a cubic or hexagonal cell, one width, free non-negative intensities — for
 //   textured, coarse-grained phases whose intensities no structure factor predicts. They are

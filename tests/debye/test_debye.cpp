@@ -8,6 +8,8 @@
 #include <complex>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
+#include <map>
 #include <numbers>
 #include <random>
 #include <sstream>
@@ -18,6 +20,8 @@
 #include "crystal/cif.hpp"
 #include "debye/debye.hpp"
 #include "debye/fit.hpp"
+#include "run_scan.hpp"
+#include "scan_config.hpp"
 #include "test_support.hpp"
 
 namespace fs = std::filesystem;
@@ -48,6 +52,33 @@ std::vector<std::vector<double>> read_gz_table(const fs::path& p) {
   }
   pclose(f);
   return cols;
+}
+
+// A CSV with a header line as rows of column → text.
+std::vector<std::map<std::string, std::string>> read_csv(const fs::path& p) {
+  std::ifstream in(p);
+  std::string line;
+  std::vector<std::string> names;
+  std::vector<std::map<std::string, std::string>> rows;
+  auto split = [](const std::string& l) {
+    std::vector<std::string> out;
+    std::string f;
+    std::istringstream ss(l);
+    while (std::getline(ss, f, ',')) out.push_back(f);
+    return out;
+  };
+  while (std::getline(in, line)) {
+    if (line.empty() || line[0] == '#') continue;
+    if (names.empty()) {
+      names = split(line);
+      continue;
+    }
+    const auto f = split(line);
+    std::map<std::string, std::string> row;
+    for (std::size_t k = 0; k < names.size() && k < f.size(); ++k) row[names[k]] = f[k];
+    rows.push_back(row);
+  }
+  return rows;
 }
 
 }  // namespace
@@ -185,10 +216,18 @@ TEST(DebyeReference, NoisyMixturesOfTheTruthCurvesAreRecovered) {
   const auto s_wz = debye::pair_sums(wz, cs), s_rs = debye::pair_sums(rs, cs);
   const double energy = crystal::energy_kev_from_wavelength(kWavelength);
   std::vector<debye::SamplePhase> phases(2);
-  phases[0] = {"CdSe-WZ", &s_wz, debye::species_scattering(s_wz, energy, crystal::Dispersion::Henke), wz.cell.a,
-               4.14553 / wz.cell.a, 0.01};
-  phases[1] = {"CdSe-RS", &s_rs, debye::species_scattering(s_rs, energy, crystal::Dispersion::Henke), rs.cell.a,
-               5.55337 / rs.cell.a, 0.01};
+  phases[0] = {"CdSe-WZ",
+               &s_wz,
+               debye::species_scattering(s_wz, energy, crystal::Dispersion::Henke),
+               wz.cell.a,
+               4.14553 / wz.cell.a,
+               0.01};
+  phases[1] = {"CdSe-RS",
+               &s_rs,
+               debye::species_scattering(s_rs, energy, crystal::Dispersion::Henke),
+               rs.cell.a,
+               5.55337 / rs.cell.a,
+               0.01};
   debye::FitOptions o;
   o.background_terms = 0;
   o.hump = false;
@@ -228,4 +267,60 @@ TEST(DebyeReference, NoisyMixturesOfTheTruthCurvesAreRecovered) {
     EXPECT_LT(std::sqrt(var), 3.0 * mean_esd);
     EXPECT_GT(std::sqrt(var), mean_esd / 5.0);
   }
+}
+
+// The whole scan, as a user runs it: `anvil run` (run_scan) on dac_dev with the Debye model, from
+// a scan description written as docs/scan_description.md says. Every frame's WZ/ZB/RS fraction
+// within ±0.03 of truth.csv, phases the truth lacks reported absent or ≤ 0.02, retained RS
+// within 0.03, cells of the major phases within 0.2 %, the gasket's cell reported.
+TEST(DebyeReference, DacDevScanFractionsAndCellsMatchTheTruth) {
+  ANVIL_REFERENCE_FILE(dac, "dac_dev/waxs_master.h5");
+  const fs::path ref = dac.parent_path();
+  const auto dir = test::scratch_dir("debye_dac_dev_scan");
+  std::ofstream(dir / "dac_dev.toml")
+      << "[scan]\nname = \"dac_dev\"\n[waxs]\nframes = \"" << (ref / "waxs_master.h5").string()
+      << "\"\nponi = \"" << (ref / "waxs.poni").string() << "\"\nmask = \""
+      << (ref / "waxs_mask.tif").string()
+      << "\"\n[waxs.integration]\nunit = \"2th_deg\"\nbins = 2000\nrange = [2.5, 27.0]\nerror_model = "
+         "\"azimuthal\"\npolarization = 0.99\nsigma_clip = 4.0\n[pressure]\nfile = \""
+      << (ref / "pressure.csv").string()
+      << "\"\n[fit]\nmodel = \"debye\"\nphases = [\"CdSe-WZ\", \"CdSe-ZB\", \"CdSe-RS\"]\nothers = "
+         "[\"Fe-fcc\"]\n"
+         "range = [3.0, 26.0]\nsizes_nm = [2.8, 7.2]\n";
+  pipeline::RunOptions o;
+  o.output_dir = dir / "out";
+  o.phase_dir = kPhases;
+  const auto s = pipeline::run_scan(pipeline::load_scan_config(dir / "dac_dev.toml"), o);
+  ASSERT_EQ(s.succeeded, 16u);
+  const auto rows = read_csv(dir / "out/phase_fractions.csv");
+  const auto truth = read_csv(ref / "truth.csv");
+  const auto lattice = read_csv(dir / "out/lattice.csv");
+  const auto others = read_csv(dir / "out/other_phases.csv");
+  ASSERT_EQ(rows.size(), 16u);
+  ASSERT_EQ(truth.size(), 16u);
+  double worst = 0;
+  for (std::size_t k = 0; k < 16; ++k) {
+    EXPECT_NEAR(std::stod(rows[k].at("pressure_gpa")), std::stod(truth[k].at("pressure")), 1e-9)
+        << "frame " << k;
+    for (const auto& [col, t] : {std::pair{"CdSe-WZ", "f_WZ"}, {"CdSe-ZB", "f_ZB"}, {"CdSe-RS", "f_RS"}}) {
+      const double got = std::stod(rows[k].at(col)), want = std::stod(truth[k].at(t));
+      worst = std::max(worst, std::abs(got - want));
+      EXPECT_NEAR(got, want, 0.03) << col << " frame " << k;
+      if (want < 1e-3) EXPECT_LE(got, 0.02) << col << " frame " << k << " is absent in the truth";
+    }
+  }
+  std::printf("dac_dev: worst fraction error %.4f\n", worst);
+  EXPECT_NEAR(std::stod(rows[15].at("CdSe-RS")), std::stod(truth[15].at("f_RS")), 0.03);  // retained RS
+  for (const auto& row : lattice) {
+    const std::size_t k = static_cast<std::size_t>(std::stoi(row.at("frame")));
+    const std::string ph = row.at("phase");
+    const std::string f = ph == "CdSe-WZ" ? "f_WZ" : ph == "CdSe-ZB" ? "f_ZB" : "f_RS";
+    const std::string a = ph == "CdSe-WZ" ? "a_WZ" : ph == "CdSe-ZB" ? "a_ZB" : "a_RS";
+    if (std::stod(truth[k].at(f)) < 0.1) continue;  // a minor phase's cell is loosely determined
+    EXPECT_NEAR(std::stod(row.at("a")) / std::stod(truth[k].at(a)), 1.0, 0.002) << ph << " frame " << k;
+  }
+  ASSERT_EQ(others.size(), 16u);
+  for (std::size_t k = 0; k < 16; ++k)
+    EXPECT_NEAR(std::stod(others[k].at("a_A")) / std::stod(truth[k].at("a_gasket")), 1.0, 0.005)
+        << "gasket, frame " << k;
 }

@@ -8,8 +8,8 @@
 
 #include "commands.hpp"
 #include "core/error.hpp"
-#include "io/pattern_io.hpp"
 #include "debye_fit.hpp"
+#include "io/pattern_io.hpp"
 #include "series/phase_eos.hpp"
 #include "waxs_fit.hpp"
 
@@ -129,7 +129,8 @@ void add_fit_command(CLI::App& app, Context& ctx) {
       throw InputError(a->pattern, "no wavelength in the file: give --wavelength (Å) or an instrument file");
 
     if (a->model == "debye") {
-      if (a->refine_instrument) throw InputError("--refine-instrument", "calibrant mode uses the Bragg model");
+      if (a->refine_instrument)
+        throw InputError("--refine-instrument", "calibrant mode uses the Bragg model");
       pipeline::DebyeFitSettings ds;
       ds.phases = s.phases;
       std::stringstream os(a->others);
@@ -161,8 +162,9 @@ void add_fit_command(CLI::App& app, Context& ctx) {
       fmt::print("{}: {} (Debye-function clusters, set-up {:.2f} s)\n", a->pattern, j.value("status", ""),
                  fitter.setup_seconds());
       if (j.contains("reason")) fmt::print("  {}\n", j["reason"].get<std::string>());
-      fmt::print("  Rwp {:.2f} %  GoF {:.2f}  median size {:.2f} nm (σ_ln {:.3f})\n", 100 * j.value("rwp", 0.0),
-                 j.value("gof", 0.0), j.value("size_nm", 0.0), j.value("size_sigma_ln", 0.0));
+      fmt::print("  Rwp {:.2f} %  GoF {:.2f}  median size {:.2f} nm (σ_ln {:.3f})\n",
+                 100 * j.value("rwp", 0.0), j.value("gof", 0.0), j.value("size_nm", 0.0),
+                 j.value("size_sigma_ln", 0.0));
       for (const auto& name : ds.phases) {
         const auto& p = j["phases"][name];
         fmt::print("  {:<12} {:>8.4f} ± {:<6.4f}  a {:>9.5f} ± {:<7.5f}{}\n", name, p.value("fraction", 0.0),
@@ -170,7 +172,8 @@ void add_fit_command(CLI::App& app, Context& ctx) {
                    p.value("absent", false) ? "  (absent)" : "");
       }
       for (const auto& [name, g] : j["others"].items())
-        fmt::print("  {:<12} (apart)  a {:>9.5f} ± {:<7.5f}\n", name, g.value("a", 0.0), g.value("a_esd", 0.0));
+        fmt::print("  {:<12} (apart)  a {:>9.5f} ± {:<7.5f}\n", name, g.value("a", 0.0),
+                   g.value("a_esd", 0.0));
       ctx.exit_code = j.value("status", "") == "converged" ? 0 : 3;
       return;
     }
