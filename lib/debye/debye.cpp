@@ -7,8 +7,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <mutex>
 #include <numbers>
+#include <random>
 
 #include "core/error.hpp"
 
@@ -98,6 +100,7 @@ Cluster cut_cluster(const crystal::Phase& phase, const ClusterSettings& s, doubl
     const double n = norm(axis);
     for (auto& x : axis) x /= n;
   }
+  out.axis = axis;
   const double reach = 0.5 * diameter_a * (s.shape == Shape::Cylinder ? std::max(1.0, s.aspect) : 1.0);
   // Cells far enough out along every axis: the heights of the cell bound the reach.
   const double v = crystal::cell_volume(phase.cell);
@@ -125,17 +128,19 @@ Cluster cut_cluster(const crystal::Phase& phase, const ClusterSettings& s, doubl
   return out;
 }
 
-PairSums pair_sums(const crystal::Phase& phase, const ClusterSettings& s) {
-  check_settings(phase, s);
+namespace {
+
+// The sums of a size grid from the largest cluster of each centring (`largest(c)`), whatever
+// made it: a crystal's cell, or a stacking sequence.
+PairSums sums_of(const std::string& name, const ClusterSettings& s, double atoms_per_formula_unit,
+                 const std::function<Cluster(int)>& largest,
+                 const std::function<double(const std::string&)>& b_iso_of) {
   PairSums out;
-  out.phase = phase.name;
+  out.phase = name;
   for (int k = 0; k < s.sizes; ++k)
     out.diameters_a.push_back(
         s.sizes == 1 ? s.d_max_a : s.d_min_a * std::pow(s.d_max_a / s.d_min_a, double(k) / (s.sizes - 1)));
-  const auto cell_atoms = crystal::unit_cell_atoms(phase);
-  double atoms_in_cell = 0;
-  for (const auto& a : cell_atoms) atoms_in_cell += a.occupancy;
-  out.atoms_per_formula_unit = atoms_in_cell / std::max(phase.z, 1);
+  out.atoms_per_formula_unit = atoms_per_formula_unit;
 
   const std::size_t nsizes = out.diameters_a.size();
   const double reach = s.d_max_a * (s.shape == Shape::Cylinder ? std::max(1.0, s.aspect) : 1.0);
@@ -151,9 +156,9 @@ PairSums pair_sums(const crystal::Phase& phase, const ClusterSettings& s) {
   std::vector<std::vector<std::vector<double>>> hist;  // [size][type][bin], per shell first
   std::vector<std::vector<double>> count;
   for (int c = 0; c < s.centrings; ++c) {
-    const Cluster cl = cut_cluster(phase, s, s.d_max_a, centring(c));
+    const Cluster cl = largest(c);
     if (cl.size() < 2)
-      throw InputError(phase.name,
+      throw InputError(name,
                        fmt::format("a {:.0f}-Å cluster holds {} atom(s): too small", s.d_max_a, cl.size()));
     if (out.species.empty()) {
       out.species = cl.species;
@@ -169,13 +174,7 @@ PairSums pair_sums(const crystal::Phase& phase, const ClusterSettings& s) {
       type_of[out.types[t][0] * ns + out.types[t][1]] = static_cast<int>(t);
       type_of[out.types[t][1] * ns + out.types[t][0]] = static_cast<int>(t);
     }
-    Vec3 axis{0, 0, 1};
-    if (s.shape == Shape::Cylinder) {
-      axis = mul(cartesian_matrix(phase.cell),
-                 {double(s.axis_uvw[0]), double(s.axis_uvw[1]), double(s.axis_uvw[2])});
-      const double len = norm(axis);
-      for (auto& x : axis) x /= len;
-    }
+    const Vec3 axis = cl.axis;
     std::vector<std::size_t> shell(cl.size());
     for (std::size_t i = 0; i < cl.size(); ++i) {
       shell[i] = shell_of(cl.xyz[i], s, axis, out.diameters_a);
@@ -226,9 +225,8 @@ PairSums pair_sums(const crystal::Phase& phase, const ClusterSettings& s) {
     double atoms = 0;
     for (double v : out.count[k]) atoms += v;
     if (atoms < 2)
-      throw InputError(phase.name,
-                       fmt::format("a {:.1f}-Å cluster holds {:.1f} atoms: raise the smallest size",
-                                   out.diameters_a[k], atoms));
+      throw InputError(name, fmt::format("a {:.1f}-Å cluster holds {:.1f} atoms: raise the smallest size",
+                                         out.diameters_a[k], atoms));
     out.formula_units.push_back(atoms / out.atoms_per_formula_unit);
   }
   // The sums by one sine transform per size and pair type.
@@ -253,15 +251,81 @@ PairSums pair_sums(const crystal::Phase& phase, const ClusterSettings& s) {
     std::lock_guard lock(planner);
     fftw_destroy_plan(plan);
   }
-  // Debye–Waller factors of the sites (species share the first site's B).
-  out.b_iso.assign(out.species.size(), 0.0);
-  for (std::size_t e = 0; e < out.species.size(); ++e)
-    for (const auto& site : phase.sites)
-      if (site.element == out.species[e]) {
-        out.b_iso[e] = site.b_iso;
-        break;
-      }
+  out.b_iso.clear();
+  for (const auto& e : out.species) out.b_iso.push_back(b_iso_of(e));
   return out;
+}
+
+}  // namespace
+
+PairSums pair_sums(const crystal::Phase& phase, const ClusterSettings& s) {
+  check_settings(phase, s);
+  const auto cell_atoms = crystal::unit_cell_atoms(phase);
+  double atoms_in_cell = 0;
+  for (const auto& a : cell_atoms) atoms_in_cell += a.occupancy;
+  // Debye–Waller factors of the sites (species share the first site's B).
+  const auto b_of = [&](const std::string& e) {
+    for (const auto& site : phase.sites)
+      if (site.element == e) return site.b_iso;
+    return 0.0;
+  };
+  return sums_of(
+      phase.name, s, atoms_in_cell / std::max(phase.z, 1),
+      [&](int c) { return cut_cluster(phase, s, s.d_max_a, centring(c)); }, b_of);
+}
+
+Cluster stacked_cluster(const StackingModel& m, double diameter_a, std::uint64_t seed) {
+  if (!(m.a > 0.5 && m.layer_spacing > 0.5 && m.alpha >= 0 && m.alpha <= 1))
+    throw InputError(m.name,
+                     fmt::format("stacking model a {} Å, layer spacing {} Å, α {}: not a close-packed "
+                                 "stacking anvil can build",
+                                 m.a, m.layer_spacing, m.alpha));
+  std::mt19937_64 rng(seed);
+  std::uniform_real_distribution<double> uni(0.0, 1.0);
+  Cluster out;
+  out.species = {m.cation, m.anion};
+  const double r = 0.5 * diameter_a;
+  const int layers = static_cast<int>(std::ceil(r / m.layer_spacing)) + 2;
+  const Vec3 a1{m.a, 0, 0}, a2{-0.5 * m.a, 0.5 * std::sqrt(3.0) * m.a, 0};
+  // A random centre: in-plane fractional offset and height within one layer.
+  const double f1 = uni(rng), f2 = uni(rng), z0 = uni(rng) * m.layer_spacing;
+  const Vec3 centre{f1 * a1[0] + f2 * a2[0], f1 * a1[1] + f2 * a2[1], z0};
+  // The sequence: a cubic step (probability α) keeps the direction A→B→C, a hexagonal step
+  // reverses it (A→B→A).
+  std::vector<int> position(2 * layers + 1);
+  position[0] = static_cast<int>(uni(rng) * 3) % 3;
+  int dir = uni(rng) < 0.5 ? 1 : -1;
+  for (std::size_t k = 1; k < position.size(); ++k) {
+    if (k > 1 && !(uni(rng) < m.alpha)) dir = -dir;
+    position[k] = ((position[k - 1] + dir) % 3 + 3) % 3;
+  }
+  const double shift[3][2] = {{0, 0}, {1.0 / 3, 2.0 / 3}, {2.0 / 3, 1.0 / 3}};
+  const int n = static_cast<int>(std::ceil(r / (0.5 * m.a))) + 2;
+  for (int k = -layers; k <= layers; ++k) {
+    const int p = position[k + layers];
+    for (int species = 0; species < 2; ++species) {
+      const double z = k * m.layer_spacing + (species ? m.u * 2.0 * m.layer_spacing : 0.0);
+      for (int i = -n; i <= n; ++i)
+        for (int j = -n; j <= n; ++j) {
+          const double u1 = i + shift[p][0], u2 = j + shift[p][1];
+          const Vec3 x{u1 * a1[0] + u2 * a2[0] - centre[0], u1 * a1[1] + u2 * a2[1] - centre[1],
+                       z - centre[2]};
+          if (norm(x) > r) continue;
+          out.xyz.push_back(x);
+          out.occupancy.push_back(1.0);
+          out.species_of.push_back(species);
+        }
+    }
+  }
+  return out;
+}
+
+PairSums stacking_sums(const StackingModel& m, const ClusterSettings& s) {
+  if (s.shape != Shape::Sphere) throw InputError(m.name, "stacking-fault clusters are spheres");
+  return sums_of(
+      m.name, s, 2.0,
+      [&](int c) { return stacked_cluster(m, s.d_max_a, 0x5eed0000u + static_cast<std::uint64_t>(c)); },
+      [](const std::string&) { return 0.0; });
 }
 
 std::vector<crystal::AtomScattering> species_scattering(const PairSums& sums, double energy_kev,

@@ -37,6 +37,7 @@
 #include <array>
 #include <complex>
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -50,7 +51,8 @@ struct Cluster {
   std::vector<std::string> species;  // element symbols
   std::vector<int> species_of;       // per atom
   std::vector<std::array<double, 3>> xyz;
-  std::vector<double> occupancy;  // per atom (1 for ordered sites)
+  std::vector<double> occupancy;        // per atom (1 for ordered sites)
+  std::array<double, 3> axis{0, 0, 1};  // a cylinder's axis (unit vector)
   std::size_t size() const { return xyz.size(); }
 };
 
@@ -100,6 +102,27 @@ struct PairSums {
 // InputError naming the phase for a phase without atoms, a size grid out of range
 // (diameters outside 5–500 Å, fewer than 1 size) or a cluster with fewer than 2 atoms.
 PairSums pair_sums(const crystal::Phase& phase, const ClusterSettings& settings);
+
+// Close-packed stacking with faults (WZ ↔ ZB): cation–anion double layers of an in-plane
+// hexagonal lattice (a), `layer_spacing` apart (c/2 of the wurtzite cell), the anion u·c above
+// its cation, stacked on positions A, B, C with a cubic step (keep the direction: A→B→C, zinc
+// blende) of probability α and a hexagonal step (reverse it: A→B→A, wurtzite) otherwise. α = 0
+// is WZ, α = 1 ZB; in between WZ's 102/103 lines fade and broaden first. One random sequence and
+// centre per centring (averaged), as DEBUSSY-style faulted-cluster populations are built.
+struct StackingModel {
+  std::string name = "stacking";
+  std::string cation = "Cd", anion = "Se";
+  double a = 4.299;              // Å, in-plane
+  double layer_spacing = 3.505;  // Å
+  double u = 0.375;
+  double alpha = 0.0;  // probability of a cubic stacking step
+};
+
+// A sphere of `diameter_a` cut from one random stacking sequence (`seed`).
+Cluster stacked_cluster(const StackingModel& model, double diameter_a, std::uint64_t seed);
+
+// The pair sums of faulted spheres (settings.centrings random sequences), as pair_sums.
+PairSums stacking_sums(const StackingModel& model, const ClusterSettings& settings);
 
 // Scattering factors of a phase's species at a beam energy.
 std::vector<crystal::AtomScattering> species_scattering(const PairSums& sums, double energy_kev,
