@@ -479,6 +479,11 @@ RunSummary run_scan(const ScanConfig& config, const RunOptions& options) {
       ds.clusters.d_min_a = config.fit.sizes_nm->min * 10.0;
       ds.clusters.d_max_a = config.fit.sizes_nm->max * 10.0;
     }
+    if (config.fit.shape == "cylinder") {
+      ds.clusters.shape = debye::Shape::Cylinder;
+      ds.clusters.aspect = config.fit.aspect;
+      ds.clusters.axis_uvw = config.fit.axis_uvw;
+    }
     debye_fitter = std::make_unique<DebyeFitter>(ds);
     summary.notes.push_back(
         fmt::format("WAXS model: Debye-function clusters ({}–{} Å, {} sizes, {} centrings), "

@@ -300,6 +300,25 @@ ScanConfig parse_scan_config(const std::string& text, const fs::path& source_nam
                 fmt::format("[{}, {}]: cluster diameters must lie within 0.5–50 nm", r->min, r->max));
       c.fit.sizes_nm = r;
     }
+    if (auto sh = f->string("shape")) {
+      if (*sh != "sphere" && *sh != "cylinder")
+        f->fail(*f->get("shape"), "shape", "expected sphere or cylinder, not '" + *sh + "'");
+      c.fit.shape = *sh;
+    }
+    if (auto v = f->number("aspect", 0.05, 20.0, "cylinder length / diameter")) c.fit.aspect = *v;
+    if (const auto* ax = f->get("axis")) {
+      const auto* arr = ax->as_array();
+      if (!arr || arr->size() != 3) f->fail(*ax, "axis", "expected [u, v, w] (a lattice direction)");
+      for (std::size_t k = 0; k < 3; ++k) {
+        const auto v = (*arr)[k].value<std::int64_t>();
+        if (!v) f->fail(*ax, "axis", "expected three integers [u, v, w]");
+        c.fit.axis_uvw[k] = static_cast<int>(*v);
+      }
+      if (c.fit.axis_uvw == std::array<int, 3>{0, 0, 0}) f->fail(*ax, "axis", "[0, 0, 0] is no direction");
+    }
+    if ((c.fit.shape != "sphere" || c.fit.aspect != 1.0) && c.fit.model != "debye")
+      f->fail(f->get("shape") ? *f->get("shape") : *f->get("aspect"), "shape",
+              "particle shapes are a Debye-model setting (model = \"debye\")");
     if (!c.fit.others.empty() && c.fit.model != "debye")
       f->fail(*f->get("others"), "others", "gasket and marker phases are fitted with model = \"debye\"");
     c.fit.range = f->range("range");

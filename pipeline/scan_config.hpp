@@ -4,6 +4,7 @@
 // name the key and its line. The reference with a commented example is docs/scan_description.md.
 #pragma once
 
+#include <array>
 #include <filesystem>
 #include <optional>
 #include <string>
@@ -31,6 +32,9 @@ struct FitConfig {
   std::string model = "bragg";               // bragg (Rietveld) | debye (Debye-function clusters, lib/debye)
   std::vector<std::string> others;           // gasket / pressure markers: fitted apart, Le Bail (debye model)
   std::optional<integrate::Range> sizes_nm;  // debye: the cluster diameters' grid (nm)
+  std::string shape = "sphere";              // debye: sphere | cylinder (rods, platelets)
+  double aspect = 1.0;                       // debye cylinders: length / diameter
+  std::array<int, 3> axis_uvw{0, 0, 1};      // debye cylinders: the axis as a lattice direction
   std::string mode = "independent";          // independent | sequential
   std::string instrument;                    // instrument profile (JSON), optional
   std::optional<integrate::Range> range;     // in the WAXS pattern's unit

@@ -392,3 +392,31 @@ TEST(DebyeReference, StackingFaultSeriesIsReproducedAndTellsAlphaApart) {
     EXPECT_LT(own, 0.25 * other) << col;
   }
 }
+
+// Rods: a cylinder of aspect 3 along [001] of WZ is 3× longer along c than across.
+TEST(DebyeSums, CylindersAreCutAlongTheirAxis) {
+  const auto wz = phase("CdSe-WZ");
+  debye::ClusterSettings s;
+  s.shape = debye::Shape::Cylinder;
+  s.aspect = 3.0;
+  s.axis_uvw = {0, 0, 1};
+  const auto cl = debye::cut_cluster(wz, s, 30.0, {0.5, 0.5, 0.5});
+  double zmax = 0, rmax = 0;
+  for (const auto& x : cl.xyz) {
+    zmax = std::max(zmax, std::abs(x[2]));
+    rmax = std::max(rmax, std::hypot(x[0], x[1]));
+  }
+  EXPECT_NEAR(zmax, 45.0, 3.6);  // L/2 = 45 Å, within a layer spacing
+  EXPECT_NEAR(rmax, 15.0, 2.5);
+  EXPECT_GT(zmax / rmax, 2.5);
+  const auto sums = debye::pair_sums(wz, [&] {
+    auto t = s;
+    t.d_min_a = 20;
+    t.d_max_a = 30;
+    t.sizes = 3;
+    t.centrings = 2;
+    return t;
+  }());
+  EXPECT_EQ(sums.diameters_a.size(), 3u);
+  EXPECT_GT(sums.formula_units[2], sums.formula_units[0]);
+}
