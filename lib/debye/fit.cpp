@@ -80,8 +80,12 @@ class DacModel final : public ceres::CostFunction {
   }
 
   // The model and, when asked, its derivative along every parameter (dmodel[param][point]).
+  // `need[p]`: the derivative along parameter p is wanted (Ceres asks for none along constant
+  // parameters: an absent phase's, or the non-linear ones during the linear start).
   void model(double const* const* v, std::vector<double>& out, std::vector<std::vector<double>>* dmodel,
-             std::vector<std::vector<double>>* phase_curves = nullptr) const {
+             std::vector<std::vector<double>>* phase_curves = nullptr,
+             const std::vector<bool>* need = nullptr) const {
+    const auto wanted = [&](int param) { return !need || (*need)[param]; };
     const std::size_t n = q_.size();
     const double d = v[l_.median_d][0], sl = v[l_.sigma_ln][0], b = v[l_.b_iso][0];
     const double m = l_.absorption >= 0 ? v[l_.absorption][0] : 0.0;
@@ -104,6 +108,7 @@ class DacModel final : public ceres::CostFunction {
         dk.resize(n);
         for (std::size_t i = 0; i < n; ++i) dk[i] = att[i] * c[i];
         const auto diff = [&](int param, double h, auto&& at) {
+          if (!wanted(param)) return;
           auto& dv = (*dmodel)[param];
           if (dv.empty()) dv.assign(n, 0.0);
           const auto up = at(+h), down = at(-h);
@@ -198,7 +203,10 @@ class DacModel final : public ceres::CostFunction {
   bool Evaluate(double const* const* v, double* residuals, double** jacobians) const override {
     std::vector<double> m;
     std::vector<std::vector<double>> dm;
-    model(v, m, jacobians ? &dm : nullptr);
+    std::vector<bool> need;
+    if (jacobians)
+      for (int p = 0; p < l_.count; ++p) need.push_back(jacobians[p] != nullptr);
+    model(v, m, jacobians ? &dm : nullptr, nullptr, jacobians ? &need : nullptr);
     for (std::size_t i = 0; i < q_.size(); ++i) {
       residuals[i] = (y_[i] - m[i]) / sigma_[i];
       if (!std::isfinite(residuals[i])) return false;
