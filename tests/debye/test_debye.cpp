@@ -278,16 +278,15 @@ TEST(DebyeReference, DacDevScanFractionsAndCellsMatchTheTruth) {
   ANVIL_REFERENCE_FILE(dac, "dac_dev/waxs_master.h5");
   const fs::path ref = dac.parent_path();
   const auto dir = test::scratch_dir("debye_dac_dev_scan");
-  std::ofstream(dir / "dac_dev.toml")
-      << "[scan]\nname = \"dac_dev\"\n[waxs]\nframes = \"" << (ref / "waxs_master.h5").string()
-      << "\"\nponi = \"" << (ref / "waxs.poni").string() << "\"\nmask = \""
-      << (ref / "waxs_mask.tif").string()
-      << "\"\n[waxs.integration]\nunit = \"2th_deg\"\nbins = 2000\nrange = [2.5, 27.0]\nerror_model = "
-         "\"azimuthal\"\npolarization = 0.99\nsigma_clip = 4.0\n[pressure]\nfile = \""
-      << (ref / "pressure.csv").string()
-      << "\"\n[fit]\nmodel = \"debye\"\nphases = [\"CdSe-WZ\", \"CdSe-ZB\", \"CdSe-RS\"]\nothers = "
-         "[\"Fe-fcc\"]\n"
-         "range = [3.0, 26.0]\nsizes_nm = [2.8, 7.2]\n";
+  // The example of the docs, with its paths made absolute (they are relative to docs/examples).
+  std::ifstream example(fs::path(ANVIL_SOURCE_DIR) / "docs" / "examples" / "dac_dev.toml");
+  std::stringstream text;
+  text << example.rdbuf();
+  std::string toml = text.str();
+  const std::string rel = "../../../shared/reference/dac_dev/";
+  for (auto at = toml.find(rel); at != std::string::npos; at = toml.find(rel))
+    toml.replace(at, rel.size(), ref.string() + "/");
+  std::ofstream(dir / "dac_dev.toml") << toml;
   pipeline::RunOptions o;
   o.output_dir = dir / "out";
   o.phase_dir = kPhases;
