@@ -101,7 +101,8 @@ Cluster cut_cluster(const crystal::Phase& phase, const ClusterSettings& s, doubl
     for (auto& x : axis) x /= n;
   }
   out.axis = axis;
-  const double reach = 0.5 * diameter_a * (s.shape == Shape::Cylinder ? std::max(1.0, s.aspect) : 1.0);
+  // The farthest atom: the radius of a sphere, half the diagonal of a cylinder.
+  const double reach = 0.5 * diameter_a * (s.shape == Shape::Cylinder ? std::hypot(1.0, s.aspect) : 1.0);
   // Cells far enough out along every axis: the heights of the cell bound the reach.
   const double v = crystal::cell_volume(phase.cell);
   const auto cross = [](const Vec3& a, const Vec3& b) {
@@ -143,7 +144,8 @@ PairSums sums_of(const std::string& name, const ClusterSettings& s, double atoms
   out.atoms_per_formula_unit = atoms_per_formula_unit;
 
   const std::size_t nsizes = out.diameters_a.size();
-  const double reach = s.d_max_a * (s.shape == Shape::Cylinder ? std::max(1.0, s.aspect) : 1.0);
+  // The longest distance: a sphere's diameter, a cylinder's diagonal.
+  const double reach = s.d_max_a * (s.shape == Shape::Cylinder ? std::hypot(1.0, s.aspect) : 1.0);
   // The sine transform's length: r up to the largest distance, zero-padded so that the q grid
   // is fine enough to interpolate (Δq = π/((n+1)Δr) ≈ 0.005 Å⁻¹ for Δr = 0.01 Å).
   std::size_t n_fft = 1;
@@ -198,6 +200,7 @@ PairSums sums_of(const std::string& name, const ClusterSettings& s, double atoms
               const double u = std::sqrt(dx * dx + dy * dy + dz * dz) / s.dr_a - 1.0;  // grid r_j = (j+1)Δr
               if (u < 0) continue;                                                     // coincident atoms
               const auto j0 = static_cast<std::size_t>(u);
+              if (j0 + 1 >= nbins) continue;  // cannot happen: nbins covers the longest distance
               const double w1 = u - static_cast<double>(j0), w = cl.occupancy[i] * cl.occupancy[j];
               auto& row = h[std::max(shell[i], shell[j])][type_of[cl.species_of[i] * ns + cl.species_of[j]]];
               row[j0] += w * (1.0 - w1);

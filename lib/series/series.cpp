@@ -307,7 +307,9 @@ FrameResult fit_frame(Context& ctx, const SeriesFrame& fr, const powder::Pattern
     const double norm = f_std < 1.0 ? 1.0 / (1.0 - f_std) : 1.0;
     for (std::size_t p = 0; p < np; ++p) {
       auto& ph = out.phases[p];
-      const auto& all_r = full.phases[p];
+      // The fit with every phase may have failed (no phases in its result): defaults then.
+      static const powder::PhaseResult kNone{};
+      const auto& all_r = p < full.phases.size() ? full.phases[p] : kNone;
       if (!res[p]) {
         ph.present = false;
         ph.fraction = 0.0;
