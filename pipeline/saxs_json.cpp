@@ -20,12 +20,24 @@ json solution_json(const saxs::LatticeSolution& s) {
     j["c_esd_nm"] = s.c_esd_nm;
   }
   j["score"] = s.score;
+  j["bic"] = s.bic;
   j["peaks_indexed"] = s.matched;
   j["peaks_observed"] = s.observed;
   j["explained_fraction"] = s.explained_fraction;
-  j["completeness"] = s.completeness;
+  j["explained_peaks"] = json::array();
+  for (const auto& a : s.assignments) j["explained_peaks"].push_back(a.peak);
+  j["unexplained_peaks"] = s.unexplained;
   j["rms_relative_misfit"] = s.rms_relative;
   j["reduced_chi2"] = s.reduced_chi2;
+  j["width_law"] = {{"fwhm0", s.fwhm0}, {"fwhm1", s.fwhm1}};
+  json lines = json::array();
+  for (const auto& l : s.lines)
+    lines.push_back({{"hkl", l.hkl},
+                     {"q", l.q},
+                     {"intensity", l.intensity},
+                     {"intensity_esd", l.intensity_esd},
+                     {"peak", l.peak >= 0 ? json(l.peak) : json(nullptr)}});
+  j["lines"] = lines;
   j["missing_reflections"] = s.missing;
   return j;
 }
@@ -74,6 +86,8 @@ json saxs_result_json(const saxs::SaxsResult& r, const saxs::SaxsSettings& s) {
   j["ambiguous"] = r.index.ambiguous;
   j["ambiguity"] = r.index.ambiguity;
   j["runner_up"] = r.index.runner_up ? solution_json(*r.index.runner_up) : json(nullptr);
+  j["score_meaning"] = "BIC(free peaks) - BIC(lattice), prior included: the lattice's evidence";
+  j["no_lattice_bic"] = r.index.no_lattice_bic;
   if (!found) j["reason"] = r.reason;
   json phases = json::array();
   for (const auto& ph : r.phases) phases.push_back(phase_json(ph));

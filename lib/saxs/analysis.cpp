@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cmath>
 #include <numbers>
+#include <cstdio>
+#include <cstdlib>
 #include <numeric>
 
 #include "core/error.hpp"
@@ -222,8 +224,13 @@ SaxsResult analyse_saxs(const Pattern1D& input, const SaxsSettings& settings) {
   IndexSettings is = settings.index;
   is.q_min = r.q_min_inv_nm;
   is.q_max = r.q_max_inv_nm;
-  DetectionLimit limit{q, flat_sigma, std::max(settings.peaks.min_snr, settings.peaks.min_area_snr)};
-  r.index = index_peaks(r.peaks, limit, is);
+  if (const char* dump = std::getenv("ANVIL_SAXS_DUMP")) {
+    std::FILE* f = std::fopen(dump, "w");
+    for (std::size_t i = 0; i < n; ++i)
+      std::fprintf(f, "%g %g %g %g %g\n", q[i], intensity[i], sigma[i], r.baseline[i], r.flattened[i]);
+    std::fclose(f);
+  }
+  r.index = index_pattern(FlatCurve{q, r.flattened, flat_sigma}, r.peaks, is);
   r.lattice = r.index.lattice;
   if (r.lattice == Lattice::none) {
     r.reason = r.index.reason;

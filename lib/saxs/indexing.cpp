@@ -6,6 +6,7 @@
 #include <array>
 #include <cmath>
 #include <numbers>
+#include <cstdlib>
 #include <unordered_set>
 
 namespace anvil::saxs {
@@ -23,7 +24,6 @@ double median(std::vector<double> v) {
 // What every hypothesis is scored against.
 struct Context {
   const std::vector<Peak>& peaks;
-  const DetectionLimit& limit;
   const IndexSettings& s;
   std::vector<double> u;          // significance weight; 0 = explained by an earlier phase
   std::vector<double> sigma_tot;  // σ(q) with systematic terms
@@ -33,11 +33,11 @@ struct Context {
   double u_total = 0;
   int n_obs = 0;
   const std::vector<std::vector<ReflectionFamily>>* tables = nullptr;  // per Lattice value
+  const FlatCurve* curve = nullptr;
 };
 
-Context make_context(const std::vector<Peak>& peaks, const DetectionLimit& limit, const IndexSettings& s,
-                     const std::vector<double>& u) {
-  Context c{peaks, limit, s, u, {}, {}, 0, 1, 0, 0, nullptr};
+Context make_context(const std::vector<Peak>& peaks, const IndexSettings& s, const std::vector<double>& u) {
+  Context c{peaks, s, u, {}, {}, 0, 1, 0, 0, nullptr, nullptr};
   std::vector<double> widths;
   for (std::size_t i = 0; i < peaks.size(); ++i) {
     const auto& p = peaks[i];
@@ -224,202 +224,34 @@ Params refine_params(const Context& c, Lattice lattice, const std::vector<Line>&
   return p;
 }
 
-LatticeSolution evaluate(const Context& c, Lattice lattice, const std::vector<ReflectionFamily>& fams,
-                         double A, double C) {
-  LatticeSolution sol;
-  sol.lattice = lattice;
-  const double merge_dq = c.s.merge_fraction * c.median_fwhm;
-  std::vector<Line> lines;
-  std::vector<int> line_of;
-  Params p{A, C, 0, 0, true};
-  for (int iter = 0; iter < 3; ++iter) {
-    lines = predicted_lines(fams, p.A, p.C, c.s.q_max + c.median_fwhm, merge_dq);
-    line_of = match_peaks(c, lines);
-    const Params next = refine_params(c, lattice, lines, line_of, p.A, p.C);
-    if (!next.ok) return sol;
-    const bool moved = std::abs(next.A / p.A - 1) > 1e-7 || (p.C > 0 && std::abs(next.C / p.C - 1) > 1e-7);
-    p = next;
-    if (!moved && iter > 0) break;
-  }
-  lines = predicted_lines(fams, p.A, p.C, c.s.q_max + c.median_fwhm, merge_dq);
-  line_of = match_peaks(c, lines);
-
-  // Position evidence; matches whose misfit outweighs their evidence count as unexplained.
-  double gain = 0, chi2 = 0, rel2 = 0, u_matched = 0;
-  for (std::size_t i = 0; i < line_of.size(); ++i) {
-    if (line_of[i] < 0) continue;
-    const double st = c.sigma_tot[i];
-    const double z = (c.peaks[i].q - lines[line_of[i]].q) / st;
-    const double g = std::clamp(std::log(c.q_range / (std::sqrt(kTwoPi) * st)), 2.0, 8.0) - 0.5 * z * z;
-    if (g <= 0) {
-      line_of[i] = -1;
-      continue;
-    }
-    gain += c.u[i] * g;
-    chi2 += z * z;
-    rel2 += std::pow(c.peaks[i].q / lines[line_of[i]].q - 1, 2);
-    u_matched += c.u[i];
-    sol.matched += 1;
-  }
-  if (sol.matched == 0) return sol;
-  // A peak the lattice leaves unexplained is taken as spurious, which a superlattice pattern rarely
-  // has: ln(0.05) per significant peak.
-  double unexplained_pen = 0;
-  for (std::size_t i = 0; i < line_of.size(); ++i)
-    if (line_of[i] < 0 && c.u[i] > 0) unexplained_pen += c.s.unexplained_penalty * c.u[i];
-
-  // Intensities: ln(area) = κ − βq² + ln(Σ m|F|²/q²), β ≥ 0.
-  double sw = 0, sx = 0, sy = 0, sxx = 0, sxy = 0;
-  std::vector<std::array<double, 3>> pts;  // q², y, u
-  for (std::size_t i = 0; i < line_of.size(); ++i) {
-    if (line_of[i] < 0 || c.peaks[i].area <= 0) continue;
-    const double q2 = c.peaks[i].q * c.peaks[i].q;
-    const double y = std::log(c.peaks[i].area) - std::log(lines[line_of[i]].weight);
-    pts.push_back({q2, y, c.u[i]});
-    sw += c.u[i], sx += c.u[i] * q2, sy += c.u[i] * y, sxx += c.u[i] * q2 * q2, sxy += c.u[i] * q2 * y;
-  }
-  double beta = 0, kappa = sw > 0 ? sy / sw : 0;
-  if (pts.size() >= 3 && sw * sxx - sx * sx > 1e-12 * sw * sxx) {
-    beta = -(sw * sxy - sx * sy) / (sw * sxx - sx * sx);
-    beta = std::clamp(beta, 0.0, 5.0 / std::max(c.s.q_max * c.s.q_max, 1e-6));
-    kappa = (sy + beta * sx) / sw;
-  }
-  double intensity_pen = 0;
-  for (const auto& pt : pts) {
-    const double r = (pt[1] - (kappa - beta * pt[0])) / c.s.intensity_sigma_ln;
-    intensity_pen -= 0.5 * pt[2] * std::min(r * r, 9.0);
-  }
-  sol.intensity_decay = beta;
-
-  // Completeness: predicted reflections inside the range that should have been detected.
-  std::vector<bool> line_matched(lines.size(), false);
-  for (int j : line_of)
-    if (j >= 0) line_matched[j] = true;
-  const double lo = c.s.q_min + c.median_fwhm, hi = c.s.q_max - c.median_fwhm;
-  double missing_pen = 0, visible = 0, seen = 0;
-  for (std::size_t j = 0; j < lines.size(); ++j) {
-    const double q = lines[j].q;
-    if (q < lo || q > hi) continue;
-    if (line_matched[j]) {
-      visible += 1, seen += 1;
-      continue;
-    }
-    bool overlapped = false;
-    for (std::size_t k = 0; k < c.peaks.size() && !overlapped; ++k)
-      overlapped = std::abs(c.peaks[k].q - q) < std::max(0.7 * c.peaks[k].fwhm, c.tol[k]);
-    if (overlapped) continue;
-    const double predicted = std::exp(kappa - beta * q * q) * lines[j].weight;
-    const double ratio = predicted / c.limit.area(q, c.median_fwhm);
-    const double v = 1.0 - std::exp(-std::max(0.0, ratio - 1.0));
-    missing_pen += std::log(1.0 - 0.9 * v);
-    visible += v;
-    if (v > 0.5) {
-      std::string hkl;
-      for (int f : lines[j].families) hkl += (hkl.empty() ? "" : "/") + fams[f].hkl;
-      sol.missing.push_back(hkl);
-    }
-  }
-
-  // Occam for dense line lists: a peak explained by one of K visible lines is worth ln K less than
-  // by the only line there; relative to a lattice with as many visible lines as peaks observed.
-  const double density_pen = u_matched * std::log(std::max(1.0, visible / std::max(c.u_total, 1.0)));
-  const int np = free_parameters(lattice);
-  double occam = 0.5 * std::log(std::max(c.n_obs, 2));  // BIC for the scale every lattice has
-  if (np == 2) {
-    // c/a is searched over a range: its Occam factor is ln(prior range / posterior width) of
-    // ln(c/a) (MacKay, Information Theory, Inference and Learning Algorithms, ch. 28).
-    const double range = lattice == Lattice::hcp ? std::log(c.s.hcp_c_over_a_max / c.s.hcp_c_over_a_min)
-                                                 : std::log(c.s.hex3d_c_over_a_max / c.s.hex3d_c_over_a_min);
-    const double width = std::max(std::sqrt(0.25 * (p.var_A / (p.A * p.A) + p.var_C / (p.C * p.C))), 1e-3);
-    occam += std::log(std::max(1.0, range / (std::sqrt(kTwoPi) * width)));
-  }
-  sol.score = gain + intensity_pen + missing_pen - unexplained_pen - density_pen - occam;
-  if (c.s.prior && c.s.prior->lattice == lattice) {
-    const double a = 1.0 / std::sqrt(p.A);
-    bool near = std::abs(a / c.s.prior->a_nm - 1) <= c.s.prior->max_jump;
-    if (np == 2 && c.s.prior->c_nm > 0)
-      near = near && std::abs(1.0 / std::sqrt(p.C) / c.s.prior->c_nm - 1) <= c.s.prior->max_jump;
-    if (near) sol.score += c.s.prior->bonus;
-  }
-
-  sol.a_nm = 1.0 / std::sqrt(p.A);
-  sol.a_esd_nm = 0.5 * sol.a_nm * std::sqrt(p.var_A) / p.A;
-  if (np == 2) {
-    sol.c_nm = 1.0 / std::sqrt(p.C);
-    sol.c_esd_nm = 0.5 * sol.c_nm * std::sqrt(p.var_C) / p.C;
-  }
-  sol.observed = c.n_obs;
-  sol.explained_fraction = c.u_total > 0 ? u_matched / c.u_total : 0;
-  sol.completeness = visible > 0 ? seen / visible : 0;
-  sol.rms_relative = std::sqrt(rel2 / sol.matched);
-  sol.reduced_chi2 = sol.matched > np ? chi2 / (sol.matched - np) : 0;
-  for (std::size_t i = 0; i < line_of.size(); ++i) {
-    if (line_of[i] < 0) continue;
-    std::string hkl;
-    for (int f : lines[line_of[i]].families) hkl += (hkl.empty() ? "" : "/") + fams[f].hkl;
-    sol.assignments.push_back({i, hkl, lines[line_of[i]].q});
-  }
-  return sol;
-}
-
 std::vector<ReflectionFamily> family_table(Lattice lattice) {
   switch (lattice) {
     case Lattice::hcp:
     case Lattice::hex3d:
       return reflection_families(lattice, 300.0, 400.0);
+    case Lattice::lamellar:
+      return reflection_families(lattice, 3600.0);  // 60 orders
     default:
       return reflection_families(lattice, 400.0);
   }
 }
 
-int min_matched(Lattice lattice) {
-  switch (lattice) {
-    case Lattice::lamellar:
-      return 2;
-    case Lattice::hcp:
-    case Lattice::hex3d:
-      return 4;
-    default:
-      return 3;
-  }
-}
-
-// Seeds: the most significant peaks (still unexplained) in order of significance.
-std::vector<std::size_t> seed_peaks(const Context& c) {
+// The most significant peaks still to explain, most significant first.
+std::vector<std::size_t> strong_peaks(const Context& c) {
   std::vector<std::size_t> idx;
   for (std::size_t i = 0; i < c.peaks.size(); ++i)
     if (c.u[i] > 0) idx.push_back(i);
   std::sort(idx.begin(), idx.end(),
             [&](std::size_t a, std::size_t b) { return c.peaks[a].snr > c.peaks[b].snr; });
-  if (static_cast<int>(idx.size()) > c.s.max_seed_peaks) idx.resize(c.s.max_seed_peaks);
+  if (static_cast<int>(idx.size()) > c.s.pair_peaks) idx.resize(c.s.pair_peaks);
   return idx;
 }
 
-// (1/a², 1/c²) hypotheses for one lattice.
-std::vector<std::pair<double, double>> hypotheses(const Context& c, Lattice lattice,
-                                                  const std::vector<ReflectionFamily>& fams) {
+// hex3d: a pair of peaks as a pair of low-order reflection types (h²+hk+k², l) gives (1/a², 1/c²); the
+// 30 pairs explaining most peaks beyond chance are kept.
+std::vector<std::pair<double, double>> hex3d_pairs(const Context& c, const std::vector<std::size_t>& seeds) {
   std::vector<std::pair<double, double>> out;
-  const auto seeds = seed_peaks(c);
-  if (lattice != Lattice::hex3d) {
-    // One scale: peak i as the j-th distinct reflection (hcp at ideal c/a, refined afterwards).
-    const double rho2 = lattice == Lattice::hcp ? kIdealHcpCOverA * kIdealHcpCOverA : 1.0;
-    std::vector<double> g2;
-    for (const auto& f : fams) g2.push_back(f.x + f.y / rho2);
-    std::sort(g2.begin(), g2.end());
-    g2.erase(std::unique(g2.begin(), g2.end(), [](double a, double b) { return std::abs(a - b) < 1e-9; }),
-             g2.end());
-    if (static_cast<int>(g2.size()) > c.s.max_seed_order) g2.resize(c.s.max_seed_order);
-    for (std::size_t i : seeds)
-      for (double g : g2) {
-        const double A = std::pow(c.peaks[i].q / kTwoPi, 2) / g;
-        const double C = lattice == Lattice::hcp ? A / rho2 : 0.0;
-        bool dup = false;
-        for (const auto& h : out) dup = dup || std::abs(h.first / A - 1) < 2e-3;
-        if (!dup) out.push_back({A, C});
-      }
-    return out;
-  }
-  // hex3d: a pair of peaks as a pair of low-order reflection types (h²+hk+k², l).
+
   std::vector<std::pair<double, double>> types;
   for (int m : {0, 1, 3, 4})
     for (int l = 0; l <= 5; ++l)
@@ -484,40 +316,442 @@ std::vector<std::pair<double, double>> hypotheses(const Context& c, Lattice latt
   return out;
 }
 
-// Best solution of every lattice for the peaks with weight u > 0.
-std::vector<LatticeSolution> solve_all(const Context& c) {
-  std::vector<LatticeSolution> best;
+// Candidates (1/a², 1/c²) of one lattice: every pair of strong peaks as every pair of its first
+// reflections whose q ratio they match (hcp at ideal c/a, refined afterwards).
+std::vector<std::pair<double, double>> pair_candidates(const Context& c, Lattice lattice,
+                                                       const std::vector<ReflectionFamily>& fams) {
+  const auto seeds = strong_peaks(c);
+  if (lattice == Lattice::hex3d) return hex3d_pairs(c, seeds);
+  std::vector<std::pair<double, double>> out;
+  const double rho2 = lattice == Lattice::hcp ? kIdealHcpCOverA * kIdealHcpCOverA : 1.0;
+  std::vector<double> g2;
+  for (const auto& f : fams) g2.push_back(f.x + f.y / rho2);
+  std::sort(g2.begin(), g2.end());
+  g2.erase(std::unique(g2.begin(), g2.end(), [](double a, double b) { return std::abs(a - b) < 1e-9; }),
+           g2.end());
+  if (static_cast<int>(g2.size()) > c.s.pair_lines) g2.resize(c.s.pair_lines);
+  // hcp's ratios move with c/a: its tolerance is widened by the c/a range.
+  const double extra = lattice == Lattice::hcp ? 0.03 : 0.0;
+  for (std::size_t ii = 0; ii < seeds.size(); ++ii)
+    for (std::size_t kk = ii + 1; kk < seeds.size(); ++kk) {
+      std::size_t lo = seeds[ii], hi = seeds[kk];
+      if (c.peaks[lo].q > c.peaks[hi].q) std::swap(lo, hi);
+      const double q_lo = c.peaks[lo].q, q_hi = c.peaks[hi].q;
+      const double r = q_hi / q_lo;
+      const double tol = std::hypot(c.tol[lo] / q_lo, c.tol[hi] / q_hi) + extra;
+      for (std::size_t m = 0; m < g2.size(); ++m)
+        for (std::size_t n = m + 1; n < g2.size(); ++n) {
+          if (std::abs(std::sqrt(g2[n] / g2[m]) / r - 1) > tol) continue;
+          const double A = 0.5 * (std::pow(q_lo / kTwoPi, 2) / g2[m] + std::pow(q_hi / kTwoPi, 2) / g2[n]);
+          bool dup = false;
+          for (const auto& h : out) dup = dup || std::abs(h.first / A - 1) < 1e-3;
+          if (!dup) out.push_back({A, lattice == Lattice::hcp ? A / rho2 : 0.0});
+        }
+    }
+  return out;
+}
+
+// A candidate refined on the peak positions, then checked on the whole pattern.
+struct Candidate {
+  LatticeSolution sol;
+  double A = 0, C = 0;
+  double pre = 0;  // peak-level ranking: significance-weighted peaks explained beyond chance
+  std::vector<Line> lines;
+  std::vector<int> line_of;  // per peak
+  std::vector<Profile> profiles;
+  std::vector<int> profile_line;  // line of each profile
+  int width_parameters = 0;
+  int unseen_lines = 0;  // lines inside the pattern no peak was found at
+};
+
+std::optional<Candidate> refine_on_peaks(const Context& c, Lattice lattice,
+                                         const std::vector<ReflectionFamily>& fams, double A, double C) {
+  Candidate cand;
+  const double merge_dq = c.s.merge_fraction * c.median_fwhm;
+  std::vector<Line> lines;
+  std::vector<int> line_of;
+  Params p{A, C, 0, 0, true};
+  for (int iter = 0; iter < 4; ++iter) {
+    lines = predicted_lines(fams, p.A, p.C, c.s.q_max + c.median_fwhm, merge_dq);
+    line_of = match_peaks(c, lines);
+    const Params next = refine_params(c, lattice, lines, line_of, p.A, p.C);
+    if (!next.ok) return std::nullopt;
+    const bool moved = std::abs(next.A / p.A - 1) > 1e-7 || (p.C > 0 && std::abs(next.C / p.C - 1) > 1e-7);
+    p = next;
+    if (!moved && iter > 0) break;
+  }
+  lines = predicted_lines(fams, p.A, p.C, c.s.q_max + c.median_fwhm, merge_dq);
+  line_of = match_peaks(c, lines);
+  // A cell so large that the pattern holds more reflections than the family table: the strong peaks
+  // would be high orders of a cell no peak at low order supports.
+  double q_last = 0;
+  for (const auto& f : fams) q_last = std::max(q_last, kTwoPi * std::sqrt(f.x * p.A + f.y * p.C));
+  if (q_last < c.s.q_max) return std::nullopt;
+  auto& sol = cand.sol;
+  sol.lattice = lattice;
+  double chi2 = 0, rel2 = 0, u_matched = 0, area_matched = 0, area_total = 0;
+  for (std::size_t i = 0; i < line_of.size(); ++i)
+    if (c.u[i] > 0) area_total += std::max(c.peaks[i].area, 0.0);
+  for (std::size_t i = 0; i < line_of.size(); ++i) {
+    if (line_of[i] < 0) continue;
+    area_matched += std::max(c.peaks[i].area, 0.0);
+    const double z = (c.peaks[i].q - lines[line_of[i]].q) / c.sigma_tot[i];
+    chi2 += z * z;
+    rel2 += std::pow(c.peaks[i].q / lines[line_of[i]].q - 1, 2);
+    u_matched += c.u[i];
+    sol.matched += 1;
+  }
+  const int np = free_parameters(lattice);
+  if (sol.matched < np + 1) return std::nullopt;
+  // Chance: a peak lands within its tolerance of one of the K lines in range with probability
+  // ≈ K · 2·tol / Δq.
+  int in_range = 0;
+  for (const auto& l : lines) in_range += l.q >= c.s.q_min && l.q <= c.s.q_max;
+  std::vector<double> tols(c.tol.begin(), c.tol.end());
+  const double chance = std::min(1.0, in_range * 2 * median(tols) / c.q_range);
+  cand.pre = u_matched + area_matched / std::max(area_total, 1e-300) - chance * (c.u_total + 1);
+  sol.a_nm = 1.0 / std::sqrt(p.A);
+  sol.a_esd_nm = 0.5 * sol.a_nm * std::sqrt(p.var_A) / p.A;
+  if (np == 2) {
+    sol.c_nm = 1.0 / std::sqrt(p.C);
+    sol.c_esd_nm = 0.5 * sol.c_nm * std::sqrt(p.var_C) / p.C;
+  }
+  sol.observed = c.n_obs;
+  sol.rms_relative = std::sqrt(rel2 / sol.matched);
+  sol.reduced_chi2 = sol.matched > np ? chi2 / (sol.matched - np) : 0;
+  cand.A = p.A;
+  cand.C = p.C;
+  cand.lines = std::move(lines);
+  cand.line_of = std::move(line_of);
+  return cand;
+}
+
+std::string line_label(const Line& l, const std::vector<ReflectionFamily>& fams) {
+  std::string hkl;
+  for (int f : l.families) hkl += (hkl.empty() ? "" : "/") + fams[f].hkl;
+  return hkl;
+}
+
+// The width law FWHM² = W₀² + (W₁q)² through the explained peaks (weighted, both terms ≥ 0), and the
+// line profiles of the candidate inside the pattern.
+void build_profiles(const Context& c, Candidate& cand, const std::vector<ReflectionFamily>& fams) {
+  double s00 = 0, s01 = 0, s11 = 0, b0 = 0, b1 = 0, eta_w = 0, eta_sum = 0;
+  int n = 0;
+  for (std::size_t i = 0; i < cand.line_of.size(); ++i) {
+    if (cand.line_of[i] < 0) continue;
+    const auto& p = c.peaks[i];
+    const double sw = std::max(std::isfinite(p.fwhm_esd) ? p.fwhm_esd : 0.0, 0.005 * p.fwhm);
+    const double w = 1.0 / std::pow(2 * p.fwhm * sw, 2);
+    const double x = p.q * p.q, y = p.fwhm * p.fwhm;
+    s00 += w, s01 += w * x, s11 += w * x * x, b0 += w * y, b1 += w * x * y;
+    // The shape of the most significant peaks decides χ²: η weighted by significance².
+    eta_w += p.snr * p.snr, eta_sum += p.snr * p.snr * p.eta;
+    ++n;
+  }
+  double w0sq = b0 / s00, w1sq = 0;
+  const double det = s00 * s11 - s01 * s01;
+  cand.width_parameters = 1;
+  if (n >= 3 && det > 1e-12 * s00 * s11) {
+    const double u0 = (b0 * s11 - b1 * s01) / det, u1 = (s00 * b1 - s01 * b0) / det;
+    if (u0 > 0 && u1 > 0) {
+      w0sq = u0, w1sq = u1, cand.width_parameters = 2;
+    } else if (u0 <= 0 && b1 > 0) {
+      w0sq = 0, w1sq = b1 / s11;
+    }
+  }
+  const double eta = eta_w > 0 ? eta_sum / eta_w : 0.3;
+  cand.sol.fwhm0 = std::sqrt(w0sq);
+  cand.sol.fwhm1 = std::sqrt(w1sq);
+  cand.profiles.clear();
+  cand.profile_line.clear();
+  cand.unseen_lines = 0;
+  for (std::size_t j = 0; j < cand.lines.size(); ++j) {
+    const double q = cand.lines[j].q;
+    const double fwhm = std::sqrt(w0sq + w1sq * q * q);
+    if (!(fwhm > 0) || q < c.s.q_min - 2 * fwhm || q > c.s.q_max + 2 * fwhm) continue;
+    // A line explaining a peak sits at the peak (within the matching tolerance, paid for as z² of the
+    // position misfit): the whole-pattern check judges widths and intensities, the peak positions were
+    // judged where they were measured. A line no peak was found at is not fitted (the peak search found
+    // nothing there; fitting it would only pick up structure no peak describes) but costs its
+    // intensity parameter all the same.
+    int peak = -1;
+    for (std::size_t i = 0; i < cand.line_of.size(); ++i)
+      if (cand.line_of[i] == static_cast<int>(j)) peak = static_cast<int>(i);
+    if (peak < 0) {
+      cand.unseen_lines += q >= c.s.q_min && q <= c.s.q_max;
+      continue;
+    }
+    // Reflections merged into one line keep a profile each (their blend is broader than one), shifted
+    // together onto the peak.
+    const double shift = c.peaks[peak].q - q;
+    for (int f : cand.lines[j].families) {
+      cand.profiles.push_back({kTwoPi * std::sqrt(fams[f].x * cand.A + fams[f].y * cand.C) + shift, fwhm, eta});
+      cand.profile_line.push_back(static_cast<int>(j));
+    }
+  }
+}
+
+// What another phase already in the model contributes: its line profiles, the peaks it explains, its
+// constants, width law and line intensities, and the position misfits of its peaks.
+struct Fixed {
+  std::vector<Profile> profiles;
+  std::vector<bool> explained;
+  int parameters = 0;
+  double position_cost = 0;
+};
+
+// The smallest peak area the search would find at q for a peak of this FWHM: the matched-filter
+// threshold × local σ of the curve, for a Gaussian of area A sampled every dq (A / (σ √(2√π g dq))).
+double detection_area(const Context& c, double q, double fwhm) {
+  const auto& cq = c.curve->q;
+  const auto& sg = c.curve->sigma;
+  if (cq.size() < 2) return INFINITY;
+  auto lo = std::lower_bound(cq.begin(), cq.end(), q - fwhm) - cq.begin();
+  auto hi = std::upper_bound(cq.begin(), cq.end(), q + fwhm) - cq.begin();
+  if (hi - lo < 2) lo = std::max<long>(0, lo - 1), hi = std::min<long>(static_cast<long>(cq.size()), hi + 1);
+  double s2 = 0;
+  for (auto i = lo; i < hi; ++i) s2 += sg[i] * sg[i];
+  const double sigma = std::sqrt(s2 / std::max<long>(1, hi - lo));
+  const double dq = (cq.back() - cq.front()) / static_cast<double>(cq.size() - 1);
+  const double threshold = std::max(c.s.detection_snr, 1.0);
+  return threshold * sigma * std::sqrt(2.0 * std::sqrt(std::numbers::pi) * fwhm / 2.3548 * dq);
+}
+
+// How many lines the lattice predicts where no peak was found, each weighted by how surely it would
+// have been seen: its intensity expected from the structure-factor trend of the lines that were seen,
+// I ∝ Σ m|F|²/q² · exp(κ − βq²) (β ≥ 0: Debye–Waller and disorder damping, fitted to the Le Bail
+// intensities), against the detection limit there; v = 1 − exp(−(I/I_min − 1)) above it.
+double unseen_line_cost(const Context& c, const Candidate& cand, const ModelFit& fit, std::size_t offset) {
+  double sw = 0, sx = 0, sy = 0, sxx = 0, sxy = 0;
+  int n = 0;
+  std::vector<double> amps(cand.lines.size(), 0.0);
+  for (std::size_t m = 0; m < cand.profiles.size(); ++m) amps[cand.profile_line[m]] += fit.amplitude[offset + m];
+  for (std::size_t j = 0; j < cand.lines.size(); ++j) {
+    const double amp = amps[j];
+    const auto& l = cand.lines[j];
+    if (!(amp > 0) || !(l.weight > 0)) continue;
+    const double x = l.q * l.q, y = std::log(amp / l.weight);
+    sw += 1, sx += x, sy += y, sxx += x * x, sxy += x * y, ++n;
+  }
+  if (n == 0) return 0;
+  double beta = 0, kappa = sy / sw;
+  if (n >= 3 && sw * sxx - sx * sx > 1e-12 * sw * sxx) {
+    beta = std::max(0.0, -(sw * sxy - sx * sy) / (sw * sxx - sx * sx));
+    kappa = (sy + beta * sx) / sw;
+  }
+  double cost = 0;
+  for (std::size_t j = 0; j < cand.lines.size(); ++j) {
+    const auto& l = cand.lines[j];
+    if (l.q < c.s.q_min || l.q > c.s.q_max) continue;
+    bool seen = false;
+    for (int pl : cand.profile_line) seen = seen || pl == static_cast<int>(j);
+    if (seen) continue;
+    const double fwhm = std::hypot(cand.sol.fwhm0, cand.sol.fwhm1 * l.q);
+    const double expected = std::exp(kappa - beta * l.q * l.q) * l.weight;
+    const double ratio = expected / detection_area(c, l.q, fwhm);
+    cost += 1.0 - std::exp(-std::max(0.0, ratio - 1.0));
+  }
+  return cost;
+}
+
+// −2 ln of the Occam factors of the lattice constants: the scale over the range of q the pattern
+// spans, and for hcp/hex3d c/a over its searched range, each against its posterior width (kept within
+// 2–8 like a peak position).
+double constants_cost(const Context& c, const Candidate& cand) {
+  const double root = std::sqrt(2 * std::numbers::pi);
+  const double rel_a = std::max(cand.sol.a_esd_nm / cand.sol.a_nm, 1e-9);
+  const double range = std::log(std::max(c.s.q_max / std::max(c.s.q_min, 1e-9), 1.0 + 1e-9));
+  double cost = 2 * std::clamp(std::log(range / (root * rel_a)), 2.0, 8.0);
+  if (has_c_axis(cand.sol.lattice)) {
+    const bool hcp = cand.sol.lattice == Lattice::hcp;
+    const double ca_range = hcp ? std::log(c.s.hcp_c_over_a_max / c.s.hcp_c_over_a_min)
+                                : std::log(c.s.hex3d_c_over_a_max / c.s.hex3d_c_over_a_min);
+    const double rel_c = std::max(cand.sol.c_esd_nm / cand.sol.c_nm, 1e-9);
+    cost += 2 * std::clamp(std::log(ca_range / (root * std::hypot(rel_a, rel_c))), 2.0, 8.0);
+  }
+  return cost;
+}
+
+// −2 ln of the Occam factor of a free peak's position: ln(Δq / (√(2π) σ)) per the position found
+// within the pattern's range to σ (MacKay, Information Theory, Inference and Learning Algorithms,
+// ch. 28), kept within 2–8 (a peak at the noise limit, a peak pinned by systematics).
+double free_position_cost(const Context& c, std::size_t i) {
+  return 2 * std::clamp(std::log(c.q_range / (std::sqrt(2 * std::numbers::pi) * c.sigma_tot[i])), 2.0, 8.0);
+}
+
+// The whole-pattern check: BIC with the candidate's lines (and a fixed phase's) and the rest free.
+void check_whole(const Context& c, const WholePattern& wp, const Fixed& fixed, Candidate& cand,
+                 const std::vector<ReflectionFamily>& fams, bool with_esd) {
+  // A match whose position misfit costs more than a free position would is no explanation.
+  for (std::size_t i = 0; i < cand.line_of.size(); ++i) {
+    const int j = cand.line_of[i];
+    if (j >= 0 && std::pow((c.peaks[i].q - cand.lines[j].q) / c.sigma_tot[i], 2) > free_position_cost(c, i))
+      cand.line_of[i] = -1;
+  }
+  build_profiles(c, cand, fams);
+  std::vector<Profile> lines = fixed.profiles;
+  lines.insert(lines.end(), cand.profiles.begin(), cand.profiles.end());
+  const std::size_t offset = fixed.profiles.size();
+  std::vector<bool> free(c.peaks.size(), true);
+  for (std::size_t i = 0; i < free.size(); ++i) {
+    if (i < fixed.explained.size() && fixed.explained[i]) free[i] = false;
+    if (cand.line_of[i] >= 0) free[i] = false;
+  }
+  const ModelFit fit = wp.fit(lines, free);
+  const std::vector<double> esd = with_esd ? wp.amplitude_esd(lines, free, fit) : std::vector<double>{};
+  auto& sol = cand.sol;
+  // −2 ln(evidence) in the Laplace approximation: χ²/s², ln n for every intensity and width parameter
+  // (BIC), and for a peak position its full Occam factor (free_position_cost). The lattice pays for
+  // its constants, its width law and an intensity for every line inside the pattern, seen or not (a
+  // dense line list or a supercell can explain anything, and pays for it); a peak it explains costs
+  // the misfit z² of its position instead of a free position, width and area.
+  const double unseen = unseen_line_cost(c, cand, fit, offset);
+  // Intensity per line: a merged line's reflections are not told apart and count once.
+  std::vector<double> line_amp(cand.lines.size(), 0.0), line_esd(cand.lines.size(), 0.0);
+  for (std::size_t m = 0; m < cand.profiles.size(); ++m) {
+    const int j = cand.profile_line[m];
+    line_amp[j] += fit.amplitude[offset + m];
+    if (with_esd) line_esd[j] = std::hypot(line_esd[j], esd[offset + m]);
+  }
+  int line_parameters = 0;
+  for (std::size_t j = 0; j < cand.lines.size(); ++j) {
+    bool fitted = false;
+    for (int pl : cand.profile_line) fitted = fitted || pl == static_cast<int>(j);
+    const double q = cand.lines[j].q;
+    line_parameters += fitted && ((q >= c.s.q_min && q <= c.s.q_max) || line_amp[j] > 0);
+  }
+  double position_cost = 0;
+  std::size_t slot = lines.size();
+  for (std::size_t i = 0; i < free.size(); ++i) {
+    if (free[i]) {
+      if (fit.amplitude[slot++] > 0) position_cost += free_position_cost(c, i);
+      continue;
+    }
+    const int j = cand.line_of[i];
+    if (j < 0) continue;
+    const double z = (c.peaks[i].q - cand.lines[j].q) / c.sigma_tot[i];
+    position_cost += z * z;
+  }
+  const int k = fixed.parameters + cand.width_parameters + line_parameters + 2 * fit.positive_free;
+  sol.bic = wp.bic(fit, k) + unseen * std::log(static_cast<double>(std::max<std::size_t>(wp.points(), 2))) +
+            position_cost + fixed.position_cost + constants_cost(c, cand);
+  if (std::getenv("ANVIL_SAXS_DEBUG"))
+    fmt::print(stderr, "    [{} a={:.4f}] chi2/s2={:.1f} k={} (unseen {:.1f}, lines {}, free {}) pos={:.1f} const={:.1f}\n", lattice_name(sol.lattice), sol.a_nm,
+               fit.chi2 / wp.scale(), k, unseen, fit.positive_lines, fit.positive_free, position_cost, constants_cost(c, cand));
+  double mine = 0, total = 0;
+  for (std::size_t j = 0; j < fit.amplitude.size(); ++j) {
+    total += fit.amplitude[j];
+    if (j >= offset && j < lines.size()) mine += fit.amplitude[j];
+  }
+  sol.explained_fraction = total > 0 ? mine / total : 0;
+  // Explained: a matched peak whose line carries intensity.
+  sol.lines.clear();
+  sol.missing.clear();
+  std::vector<int> peak_of_line(cand.lines.size(), -1);
+  for (std::size_t i = 0; i < cand.line_of.size(); ++i)
+    if (cand.line_of[i] >= 0) peak_of_line[cand.line_of[i]] = static_cast<int>(i);
+  sol.assignments.clear();
+  sol.unexplained.clear();
+  sol.matched = 0;
+  for (std::size_t i = 0; i < cand.line_of.size(); ++i) {
+    if (i < fixed.explained.size() && fixed.explained[i]) continue;
+    const int j = cand.line_of[i];
+    if (j >= 0 && line_amp[j] > 0) {
+      sol.assignments.push_back({i, line_label(cand.lines[j], fams), cand.lines[j].q});
+      sol.matched += 1;
+    } else {
+      sol.unexplained.push_back(i);
+    }
+  }
+  for (std::size_t j = 0; j < cand.lines.size(); ++j) {
+    const auto& l = cand.lines[j];
+    if (l.q < c.s.q_min || l.q > c.s.q_max) continue;
+    sol.lines.push_back({line_label(l, fams), l.q, line_amp[j], line_esd[j], peak_of_line[j]});
+    if (line_amp[j] <= 0) sol.missing.push_back(line_label(l, fams));
+  }
+}
+
+// "No lattice": every peak free, with position, width and area.
+double no_lattice_bic(const Context& c, const WholePattern& wp) {
+  const auto& none = wp.no_lattice();
+  double cost = 0;
+  for (std::size_t i = 0; i < none.amplitude.size(); ++i)
+    if (none.amplitude[i] > 0) cost += free_position_cost(c, i);
+  return wp.bic(none, 2 * none.positive_free) + cost;
+}
+
+bool prior_continues(const IndexSettings& s, const LatticeSolution& sol) {
+  if (!s.prior || s.prior->lattice != sol.lattice || !(s.prior->a_nm > 0)) return false;
+  bool near = std::abs(sol.a_nm / s.prior->a_nm - 1) <= s.prior->max_jump;
+  if (has_c_axis(sol.lattice) && s.prior->c_nm > 0)
+    near = near && std::abs(sol.c_nm / s.prior->c_nm - 1) <= s.prior->max_jump;
+  return near;
+}
+
+// Whether a checked candidate may stand as a lattice at all: enough explained peaks (one more than
+// constants), and, on ≤ 3 peaks, peaks sharp enough not to be a liquid's broad correlation peaks.
+bool admissible(const Context& c, const LatticeSolution& sol) {
+  if (sol.matched < free_parameters(sol.lattice) + 1) return false;
+  if (sol.explained_fraction < c.s.min_phase_explained) return false;
+  if (sol.matched <= 3) {
+    std::vector<double> rel;
+    for (const auto& a : sol.assignments) rel.push_back(c.peaks[a.peak].fwhm / c.peaks[a.peak].q);
+    if (median(rel) > c.s.max_relative_fwhm_few_peaks) return false;
+  }
+  return true;
+}
+
+// The best checked candidate of every lattice, lowest BIC (prior credited) first.
+std::vector<Candidate> solve_all(const Context& c, const WholePattern& wp, const Fixed& fixed,
+                                 double reference_bic) {
+  std::vector<Candidate> best;
   for (Lattice lattice : c.s.lattices) {
     if (lattice == Lattice::none) continue;
     const auto& fams = (*c.tables)[static_cast<int>(lattice)];
-    auto hyps = hypotheses(c, lattice, fams);
+    auto hyps = pair_candidates(c, lattice, fams);
     if (c.s.prior && c.s.prior->lattice == lattice && c.s.prior->a_nm > 0) {
       const double A = 1.0 / std::pow(c.s.prior->a_nm, 2);
       double C = 0;
       if (has_c_axis(lattice))
-        C = c.s.prior->c_nm > 0 ? 1.0 / std::pow(c.s.prior->c_nm, 2)
-                                : A / (kIdealHcpCOverA * kIdealHcpCOverA);
+        C = c.s.prior->c_nm > 0 ? 1.0 / std::pow(c.s.prior->c_nm, 2) : A / (kIdealHcpCOverA * kIdealHcpCOverA);
       hyps.push_back({A, C});
     }
-    LatticeSolution top;
+    std::vector<Candidate> cands;
     for (const auto& [A, C] : hyps) {
-      auto sol = evaluate(c, lattice, fams, A, C);
-      if (sol.matched < min_matched(lattice)) continue;
-      // Two peaks at 1:2 happen by chance; as the whole evidence they must be all there is.
-      if (sol.matched == 2 && sol.explained_fraction < 0.9) continue;
-      // A liquid's broad correlation peaks sit near 1 : 1.9 : 2.8; few peaks that broad are no
-      // evidence of a lattice.
-      if (sol.matched <= 3) {
-        std::vector<double> rel;
-        for (const auto& a : sol.assignments) rel.push_back(c.peaks[a.peak].fwhm / c.peaks[a.peak].q);
-        if (median(rel) > c.s.max_relative_fwhm_few_peaks) continue;
-      }
-      if (sol.score > top.score) top = std::move(sol);
+      auto cand = refine_on_peaks(c, lattice, fams, A, C);
+      if (!cand) continue;
+      bool dup = false;
+      for (const auto& o : cands)
+        dup = dup || (std::abs(o.A / cand->A - 1) < 2e-3 && (cand->C == 0 || std::abs(o.C / cand->C - 1) < 2e-3));
+      if (!dup) cands.push_back(std::move(*cand));
     }
-    if (top.matched > 0) best.push_back(std::move(top));
+    std::sort(cands.begin(), cands.end(), [](const Candidate& a, const Candidate& b) { return a.pre > b.pre; });
+    if (static_cast<int>(cands.size()) > c.s.candidates_per_lattice) cands.resize(c.s.candidates_per_lattice);
+    std::optional<Candidate> top;
+    for (auto& cand : cands) {
+      check_whole(c, wp, fixed, cand, fams, false);
+      if (std::getenv("ANVIL_SAXS_DEBUG"))
+        fmt::print(stderr, "  {} a={:.4f} c={:.4f} pre={:.2f} matched={} bic={:.1f} expl={:.2f} adm={}\n", lattice_name(lattice),
+                   cand.sol.a_nm, cand.sol.c_nm, cand.pre, cand.sol.matched, cand.sol.bic, cand.sol.explained_fraction, admissible(c, cand.sol));
+      if (std::getenv("ANVIL_SAXS_DEBUG2")) {
+        for (const auto& a : cand.sol.assignments) fmt::print(stderr, "     peak {} q={:.4f} {} qc={:.4f}\n", a.peak, c.peaks[a.peak].q, a.hkl, a.q_calc);
+        for (const auto& l : cand.sol.lines) fmt::print(stderr, "     line {} q={:.4f} I={:.4f} peak {}\n", l.hkl, l.q, l.intensity, l.peak);
+        fmt::print(stderr, "     width {} {}\n", cand.sol.fwhm0, cand.sol.fwhm1);
+      }
+      if (!admissible(c, cand.sol)) continue;
+      const double bonus = prior_continues(c.s, cand.sol) ? c.s.prior->bonus : 0.0;
+      cand.sol.score = reference_bic - (cand.sol.bic - bonus);
+      if (!top || cand.sol.score > top->sol.score) top = std::move(cand);
+    }
+    if (top) {
+      check_whole(c, wp, fixed, *top, fams, true);  // with σ of the intensities
+      const double bonus = prior_continues(c.s, top->sol) ? c.s.prior->bonus : 0.0;
+      top->sol.score = reference_bic - (top->sol.bic - bonus);
+      best.push_back(std::move(*top));
+    }
   }
   std::sort(best.begin(), best.end(),
-            [](const LatticeSolution& a, const LatticeSolution& b) { return a.score > b.score; });
+            [](const Candidate& a, const Candidate& b) { return a.sol.score > b.sol.score; });
   return best;
 }
 
@@ -555,78 +789,116 @@ bool same_peaks(const LatticeSolution& a, const LatticeSolution& b) {
 
 }  // namespace
 
-double DetectionLimit::area(double at_q, double fwhm) const {
-  if (q.size() < 2) return 0;
-  const double w = std::max(fwhm, 1e-9);
-  auto lo = std::lower_bound(q.begin(), q.end(), at_q - w) - q.begin();
-  auto hi = std::upper_bound(q.begin(), q.end(), at_q + w) - q.begin();
-  if (hi - lo < 2) {
-    lo = std::max<long>(0, lo - 1);
-    hi = std::min<long>(static_cast<long>(q.size()), hi + 1);
-  }
-  double s2 = 0;
-  for (auto i = lo; i < hi; ++i) s2 += sigma[i] * sigma[i];
-  const double sigma_local = std::sqrt(s2 / std::max<long>(1, hi - lo));
-  const double dq = (q.back() - q.front()) / (q.size() - 1);
-  // Matched-filter SNR of a Gaussian of area A and std g sampled every dq: A / (σ √(2√π g dq)).
-  const double g = w / 2.3548;
-  return threshold * sigma_local * std::sqrt(2.0 * std::sqrt(std::numbers::pi) * g * dq);
-}
-
-LatticeSolution refine_lattice(const std::vector<Peak>& peaks, const DetectionLimit& limit,
+LatticeSolution refine_lattice(const FlatCurve& curve, const std::vector<Peak>& peaks,
                                const IndexSettings& settings, Lattice lattice, double a_nm, double c_nm) {
+  LatticeSolution none;
+  none.lattice = lattice;
+  if (peaks.empty()) return none;
   const auto u = peak_weights(peaks);
-  const auto c = make_context(peaks, limit, settings, u);
+  auto c = make_context(peaks, settings, u);
+  c.curve = &curve;
+  const WholePattern wp(curve, peaks, settings.whole);
+  const auto fams = family_table(lattice);
   const double A = 1.0 / (a_nm * a_nm);
   double C = 0;
   if (has_c_axis(lattice)) C = c_nm > 0 ? 1.0 / (c_nm * c_nm) : A / (kIdealHcpCOverA * kIdealHcpCOverA);
-  return evaluate(c, lattice, family_table(lattice), A, C);
+  auto cand = refine_on_peaks(c, lattice, fams, A, C);
+  if (!cand) return none;
+  check_whole(c, wp, Fixed{}, *cand, fams, true);
+  cand->sol.score = no_lattice_bic(c, wp) - cand->sol.bic;
+  return cand->sol;
 }
 
-IndexResult index_peaks(const std::vector<Peak>& peaks, const DetectionLimit& limit, const IndexSettings& s) {
+IndexResult index_pattern(const FlatCurve& curve, const std::vector<Peak>& peaks, const IndexSettings& s) {
   IndexResult result;
-  if (peaks.size() < 2) {
-    result.reason =
-        peaks.empty() ? "no significant peaks" : "one significant peak: no lattice can be determined";
+  if (peaks.empty()) {
+    result.reason = "no significant peaks";
     return result;
   }
+  if (peaks.size() == 1) {
+    result.reason = fmt::format("one significant peak (q = {:.4f} nm⁻¹, d = {:.3f} nm): one peak does not define a lattice",
+                                peaks[0].q, 2 * std::numbers::pi / peaks[0].q);
+    return result;
+  }
+  const WholePattern wp(curve, peaks, s.whole);
   const auto u = peak_weights(peaks);
   std::vector<std::vector<ReflectionFamily>> tables(static_cast<int>(Lattice::none) + 1);
   for (Lattice l : s.lattices)
     if (l != Lattice::none) tables[static_cast<int>(l)] = family_table(l);
-  auto ctx = make_context(peaks, limit, s, u);
+  auto ctx = make_context(peaks, s, u);
   ctx.tables = &tables;
-  auto all = solve_all(ctx);
-  result.per_lattice = all;
+  ctx.curve = &curve;
+  result.no_lattice_bic = no_lattice_bic(ctx, wp);
+  result.bic_scale = wp.scale();
+  auto all = solve_all(ctx, wp, Fixed{}, result.no_lattice_bic);
+  for (const auto& cand : all) result.per_lattice.push_back(cand.sol);
   if (all.empty()) {
-    result.reason = fmt::format("no lattice explains enough of the {} peaks", peaks.size());
+    result.reason = fmt::format("no lattice puts its reflections on two or more of the {} peaks", peaks.size());
     return result;
   }
-  const auto& first = all.front();
-  const bool first_ok = first.score >= s.min_score && first.explained_fraction >= s.min_explained;
-
-  // A second phase among the peaks the first leaves unexplained (fcc + lamellar during a transition).
-  std::optional<LatticeSolution> second;
-  if (s.mixtures && first.score >= s.min_score && first.explained_fraction >= 0.3) {
-    std::vector<double> u2 = u;
-    for (const auto& a : first.assignments) u2[a.peak] = 0;
-    int left = 0;
-    for (double v : u2) left += v > 0;
-    if (left >= 2) {
-      auto ctx2 = make_context(peaks, limit, s, u2);
-      ctx2.tables = &tables;
-      auto rest = solve_all(ctx2);
-      if (!rest.empty() && rest.front().score >= s.min_score) {
-        const double combined =
-            first.explained_fraction + rest.front().explained_fraction * ctx2.u_total / ctx.u_total;
-        if (combined >= s.min_explained && rest.front().explained_fraction >= 0.5) second = rest.front();
+  // The decision rests on the structure-factor intensity explained, then on the evidence: a solution
+  // carrying min_extra_explained less of the peak intensity than another evident one gives way to it
+  // (a free c/a or a dense line list can score by picking up weak peaks while leaving a strong one).
+  // And a lattice with a second constant (hcp, hex3d) that only adds peaks to what a one-constant
+  // lattice explains must add that much intensity too.
+  std::optional<LatticeSolution> demoted;
+  for (bool changed = true; changed && all.size() > 1;) {
+    changed = false;
+    const auto& top = all.front().sol;
+    for (std::size_t k = 1; k < all.size(); ++k) {
+      const auto& other = all[k].sol;
+      if (other.score < s.min_evidence) continue;
+      bool prefer = other.explained_fraction >= top.explained_fraction + s.min_extra_explained;
+      if (!prefer && free_parameters(top.lattice) == 2 && free_parameters(other.lattice) == 1 &&
+          other.assignments.size() < top.assignments.size() &&
+          top.explained_fraction < other.explained_fraction + s.min_extra_explained) {
+        bool nested = true;
+        for (const auto& x : other.assignments) {
+          bool in = false;
+          for (const auto& y : top.assignments) in = in || y.peak == x.peak;
+          nested = nested && in;
+        }
+        prefer = nested;
+      }
+      if (prefer) {
+        if (!demoted) demoted = top;
+        std::rotate(all.begin(), all.begin() + static_cast<long>(k), all.begin() + static_cast<long>(k) + 1);
+        changed = true;
+        break;
       }
     }
   }
-  if (!first_ok && !second) {
-    result.reason = fmt::format(
-        "best hypothesis ({}, a = {:.3f} nm) explains {}/{} peaks with score {:.1f}: not a superlattice",
-        lattice_name(first.lattice), first.a_nm, first.matched, first.observed, first.score);
+  const auto& first = all.front().sol;
+  const bool evident = first.score >= s.min_evidence;
+
+  // A second phase among the peaks the first leaves unexplained (fcc + lamellar during a transition).
+  std::optional<LatticeSolution> second;
+  if (s.mixtures && evident && first.unexplained.size() >= 2) {
+    std::vector<double> u2 = u;
+    Fixed fixed;
+    fixed.explained.assign(peaks.size(), false);
+    for (const auto& a : first.assignments) u2[a.peak] = 0, fixed.explained[a.peak] = true;
+    fixed.profiles = all.front().profiles;
+    fixed.parameters = all.front().width_parameters;
+    fixed.position_cost += constants_cost(ctx, all.front());
+    for (const auto& pr : fixed.profiles) fixed.parameters += pr.q >= s.q_min && pr.q <= s.q_max;
+    for (const auto& a : first.assignments) fixed.position_cost += std::pow((peaks[a.peak].q - a.q_calc) / ctx.sigma_tot[a.peak], 2);
+    auto ctx2 = make_context(peaks, s, u2);
+    ctx2.tables = &tables;
+    ctx2.curve = &curve;
+    auto rest = solve_all(ctx2, wp, fixed, first.bic);
+    if (!rest.empty() && rest.front().sol.score >= s.min_evidence &&
+        first.explained_fraction + rest.front().sol.explained_fraction >= s.min_explained)
+      second = rest.front().sol;
+  }
+  if (!evident || (first.explained_fraction < s.min_explained && !second)) {
+    std::string why = !evident ? fmt::format("its evidence over free peaks is ΔBIC = {:.1f} (< {:.0f})", first.score, s.min_evidence)
+                               : fmt::format("it carries {:.0f} % of the peak intensity (< {:.0f} %)",
+                                             100 * first.explained_fraction, 100 * s.min_explained);
+    result.reason = fmt::format("best candidate {} a = {:.3f} nm explains {} of {} peaks, {:.0f} % of the peak intensity, but {}: no lattice",
+                                lattice_name(first.lattice), first.a_nm, first.matched, peaks.size(),
+                                100 * first.explained_fraction, why);
+    result.runner_up = first;
     return result;
   }
   result.lattice = first.lattice;
@@ -634,25 +906,30 @@ IndexResult index_peaks(const std::vector<Peak>& peaks, const DetectionLimit& li
   result.phases.push_back(first);
   if (second) result.phases.push_back(*second);
   for (std::size_t k = 1; k < all.size(); ++k)
-    if (all[k].lattice != first.lattice) {
-      result.runner_up = all[k];
+    if (all[k].sol.lattice != first.lattice) {
+      result.runner_up = all[k].sol;
       break;
     }
 
   // Ambiguities (SAXS_INDEXING.md §1.2).
-  std::vector<std::string> notes;
-  if (result.runner_up && first.score - result.runner_up->score < s.ambiguity_margin)
-    notes.push_back(fmt::format("{} and {} explain the peaks almost equally well (score {:.1f} vs {:.1f})",
+  std::vector<std::string> notes, notes_only;
+  if (demoted)
+    notes_only.push_back(fmt::format(
+        "{} a = {:.3f} nm{} scores higher (ΔBIC {:.1f}) but carries {:.0f} % of the peak intensity against {:.0f} %",
+        lattice_name(demoted->lattice), demoted->a_nm,
+        demoted->c_nm > 0 ? fmt::format(", c = {:.3f} nm", demoted->c_nm) : std::string(),
+        demoted->score - first.score, 100 * demoted->explained_fraction, 100 * first.explained_fraction));
+  if (result.runner_up && !demoted && first.score - result.runner_up->score < s.ambiguity_margin)
+    notes.push_back(fmt::format("{} and {} explain the pattern almost equally well (ΔBIC {:.1f})",
                                 lattice_name(first.lattice), lattice_name(result.runner_up->lattice),
-                                first.score, result.runner_up->score));
+                                first.score - result.runner_up->score));
   if ((first.lattice == Lattice::sc || first.lattice == Lattice::bcc) && first.matched <= 6) {
     const Lattice other = first.lattice == Lattice::sc ? Lattice::bcc : Lattice::sc;
-    for (const auto& sol : all)
+    for (const auto& sol : result.per_lattice)
       if (sol.lattice == other && same_peaks(sol, first)) {
         notes.push_back(
             fmt::format("sc and bcc predict the same peak positions up to the 6th reflection ({} peaks "
-                        "indexed); {} chosen by "
-                        "intensities, the alternative is {} a = {:.3f} nm",
+                        "indexed); {} chosen by the whole-pattern fit, the alternative is {} a = {:.3f} nm",
                         first.matched, lattice_name(first.lattice), lattice_name(other), sol.a_nm));
         if (!result.runner_up || result.runner_up->lattice != other) result.runner_up = sol;
         break;
@@ -670,6 +947,7 @@ IndexResult index_peaks(const std::vector<Peak>& peaks, const DetectionLimit& li
     result.ambiguous = true;
     for (const auto& n : notes) result.ambiguity += (result.ambiguity.empty() ? "" : "; ") + n;
   }
+  for (const auto& n : notes_only) result.notes += (result.notes.empty() ? "" : "; ") + n;
   return result;
 }
 

@@ -102,8 +102,10 @@ void print_summary(const std::string& source, const saxs::SaxsResult& r) {
     if (ph.volume_per_particle_nm3) fmt::print(", V/particle = {:.1f} nm³", *ph.volume_per_particle_nm3);
     if (ph.domain.peaks_used)
       fmt::print(", domain = {:.0f} ± {:.0f} nm", ph.domain.size_nm, ph.domain.size_esd_nm);
-    fmt::print("\n             score {:.1f}, {}/{} peaks indexed, completeness {:.2f}, rms misfit {:.2f} %\n",
-               s.score, s.matched, s.observed, s.completeness, 100 * s.rms_relative);
+    fmt::print(
+        "\n             ΔBIC {:.1f} over free peaks, {}/{} peaks explained, {:.0f} % of the peak intensity, rms "
+        "misfit {:.2f} %\n",
+        s.score, s.matched, s.observed, 100 * s.explained_fraction, 100 * s.rms_relative);
   }
   if (r.index.runner_up)
     fmt::print("  runner-up    {} a = {:.4f} nm{} (score {:.1f})\n",

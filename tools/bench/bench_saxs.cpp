@@ -79,8 +79,8 @@ void BM_IndexingOnly(benchmark::State& state) {
   IndexSettings is;
   is.q_min = r.q_min_inv_nm;
   is.q_max = r.q_max_inv_nm;
-  const DetectionLimit limit{r.q, sigma, 4.0};
-  for (auto _ : state) benchmark::DoNotOptimize(index_peaks(r.peaks, limit, is));
+  const FlatCurve curve{r.q, r.flattened, sigma};
+  for (auto _ : state) benchmark::DoNotOptimize(index_pattern(curve, r.peaks, is));
 }
 BENCHMARK(BM_IndexingOnly)->Unit(benchmark::kMillisecond);
 
