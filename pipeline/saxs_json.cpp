@@ -83,7 +83,10 @@ json saxs_result_json(const saxs::SaxsResult& r, const saxs::SaxsSettings& s) {
   j["scherrer_k"] = s.scherrer_k;
   j["instrument_fwhm_inv_nm"] = s.instrument_fwhm_inv_nm;
   j["score"] = nullable(first ? first->solution.score : 0, found);
+  j["confidence"] = r.index.confidence;
   j["ambiguous"] = r.index.ambiguous;
+  j["notes"] = r.index.notes;
+  j["trimmed"] = r.trimmed;
   j["ambiguity"] = r.index.ambiguity;
   j["runner_up"] = r.index.runner_up ? solution_json(*r.index.runner_up) : json(nullptr);
   j["score_meaning"] = "BIC(free peaks) - BIC(lattice), prior included: the lattice's evidence";

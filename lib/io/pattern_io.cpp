@@ -93,7 +93,61 @@ void write_pattern_text(const std::string& path, const Pattern1D& p, const std::
   fs::rename(tmp, path);
 }
 
+Pattern1D read_pattern_pdh(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw InputError(path, fs::exists(path) ? "cannot open" : "file not found");
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(in, line);) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    lines.push_back(line);
+  }
+  if (lines.size() < 5) throw InputError(path, fmt::format("PDH: {} lines, the header alone has 5", lines.size()));
+  long n = -1;
+  {
+    std::istringstream ss(lines[2]);
+    if (!(ss >> n) || n <= 0)
+      throw InputError(path, "PDH line 3: expected the number of points as its first integer, found '" + lines[2] + "'");
+  }
+  if (static_cast<long>(lines.size()) < 5 + n)
+    throw InputError(path, fmt::format("PDH: header promises {} points, the file has {} lines after it", n,
+                                       lines.size() - 5));
+  Pattern1D p;
+  p.unit = RadialUnit::QInvNm;
+  for (long k = 0; k < n; ++k) {
+    const auto& line = lines[5 + k];
+    std::istringstream ss(line);
+    double q = 0, i = 0, s = 0;
+    if (!(ss >> q >> i)) throw InputError(path, fmt::format("PDH line {}: expected q I σ, found '{}'", 6 + k, line));
+    if (!(ss >> s)) s = 0;
+    if (!std::isfinite(q)) throw InputError(path, fmt::format("PDH line {}: q is not finite", 6 + k));
+    if (s < 0 || std::isnan(s)) throw InputError(path, fmt::format("PDH line {}: negative or NaN σ", 6 + k));
+    p.x.push_back(q);
+    p.intensity.push_back(i);
+    p.sigma.push_back(s);
+  }
+  // The XML footer: <column key="X"> <value key="unit">n_m^-1</value>.
+  for (std::size_t k = 5 + n; k < lines.size(); ++k) {
+    if (lines[k].find("<column key=\"X\"") == std::string::npos) continue;
+    for (std::size_t j = k + 1; j < lines.size() && j < k + 6; ++j) {
+      const auto at = lines[j].find("key=\"unit\">");
+      if (at == std::string::npos) continue;
+      const auto start = at + 11, end = lines[j].find('<', start);
+      const std::string unit = lines[j].substr(start, end == std::string::npos ? std::string::npos : end - start);
+      if (unit == "n_m^-1" || unit == "1/nm")
+        p.unit = RadialUnit::QInvNm;
+      else if (unit == "a^-1" || unit == "A^-1" || unit == "1/A")
+        p.unit = RadialUnit::QInvA;
+      else
+        throw InputError(path, fmt::format("PDH footer line {}: q unit '{}' is not nm^-1 or A^-1", j + 1, unit));
+      break;
+    }
+    break;
+  }
+  return p;
+}
+
 Pattern1D read_pattern_text(const std::string& path, std::optional<RadialUnit> fallback_unit) {
+  if (lower(fs::path(path).extension().string()) == ".pdh") return read_pattern_pdh(path);
   std::ifstream in(path);
   if (!in) throw InputError(path, fs::exists(path) ? "cannot open" : "file not found");
   Pattern1D p;

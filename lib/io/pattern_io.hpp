@@ -18,8 +18,16 @@ void write_pattern_text(const std::string& path, const Pattern1D& pattern,
 
 // Reads 2- or 3-column text (x, I[, σ]); '#' lines are comments. The unit comes from a header
 // naming it (pyFAI's "# ... q_nm^-1", "2th_deg", "q_A^-1", a column header "# q_nm^-1 I sigma"),
-// else from `fallback_unit`; with neither, an InputError asks for --x-unit.
+// else from `fallback_unit`; with neither, an InputError asks for --x-unit. A ".pdh" file is read by
+// read_pattern_pdh.
 Pattern1D read_pattern_text(const std::string& path, std::optional<RadialUnit> fallback_unit = std::nullopt);
+
+// Reads an Anton Paar PDH file (SAXSquant/SAXSess): a title line, a keyword line, a line of 8 integers
+// (the first the number of points), two lines of 5 reals (the fifth of the first is λ in nm), then
+// N rows "q I σ" and optionally an XML footer whose column X names the q unit ("n_m^-1" or "a^-1").
+// The q unit defaults to nm⁻¹, as SAXSquant writes it. Malformed files are an InputError naming the
+// line.
+Pattern1D read_pattern_pdh(const std::string& path);
 
 // Parses a unit name: q_nm^-1 (also "q_nm-1", "nm^-1"), q_A^-1, 2th_deg, d_A, r_mm.
 RadialUnit parse_radial_unit(const std::string& name);

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <numbers>
 #include <cstdio>
+#include <functional>
 #include <cstdlib>
 #include <numeric>
 
@@ -26,6 +27,43 @@ std::vector<double> moving_average(const std::vector<double>& v, int half) {
     out[i] = (prefix[hi + 1] - prefix[lo]) / (hi - lo + 1);
   }
   return out;
+}
+
+// Cuts the beamstop's shadow and penumbra at low q (a pattern whose intensity climbs from its first
+// point to a maximum more than 3× higher within the first tenth of the points and stays up) and the detector edge at high q (the intensity
+// falling below a third of the median of the last fifth), with a margin of 2 % of the points beyond
+// each cut: an instrument's edges, not the sample.
+void trim_to_usable_range(std::vector<double>& q, std::vector<double>& intensity, std::vector<double>& sigma,
+                          std::string& note) {
+  const std::size_t n = q.size();
+  if (n < 50) return;
+  const auto smooth = moving_average(intensity, 2);
+  const std::size_t margin = std::max<std::size_t>(3, n / 50);
+  std::size_t lo = 0, hi = n;
+  const std::size_t first = std::max<std::size_t>(1, n / 10);
+  const std::size_t peak = std::max_element(smooth.begin(), smooth.begin() + first) - smooth.begin();
+  // Only a pattern that starts by rising: SAXS falls with q, a Bragg peak near the beamstop does not
+  // make the first points climb.
+  // and stays up after its maximum (an edge, where a Bragg peak falls back to the diffuse level).
+  const bool rising = smooth[std::min(margin, n - 1)] > smooth[0];
+  std::vector<double> after(smooth.begin() + static_cast<long>(first), smooth.begin() + static_cast<long>(2 * first));
+  std::nth_element(after.begin(), after.begin() + after.size() / 2, after.end());
+  const bool stays_up = after[after.size() / 2] > 3 * std::max(smooth[0], 0.0);
+  if (rising && stays_up && peak > 0 && smooth[peak] > 3 * std::max(smooth[0], 0.0)) lo = std::min(n, peak + margin);
+  std::vector<double> tail(smooth.end() - static_cast<long>(n / 5), smooth.end());
+  std::nth_element(tail.begin(), tail.begin() + tail.size() / 2, tail.end());
+  const double level = tail[tail.size() / 2];
+  if (level > 0) {
+    std::size_t k = n;
+    while (k > lo + 1 && smooth[k - 1] < level / 3) --k;
+    if (k < n) hi = k > margin ? k - margin : 0;
+  }
+  if (lo == 0 && hi == n) return;
+  if (hi <= lo + 20) return;  // nothing sensible left: keep it all and let the analysis say so
+  note = fmt::format("q {:.4g}–{:.4g} used: {} points cut at low q (beamstop), {} at high q (detector edge)",
+                     q[lo], q[hi - 1], lo, n - hi);
+  auto cut = [&](std::vector<double>& v) { v = std::vector<double>(v.begin() + static_cast<long>(lo), v.begin() + static_cast<long>(hi)); };
+  cut(q), cut(intensity), cut(sigma);
 }
 
 }  // namespace
@@ -84,6 +122,27 @@ SaxsResult analyse_saxs(const Pattern1D& input, const SaxsSettings& settings) {
   if (!pattern.sigma.empty() && pattern.sigma.size() != n_in)
     throw InputError(kSource, fmt::format("{} q values but {} σ values", n_in, pattern.sigma.size()));
 
+  // q must increase (a pattern written high q first is read backwards); a q axis that goes back and
+  // forth is a corrupted or concatenated file, not something to sort silently.
+  {
+    std::vector<double> finite_q;
+    for (double q : pattern.x)
+      if (std::isfinite(q)) finite_q.push_back(q);
+    const bool increasing = std::adjacent_find(finite_q.begin(), finite_q.end(), std::greater_equal<>()) == finite_q.end();
+    const bool decreasing = std::adjacent_find(finite_q.begin(), finite_q.end(), std::less_equal<>()) == finite_q.end();
+    if (!increasing && !decreasing) {
+      std::size_t k = 1;
+      while (k < finite_q.size() && finite_q[k] > finite_q[k - 1]) ++k;
+      throw InputError(kSource, fmt::format("q does not increase: point {} (q = {:g}) follows q = {:g}", k + 1,
+                                            finite_q[k], finite_q[k - 1]));
+    }
+  }
+  {
+    const std::size_t bad = std::count_if(pattern.intensity.begin(), pattern.intensity.end(),
+                                          [](double v) { return !std::isfinite(v); });
+    if (bad == n_in && n_in > 0)
+      throw InputError(kSource, fmt::format("all {} intensities are NaN or infinite", n_in));
+  }
   // Points inside the q range, finite, sorted by q.
   std::vector<std::size_t> order;
   for (std::size_t i = 0; i < n_in; ++i) {
@@ -106,7 +165,12 @@ SaxsResult analyse_saxs(const Pattern1D& input, const SaxsSettings& settings) {
     intensity.push_back(pattern.intensity[i]);
     sigma.push_back(pattern.sigma.empty() ? 0.0 : pattern.sigma[i]);
   }
+  trim_to_usable_range(q, intensity, sigma, r.trimmed);
   const std::size_t n = q.size();
+  if (n < settings.min_points)
+    throw InputError(kSource, fmt::format("{} usable points after cutting the beamstop shadow and detector edge; "
+                                          "indexing needs at least {}",
+                                          n, settings.min_points));
   r.q_min_inv_nm = q.front();
   r.q_max_inv_nm = q.back();
   if (!(r.q_max_inv_nm > r.q_min_inv_nm)) throw InputError(kSource, "all points at one q");

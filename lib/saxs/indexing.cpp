@@ -535,7 +535,7 @@ double unseen_line_cost(const Context& c, const Candidate& cand, const ModelFit&
   }
   if (n == 0) return 0;
   double beta = 0, kappa = sy / sw;
-  if (n >= 3 && sw * sxx - sx * sx > 1e-12 * sw * sxx) {
+  if (n >= 2 && sw * sxx - sx * sx > 1e-12 * sw * sxx) {
     beta = std::max(0.0, -(sw * sxy - sx * sy) / (sw * sxx - sx * sx));
     kappa = (sy + beta * sx) / sw;
   }
@@ -632,6 +632,15 @@ void check_whole(const Context& c, const WholePattern& wp, const Fixed& fixed, C
     const double z = (c.peaks[i].q - cand.lines[j].q) / c.sigma_tot[i];
     position_cost += z * z;
   }
+  // Which of its K lines the N explained peaks sit on is one choice among C(K, N): a dense line list
+  // (a large cell, a free c/a) explains positions by chance that often. K counts the lines that would
+  // have been seen (the explained ones and the visibility of the unseen ones).
+  int explained = 0;
+  for (std::size_t i = 0; i < cand.line_of.size(); ++i) explained += !free[i] && cand.line_of[i] >= 0;
+  const double lines_seeable = explained + unseen;
+  const double assignment_cost = 2 * (std::lgamma(lines_seeable + 1.0) - std::lgamma(explained + 1.0) -
+                                      std::lgamma(lines_seeable - explained + 1.0));
+  position_cost += assignment_cost;
   const int k = fixed.parameters + cand.width_parameters + line_parameters + 2 * fit.positive_free;
   sol.bic = wp.bic(fit, k) + unseen * std::log(static_cast<double>(std::max<std::size_t>(wp.points(), 2))) +
             position_cost + fixed.position_cost + constants_cost(c, cand);
@@ -689,11 +698,12 @@ bool prior_continues(const IndexSettings& s, const LatticeSolution& sol) {
 }
 
 // Whether a checked candidate may stand as a lattice at all: enough explained peaks (one more than
-// constants), and, on ≤ 3 peaks, peaks sharp enough not to be a liquid's broad correlation peaks.
+// constants), and, on at most two more than constants, peaks sharp enough not to be a liquid's broad
+// correlation peaks.
 bool admissible(const Context& c, const LatticeSolution& sol) {
   if (sol.matched < free_parameters(sol.lattice) + 1) return false;
   if (sol.explained_fraction < c.s.min_phase_explained) return false;
-  if (sol.matched <= 3) {
+  if (sol.matched <= free_parameters(sol.lattice) + 2) {
     std::vector<double> rel;
     for (const auto& a : sol.assignments) rel.push_back(c.peaks[a.peak].fwhm / c.peaks[a.peak].q);
     if (median(rel) > c.s.max_relative_fwhm_few_peaks) return false;
@@ -869,7 +879,15 @@ IndexResult index_pattern(const FlatCurve& curve, const std::vector<Peak>& peaks
     }
   }
   const auto& first = all.front().sol;
-  const bool evident = first.score >= s.min_evidence;
+  // Weak evidence stands only on sharp peaks: a liquid's broad correlation peaks can sit near lattice
+  // ratios by chance.
+  bool sharp = true;
+  if (first.score < s.strong_evidence) {
+    std::vector<double> rel;
+    for (const auto& a : first.assignments) rel.push_back(peaks[a.peak].fwhm / peaks[a.peak].q);
+    sharp = median(rel) <= s.max_relative_fwhm_few_peaks;
+  }
+  const bool evident = first.score >= s.min_evidence && sharp;
 
   // A second phase among the peaks the first leaves unexplained (fcc + lamellar during a transition).
   std::optional<LatticeSolution> second;
@@ -892,7 +910,8 @@ IndexResult index_pattern(const FlatCurve& curve, const std::vector<Peak>& peaks
       second = rest.front().sol;
   }
   if (!evident || (first.explained_fraction < s.min_explained && !second)) {
-    std::string why = !evident ? fmt::format("its evidence over free peaks is ΔBIC = {:.1f} (< {:.0f})", first.score, s.min_evidence)
+    std::string why = !sharp ? fmt::format("its evidence over free peaks is weak (ΔBIC = {:.1f}) and its peaks are broad (a liquid's correlation peaks?)", first.score)
+                      : !evident ? fmt::format("its evidence over free peaks is ΔBIC = {:.1f} (< {:.0f})", first.score, s.min_evidence)
                                : fmt::format("it carries {:.0f} % of the peak intensity (< {:.0f} %)",
                                              100 * first.explained_fraction, 100 * s.min_explained);
     result.reason = fmt::format("best candidate {} a = {:.3f} nm explains {} of {} peaks, {:.0f} % of the peak intensity, but {}: no lattice",
@@ -902,6 +921,7 @@ IndexResult index_pattern(const FlatCurve& curve, const std::vector<Peak>& peaks
     return result;
   }
   result.lattice = first.lattice;
+  result.confidence = first.score >= 10 ? "very strong" : first.score >= s.strong_evidence ? "strong" : "weak";
   result.best = first;
   result.phases.push_back(first);
   if (second) result.phases.push_back(*second);

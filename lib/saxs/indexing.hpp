@@ -9,7 +9,8 @@
 //    peaks it explains, free non-negative intensities, and free peaks for the peaks it leaves
 //    unexplained. BIC = χ²/s² + k ln n with k = constants + width law + positive intensities + 3 per
 //    free peak. "No lattice" is every peak free.
-// 3. Decision: the lattice of lowest BIC, if it beats "no lattice" by min_evidence, explains at least
+// 3. Decision: the lattice of lowest BIC, if it beats "no lattice" by min_evidence (positive evidence,
+//    reported as weak below strong_evidence: two orders rarely give more), explains at least
 //    constants + 1 peaks and at least min_explained of the fitted peak intensity (the strong peaks, not
 //    the number of bumps); "ambiguous" when another lattice is within ambiguity_margin; a second phase
 //    when the peaks the first leaves unexplained are a lattice of their own that lowers the BIC again.
@@ -47,15 +48,16 @@ struct IndexSettings {
   double hcp_c_over_a_min = 1.50, hcp_c_over_a_max = 1.78;
   double hex3d_c_over_a_min = 0.4, hex3d_c_over_a_max = 8.0;
   // BIC units. 6 is "strong" evidence on the scale of Kass & Raftery, J. Am. Stat. Assoc. 90 (1995) 773.
-  double min_evidence = 6.0;      // a lattice must beat "no lattice" by this
+  double min_evidence = 2.0;      // a lattice must beat "no lattice" by this ("positive")
+  double strong_evidence = 6.0;   // below this the answer is reported as weak ("strong" above)
   double ambiguity_margin = 4.0;  // two lattices closer than this are not told apart
   double min_explained = 0.5;        // share of the fitted peak intensity the lattice(s) must carry
   double min_phase_explained = 0.3;  // … and each phase on its own
   // A lattice with a second constant (hcp, hex3d) must carry this much more of the peak intensity than
   // the best one-constant lattice to be preferred to it.
   double min_extra_explained = 0.05;
-  // A solution resting on ≤ 3 peaks must have them sharper than this (median FWHM/q): liquid-like
-  // order gives 2–3 broad peaks in nearly lamellar ratios.
+  // A solution resting on at most constants + 2 peaks, or with weak evidence, must have them sharper
+  // than this (median FWHM/q): liquid-like order gives 2–4 broad peaks in nearly lattice-like ratios.
   double max_relative_fwhm_few_peaks = 0.12;
   double detection_snr = 4.0;  // significance at which the peak search finds a peak (for unseen lines)
   bool mixtures = true;
@@ -100,6 +102,9 @@ struct IndexResult {
   std::optional<LatticeSolution> runner_up;  // best solution of another lattice type
   bool ambiguous = false;
   std::string ambiguity;
+  // How strongly the data prefer the lattice to free peaks: "weak" (ΔBIC 2–6), "strong" (6–10),
+  // "very strong" (> 10), after Kass & Raftery (1995); empty for none.
+  std::string confidence;
   std::vector<LatticeSolution> phases;       // best first; a second for a two-phase pattern
   std::vector<LatticeSolution> per_lattice;  // best solution of every lattice tried, by BIC
   double no_lattice_bic = 0;                 // the free-peak model

@@ -96,6 +96,7 @@ void print_summary(const std::string& source, const saxs::SaxsResult& r) {
     const auto& s = ph.solution;
     fmt::print("  {} {:<8} a = {:.4f} ± {:.4f} nm", k == 0 ? "lattice  " : "2nd phase",
                saxs::lattice_name(s.lattice), s.a_nm, s.a_esd_nm);
+    if (k == 0) fmt::print(" ({} evidence)", r.index.confidence);
     if (saxs::has_c_axis(s.lattice))
       fmt::print(", c = {:.4f} ± {:.4f} nm (c/a {:.3f})", s.c_nm, s.c_esd_nm, s.c_nm / s.a_nm);
     fmt::print("\n             d_nn = {:.4f} nm", ph.d_nn_nm);
@@ -113,6 +114,8 @@ void print_summary(const std::string& source, const saxs::SaxsResult& r) {
                r.index.runner_up->c_nm > 0 ? fmt::format(", c = {:.4f} nm", r.index.runner_up->c_nm) : "",
                r.index.runner_up->score);
   if (r.index.ambiguous) fmt::print("  AMBIGUOUS    {}\n", r.index.ambiguity);
+  if (!r.index.notes.empty()) fmt::print("  note         {}\n", r.index.notes);
+  if (!r.trimmed.empty()) fmt::print("  range        {}\n", r.trimmed);
   fmt::print("\n  {:>9} {:>9} {:>8} {:>8} {:>10} {:>7}  {}\n", "q/nm⁻¹", "σ(q)", "d/nm", "FWHM", "area",
              "SNR", "hkl");
   for (std::size_t i = 0; i < r.peaks.size(); ++i) {
