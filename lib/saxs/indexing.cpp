@@ -6,6 +6,7 @@
 #include <array>
 #include <cmath>
 #include <numbers>
+#include <Eigen/Dense>
 #include <cstdlib>
 #include <unordered_set>
 
@@ -34,10 +35,12 @@ struct Context {
   int n_obs = 0;
   const std::vector<std::vector<ReflectionFamily>>* tables = nullptr;  // per Lattice value
   const FlatCurve* curve = nullptr;
+  const WholePattern* whole = nullptr;
+  double min_explained = 0;  // share of the fitted peak intensity a phase must carry to stand
 };
 
 Context make_context(const std::vector<Peak>& peaks, const IndexSettings& s, const std::vector<double>& u) {
-  Context c{peaks, s, u, {}, {}, 0, 1, 0, 0, nullptr, nullptr};
+  Context c{peaks, s, u, {}, {}, 0, 1, 0, 0, nullptr, nullptr, nullptr};
   std::vector<double> widths;
   for (std::size_t i = 0; i < peaks.size(); ++i) {
     const auto& p = peaks[i];
@@ -330,6 +333,13 @@ std::vector<std::pair<double, double>> pair_candidates(const Context& c, Lattice
   g2.erase(std::unique(g2.begin(), g2.end(), [](double a, double b) { return std::abs(a - b) < 1e-9; }),
            g2.end());
   if (static_cast<int>(g2.size()) > c.s.pair_lines) g2.resize(c.s.pair_lines);
+  // The most significant peak alone as each of the first three reflections: a second order too weak for
+  // the blind search can still be seen where the lattice puts it.
+  if (!seeds.empty())
+    for (std::size_t m = 0; m < g2.size() && m < 3; ++m) {
+      const double A = std::pow(c.peaks[seeds[0]].q / kTwoPi, 2) / g2[m];
+      out.push_back({A, lattice == Lattice::hcp ? A / rho2 : 0.0});
+    }
   // hcp's ratios move with c/a: its tolerance is widened by the c/a range.
   const double extra = lattice == Lattice::hcp ? 0.03 : 0.0;
   for (std::size_t ii = 0; ii < seeds.size(); ++ii)
@@ -361,7 +371,8 @@ struct Candidate {
   std::vector<Profile> profiles;
   std::vector<int> profile_line;  // line of each profile
   int width_parameters = 0;
-  int unseen_lines = 0;  // lines inside the pattern no peak was found at
+  int unseen_lines = 0;    // lines inside the pattern no peak was found at
+  int predicted_seen = 0;  // … of which significant where the lattice puts them
 };
 
 std::optional<Candidate> refine_on_peaks(const Context& c, Lattice lattice,
@@ -402,7 +413,7 @@ std::optional<Candidate> refine_on_peaks(const Context& c, Lattice lattice,
     sol.matched += 1;
   }
   const int np = free_parameters(lattice);
-  if (sol.matched < np + 1) return std::nullopt;
+  if (sol.matched < 1) return std::nullopt;
   // Chance: a peak lands within its tolerance of one of the K lines in range with probability
   // ≈ K · 2·tol / Δq.
   int in_range = 0;
@@ -430,6 +441,57 @@ std::string line_label(const Line& l, const std::vector<ReflectionFamily>& fams)
   std::string hkl;
   for (int f : l.families) hkl += (hkl.empty() ? "" : "/") + fams[f].hkl;
   return hkl;
+}
+
+// Intensities of a lattice's lines ∝ Σ m|F|²/q² · exp(κ − βq²): β ≥ 0 (Debye–Waller and disorder
+// damping, and the fall of the form factor) fitted to the lines seen, given as (q, intensity/weight).
+struct IntensityTrend {
+  double kappa = 0, beta = 0;
+  int n = 0;
+};
+
+IntensityTrend intensity_trend(const std::vector<std::pair<double, double>>& seen) {
+  IntensityTrend t;
+  double sw = 0, sx = 0, sy = 0, sxx = 0, sxy = 0;
+  for (const auto& [q, ratio] : seen) {
+    if (!(ratio > 0)) continue;
+    const double x = q * q, y = std::log(ratio);
+    sw += 1, sx += x, sy += y, sxx += x * x, sxy += x * y, ++t.n;
+  }
+  if (t.n == 0) return t;
+  t.kappa = sy / sw;
+  if (t.n >= 2 && sw * sxx - sx * sx > 1e-12 * sw * sxx) {
+    t.beta = std::max(0.0, -(sw * sxy - sx * sy) / (sw * sxx - sx * sx));
+    t.kappa = (sy + t.beta * sx) / sw;
+  }
+  return t;
+}
+
+// A line's intensity may fall this far below its trend before it no longer counts as that line
+// (e^(3 × 0.7): three times the scatter of ln I about the trend in superlattice patterns).
+constexpr double kIntensityTolerance = 8.0;
+
+// Significance A/σ(A) of a pseudo-Voigt of the given shape at q on the flattened curve, fitted with a
+// local straight baseline over ± 2.5 FWHM, weighted as the whole-pattern fits are (so structure no
+// peak describes, fringes or parasitic wiggles, does not make a line significant).
+double local_significance(const Context& c, double q, double fwhm, double eta, double* amplitude = nullptr) {
+  const auto& cq = c.curve->q;
+  const auto lo = std::lower_bound(cq.begin(), cq.end(), q - 2.5 * fwhm) - cq.begin();
+  const auto hi = std::upper_bound(cq.begin(), cq.end(), q + 2.5 * fwhm) - cq.begin();
+  if (hi - lo < 6) return 0;
+  Eigen::Matrix3d m = Eigen::Matrix3d::Zero();
+  Eigen::Vector3d b = Eigen::Vector3d::Zero();
+  for (auto i = lo; i < hi; ++i) {
+    const double w = c.whole->weights()[i];
+    const Eigen::Vector3d f(pseudo_voigt(cq[i] - q, fwhm, eta), 1.0, cq[i] - q);
+    m += w * f * f.transpose();
+    b += w * f * c.curve->y[i];
+  }
+  const Eigen::Matrix3d inv = m.inverse();
+  if (!inv.allFinite() || !(inv(0, 0) > 0)) return 0;
+  const Eigen::Vector3d x = inv * b;
+  if (amplitude) *amplitude = x(0);
+  return x(0) / std::sqrt(inv(0, 0));
 }
 
 // The width law FWHM² = W₀² + (W₁q)² through the explained peaks (weighted, both terms ≥ 0), and the
@@ -460,11 +522,17 @@ void build_profiles(const Context& c, Candidate& cand, const std::vector<Reflect
     }
   }
   const double eta = eta_w > 0 ? eta_sum / eta_w : 0.3;
+  std::vector<std::pair<double, double>> seen;  // q, area / (Σ m|F|²/q²)
+  for (std::size_t i = 0; i < cand.line_of.size(); ++i)
+    if (cand.line_of[i] >= 0 && c.peaks[i].area > 0 && cand.lines[cand.line_of[i]].weight > 0)
+      seen.push_back({c.peaks[i].q, c.peaks[i].area / cand.lines[cand.line_of[i]].weight});
+  const IntensityTrend trend = intensity_trend(seen);
   cand.sol.fwhm0 = std::sqrt(w0sq);
   cand.sol.fwhm1 = std::sqrt(w1sq);
   cand.profiles.clear();
   cand.profile_line.clear();
   cand.unseen_lines = 0;
+  cand.predicted_seen = 0;
   for (std::size_t j = 0; j < cand.lines.size(); ++j) {
     const double q = cand.lines[j].q;
     const double fwhm = std::sqrt(w0sq + w1sq * q * q);
@@ -478,6 +546,22 @@ void build_profiles(const Context& c, Candidate& cand, const std::vector<Reflect
     for (std::size_t i = 0; i < cand.line_of.size(); ++i)
       if (cand.line_of[i] == static_cast<int>(j)) peak = static_cast<int>(i);
     if (peak < 0) {
+      // A weak reflection the blind search missed but the lattice predicts: significant at its computed
+      // place (no look-elsewhere there), it is fitted and counts as seen.
+      // With two or more lines seen, its intensity must also be within a factor kIntensityTolerance of
+      // what their structure-factor trend predicts (a supercell's extra lines on weak wiggles are not).
+      double amplitude = 0;
+      const bool significant = q > c.s.q_min + fwhm && q < c.s.q_max - fwhm &&
+                               local_significance(c, q, fwhm, eta, &amplitude) >= c.s.predicted_line_snr;
+      const double expected = trend.n >= 2 ? std::exp(trend.kappa - trend.beta * q * q) * cand.lines[j].weight : 0.0;
+      if (significant && amplitude * kIntensityTolerance >= expected) {
+        for (int f : cand.lines[j].families) {
+          cand.profiles.push_back({kTwoPi * std::sqrt(fams[f].x * cand.A + fams[f].y * cand.C), fwhm, eta});
+          cand.profile_line.push_back(static_cast<int>(j));
+        }
+        cand.predicted_seen += 1;
+        continue;
+      }
       cand.unseen_lines += q >= c.s.q_min && q <= c.s.q_max;
       continue;
     }
@@ -522,34 +606,44 @@ double detection_area(const Context& c, double q, double fwhm) {
 // I ∝ Σ m|F|²/q² · exp(κ − βq²) (β ≥ 0: Debye–Waller and disorder damping, fitted to the Le Bail
 // intensities), against the detection limit there; v = 1 − exp(−(I/I_min − 1)) above it.
 double unseen_line_cost(const Context& c, const Candidate& cand, const ModelFit& fit, std::size_t offset) {
-  double sw = 0, sx = 0, sy = 0, sxx = 0, sxy = 0;
-  int n = 0;
   std::vector<double> amps(cand.lines.size(), 0.0);
   for (std::size_t m = 0; m < cand.profiles.size(); ++m) amps[cand.profile_line[m]] += fit.amplitude[offset + m];
-  for (std::size_t j = 0; j < cand.lines.size(); ++j) {
-    const double amp = amps[j];
-    const auto& l = cand.lines[j];
-    if (!(amp > 0) || !(l.weight > 0)) continue;
-    const double x = l.q * l.q, y = std::log(amp / l.weight);
-    sw += 1, sx += x, sy += y, sxx += x * x, sxy += x * y, ++n;
-  }
-  if (n == 0) return 0;
-  double beta = 0, kappa = sy / sw;
-  if (n >= 2 && sw * sxx - sx * sx > 1e-12 * sw * sxx) {
-    beta = std::max(0.0, -(sw * sxy - sx * sy) / (sw * sxx - sx * sx));
-    kappa = (sy + beta * sx) / sw;
-  }
+  std::vector<std::pair<double, double>> seen;
+  for (std::size_t j = 0; j < cand.lines.size(); ++j)
+    if (amps[j] > 0 && cand.lines[j].weight > 0) seen.push_back({cand.lines[j].q, amps[j] / cand.lines[j].weight});
+  const IntensityTrend trend = intensity_trend(seen);
+  if (trend.n == 0) return 0;
+  const double kappa = trend.kappa, beta = trend.beta;
   double cost = 0;
   for (std::size_t j = 0; j < cand.lines.size(); ++j) {
     const auto& l = cand.lines[j];
     if (l.q < c.s.q_min || l.q > c.s.q_max) continue;
-    bool seen = false;
-    for (int pl : cand.profile_line) seen = seen || pl == static_cast<int>(j);
-    if (seen) continue;
+    bool fitted = false;
+    for (int pl : cand.profile_line) fitted = fitted || pl == static_cast<int>(j);
+    if (fitted) continue;
     const double fwhm = std::hypot(cand.sol.fwhm0, cand.sol.fwhm1 * l.q);
     const double expected = std::exp(kappa - beta * l.q * l.q) * l.weight;
     const double ratio = expected / detection_area(c, l.q, fwhm);
     cost += 1.0 - std::exp(-std::max(0.0, ratio - 1.0));
+  }
+  return cost;
+}
+
+// The structure-factor test of the Le Bail intensities: each seen line's ln I against the trend
+// Σ m|F|²/q² · exp(κ − βq²) of all seen lines, with a scatter of 0.7 in ln I (form factor, disorder,
+// preferred orientation), each term capped at 3² (one odd line is not a verdict). −2 ln L units.
+double intensity_misfit(const Candidate& cand, const ModelFit& fit, std::size_t offset) {
+  std::vector<double> amps(cand.lines.size(), 0.0);
+  for (std::size_t m = 0; m < cand.profiles.size(); ++m) amps[cand.profile_line[m]] += fit.amplitude[offset + m];
+  std::vector<std::pair<double, double>> seen;
+  for (std::size_t j = 0; j < cand.lines.size(); ++j)
+    if (amps[j] > 0 && cand.lines[j].weight > 0) seen.push_back({cand.lines[j].q, amps[j] / cand.lines[j].weight});
+  const IntensityTrend trend = intensity_trend(seen);
+  if (trend.n < 3) return 0;
+  double cost = 0;
+  for (const auto& [q, ratio] : seen) {
+    const double r = (std::log(ratio) - (trend.kappa - trend.beta * q * q)) / 0.7;
+    cost += std::min(r * r, 9.0);
   }
   return cost;
 }
@@ -606,6 +700,7 @@ void check_whole(const Context& c, const WholePattern& wp, const Fixed& fixed, C
   // dense line list or a supercell can explain anything, and pays for it); a peak it explains costs
   // the misfit z² of its position instead of a free position, width and area.
   const double unseen = unseen_line_cost(c, cand, fit, offset);
+  const double intensity_cost = intensity_misfit(cand, fit, offset);
   // Intensity per line: a merged line's reflections are not told apart and count once.
   std::vector<double> line_amp(cand.lines.size(), 0.0), line_esd(cand.lines.size(), 0.0);
   for (std::size_t m = 0; m < cand.profiles.size(); ++m) {
@@ -637,13 +732,14 @@ void check_whole(const Context& c, const WholePattern& wp, const Fixed& fixed, C
   // have been seen (the explained ones and the visibility of the unseen ones).
   int explained = 0;
   for (std::size_t i = 0; i < cand.line_of.size(); ++i) explained += !free[i] && cand.line_of[i] >= 0;
+  explained += cand.predicted_seen;
   const double lines_seeable = explained + unseen;
   const double assignment_cost = 2 * (std::lgamma(lines_seeable + 1.0) - std::lgamma(explained + 1.0) -
                                       std::lgamma(lines_seeable - explained + 1.0));
   position_cost += assignment_cost;
   const int k = fixed.parameters + cand.width_parameters + line_parameters + 2 * fit.positive_free;
   sol.bic = wp.bic(fit, k) + unseen * std::log(static_cast<double>(std::max<std::size_t>(wp.points(), 2))) +
-            position_cost + fixed.position_cost + constants_cost(c, cand);
+            position_cost + fixed.position_cost + constants_cost(c, cand) + intensity_cost;
   if (std::getenv("ANVIL_SAXS_DEBUG"))
     fmt::print(stderr, "    [{} a={:.4f}] chi2/s2={:.1f} k={} (unseen {:.1f}, lines {}, free {}) pos={:.1f} const={:.1f}\n", lattice_name(sol.lattice), sol.a_nm,
                fit.chi2 / wp.scale(), k, unseen, fit.positive_lines, fit.positive_free, position_cost, constants_cost(c, cand));
@@ -662,6 +758,7 @@ void check_whole(const Context& c, const WholePattern& wp, const Fixed& fixed, C
   sol.assignments.clear();
   sol.unexplained.clear();
   sol.matched = 0;
+  sol.predicted_seen = cand.predicted_seen;
   for (std::size_t i = 0; i < cand.line_of.size(); ++i) {
     if (i < fixed.explained.size() && fixed.explained[i]) continue;
     const int j = cand.line_of[i];
@@ -698,15 +795,17 @@ bool prior_continues(const IndexSettings& s, const LatticeSolution& sol) {
 }
 
 // Whether a checked candidate may stand as a lattice at all: enough explained peaks (one more than
-// constants), and, on at most two more than constants, peaks sharp enough not to be a liquid's broad
-// correlation peaks.
+// constants) and peaks sharp enough not to be a liquid's broad correlation peaks (median FWHM/q ≤ 0.12:
+// Scherrer domains of fewer than about eight periods are no lattice).
 bool admissible(const Context& c, const LatticeSolution& sol) {
-  if (sol.matched < free_parameters(sol.lattice) + 1) return false;
-  if (sol.explained_fraction < c.s.min_phase_explained) return false;
-  if (sol.matched <= free_parameters(sol.lattice) + 2) {
+  // Two peaks the blind search found, at least: a lattice does not rest on one peak and the places it
+  // predicts itself.
+  if (sol.matched < 2 || sol.matched + sol.predicted_seen < free_parameters(sol.lattice) + 1) return false;
+  if (sol.explained_fraction < c.min_explained) return false;
+  {
     std::vector<double> rel;
     for (const auto& a : sol.assignments) rel.push_back(c.peaks[a.peak].fwhm / c.peaks[a.peak].q);
-    if (median(rel) > c.s.max_relative_fwhm_few_peaks) return false;
+    if (median(rel) > c.s.max_relative_fwhm) return false;
   }
   return true;
 }
@@ -807,7 +906,9 @@ LatticeSolution refine_lattice(const FlatCurve& curve, const std::vector<Peak>& 
   const auto u = peak_weights(peaks);
   auto c = make_context(peaks, settings, u);
   c.curve = &curve;
+  c.min_explained = settings.min_phase_explained;
   const WholePattern wp(curve, peaks, settings.whole);
+  c.whole = &wp;
   const auto fams = family_table(lattice);
   const double A = 1.0 / (a_nm * a_nm);
   double C = 0;
@@ -825,11 +926,6 @@ IndexResult index_pattern(const FlatCurve& curve, const std::vector<Peak>& peaks
     result.reason = "no significant peaks";
     return result;
   }
-  if (peaks.size() == 1) {
-    result.reason = fmt::format("one significant peak (q = {:.4f} nm⁻¹, d = {:.3f} nm): one peak does not define a lattice",
-                                peaks[0].q, 2 * std::numbers::pi / peaks[0].q);
-    return result;
-  }
   const WholePattern wp(curve, peaks, s.whole);
   const auto u = peak_weights(peaks);
   std::vector<std::vector<ReflectionFamily>> tables(static_cast<int>(Lattice::none) + 1);
@@ -838,12 +934,17 @@ IndexResult index_pattern(const FlatCurve& curve, const std::vector<Peak>& peaks
   auto ctx = make_context(peaks, s, u);
   ctx.tables = &tables;
   ctx.curve = &curve;
+  ctx.whole = &wp;
+  ctx.min_explained = s.min_phase_explained;
   result.no_lattice_bic = no_lattice_bic(ctx, wp);
   result.bic_scale = wp.scale();
   auto all = solve_all(ctx, wp, Fixed{}, result.no_lattice_bic);
   for (const auto& cand : all) result.per_lattice.push_back(cand.sol);
   if (all.empty()) {
-    result.reason = fmt::format("no lattice puts its reflections on two or more of the {} peaks", peaks.size());
+    result.reason = peaks.size() == 1
+                        ? fmt::format("one significant peak (q = {:.4f} nm⁻¹, d = {:.3f} nm): one peak does not define a lattice",
+                                      peaks[0].q, kTwoPi / peaks[0].q)
+                        : fmt::format("no lattice puts its reflections on two or more of the {} peaks", peaks.size());
     return result;
   }
   // The decision rests on the structure-factor intensity explained, then on the evidence: a solution
@@ -885,7 +986,7 @@ IndexResult index_pattern(const FlatCurve& curve, const std::vector<Peak>& peaks
   if (first.score < s.strong_evidence) {
     std::vector<double> rel;
     for (const auto& a : first.assignments) rel.push_back(peaks[a.peak].fwhm / peaks[a.peak].q);
-    sharp = median(rel) <= s.max_relative_fwhm_few_peaks;
+    sharp = median(rel) <= s.max_relative_fwhm;
   }
   const bool evident = first.score >= s.min_evidence && sharp;
 
@@ -904,6 +1005,9 @@ IndexResult index_pattern(const FlatCurve& curve, const std::vector<Peak>& peaks
     auto ctx2 = make_context(peaks, s, u2);
     ctx2.tables = &tables;
     ctx2.curve = &curve;
+    ctx2.whole = &wp;
+    // A second phase must carry half of what the first leaves.
+    ctx2.min_explained = 0.5 * (1 - first.explained_fraction);
     auto rest = solve_all(ctx2, wp, fixed, first.bic);
     if (!rest.empty() && rest.front().sol.score >= s.min_evidence &&
         first.explained_fraction + rest.front().sol.explained_fraction >= s.min_explained)

@@ -56,10 +56,12 @@ struct IndexSettings {
   // A lattice with a second constant (hcp, hex3d) must carry this much more of the peak intensity than
   // the best one-constant lattice to be preferred to it.
   double min_extra_explained = 0.05;
-  // A solution resting on at most constants + 2 peaks, or with weak evidence, must have them sharper
-  // than this (median FWHM/q): liquid-like order gives 2–4 broad peaks in nearly lattice-like ratios.
-  double max_relative_fwhm_few_peaks = 0.12;
+  // The peaks a lattice explains must be sharper than this (median FWHM/q): liquid-like order gives broad
+  // peaks in nearly lattice-like ratios, and domains of fewer than about eight periods are no lattice.
+  double max_relative_fwhm = 0.12;
   double detection_snr = 4.0;  // significance at which the peak search finds a peak (for unseen lines)
+  // A reflection no peak was found at but significant to this level at its computed place is seen.
+  double predicted_line_snr = 3.0;
   bool mixtures = true;
   WholePatternSettings whole;
   std::optional<LatticePrior> prior;
@@ -86,6 +88,7 @@ struct LatticeSolution {
   double bic = INFINITY;
   double score = -INFINITY;  // evidence: BIC(no lattice) − BIC(this), prior included
   int matched = 0, observed = 0;
+  int predicted_seen = 0;  // reflections the blind search missed, significant where the lattice puts them
   double explained_fraction = 0;  // share of the fitted peak intensity on this lattice's lines
   double rms_relative = 0;        // RMS of (q_obs − q_calc)/q_calc over the explained peaks
   double reduced_chi2 = 0;        // of the peak positions

@@ -57,6 +57,9 @@ class WholePattern {
   // 3 per free peak used).
   double bic(const ModelFit& fit, int parameters) const;
   double scale() const { return s2_; }  // s²
+  // The weights every model is fitted with: 1/σ², σ² raised to the local variance of what the free-peak
+  // model leaves and by the model error.
+  const std::vector<double>& weights() const { return w_; }
   std::size_t points() const { return n_; }
   // σ of the line amplitudes of a fit (from the normal matrix over the positive ones, × s).
   std::vector<double> amplitude_esd(const std::vector<Profile>& lines, const std::vector<bool>& free,

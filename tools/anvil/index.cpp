@@ -12,6 +12,7 @@
 #include "core/error.hpp"
 #include "io/pattern_io.hpp"
 #include "saxs/analysis.hpp"
+#include "saxs/q_calibration.hpp"
 #include "saxs_json.hpp"
 #include "saxs_plot.hpp"
 
@@ -26,6 +27,8 @@ struct IndexArgs {
   std::string pattern, output, plot, lattices, q_unit, dataset = "integrated", form_factor = "none",
                                                        distribution = "schulz";
   std::optional<double> q_min, q_max;
+  std::string calibrate_q;
+  std::optional<double> standard_d;
   std::size_t frame = 0;
   bool all_frames = false;
   double instrument_fwhm = 0, scherrer_k = 0.9, cylinder_length = 20, max_jump = 0.05;
@@ -147,13 +150,49 @@ Pattern1D read_input(const IndexArgs& a, std::size_t frame) {
   return p;
 }
 
+// --calibrate-q STANDARD --standard-d D: the q map from the lamellar standard, printed and returned.
+std::optional<saxs::QCalibration> q_calibration_of(const IndexArgs& a, const saxs::SaxsSettings& settings) {
+  if (a.calibrate_q.empty()) {
+    if (a.standard_d) throw InputError("--standard-d", "given without --calibrate-q STANDARD");
+    return std::nullopt;
+  }
+  if (!a.standard_d) throw InputError("--calibrate-q", "needs --standard-d (the standard's lamellar period in nm)");
+  Pattern1D standard = io::read_pattern_text(a.calibrate_q, q_unit_of(a.q_unit));
+  if (const auto u = q_unit_of(a.q_unit)) standard.unit = *u;
+  saxs::QCalibration c;
+  try {
+    c = saxs::calibrate_q_lamellar(standard, *a.standard_d, settings);
+  } catch (const InputError& e) {
+    throw InputError(a.calibrate_q, e.what());
+  }
+  fmt::print("q calibration from {} (lamellar, d = {:.5g} nm): q_true = {:.6f}(±{:.6f}) · q {:+.5f}(±{:.5f}) nm⁻¹\n",
+             a.calibrate_q, c.d_nm, c.scale, c.scale_esd, c.offset_inv_nm, c.offset_esd_inv_nm);
+  std::string orders;
+  for (std::size_t k = 0; k < c.orders.size(); ++k)
+    orders += fmt::format("{}00{} {:.5f}→{:.5f}", k ? ", " : "", c.orders[k], c.q_measured[k], c.q_true[k]);
+  fmt::print("  orders {}; rms residual {:.5f} nm⁻¹; uncalibrated d = {:.5f} nm\n\n", orders, c.rms_residual_inv_nm,
+             c.d_measured_nm);
+  return c;
+}
+
+json calibration_json(const saxs::QCalibration& c, const std::string& source) {
+  return {{"standard", source},         {"d_nm", c.d_nm},
+          {"scale", c.scale},           {"scale_esd", c.scale_esd},
+          {"offset_inv_nm", c.offset_inv_nm}, {"offset_esd_inv_nm", c.offset_esd_inv_nm},
+          {"orders", c.orders},         {"q_measured", c.q_measured},
+          {"q_true", c.q_true},         {"rms_residual_inv_nm", c.rms_residual_inv_nm},
+          {"d_measured_nm", c.d_measured_nm}};
+}
+
 int run_index(const IndexArgs& a) {
   const auto settings = settings_of(a);
+  const auto calibration = q_calibration_of(a, settings);
+  auto calibrated = [&](Pattern1D p) { return calibration ? saxs::apply_q_calibration(p, *calibration) : p; };
   if (a.all_frames) {
     if (!is_hdf5(a.pattern)) throw InputError(a.pattern, "--all-frames needs an anvil HDF5 pattern stack");
     const std::size_t n = io::pattern_stack_size(a.pattern, a.dataset);
     std::vector<Pattern1D> frames;
-    for (std::size_t k = 0; k < n; ++k) frames.push_back(read_input(a, k));
+    for (std::size_t k = 0; k < n; ++k) frames.push_back(calibrated(read_input(a, k)));
     saxs::SeriesSettings series;
     series.max_relative_jump = a.max_jump;
     const auto results = saxs::analyse_series(frames, settings, series);
@@ -175,13 +214,16 @@ int run_index(const IndexArgs& a) {
                  ph ? fmt::format("{:.1f}", ph->solution.score) : "-",
                  results[k].discontinuity ? "DISCONTINUITY " + results[k].change : "");
     }
-    write_json(a.output, {{"source", a.pattern}, {"frames", all}});
+    json out = {{"source", a.pattern}, {"frames", all}};
+    if (calibration) out["q_calibration"] = calibration_json(*calibration, a.calibrate_q);
+    write_json(a.output, out);
     return 0;
   }
-  const auto pattern = read_input(a, a.frame);
+  const auto pattern = calibrated(read_input(a, a.frame));
   const auto result = saxs::analyse_saxs(pattern, settings);
   json j = pipeline::saxs_result_json(result, settings);
   j["source"] = a.pattern;
+  if (calibration) j["q_calibration"] = calibration_json(*calibration, a.calibrate_q);
   if (is_hdf5(a.pattern)) j["frame"] = a.frame;
   write_json(a.output, j);
   print_summary(a.pattern + (is_hdf5(a.pattern) ? fmt::format(" frame {}", a.frame) : ""), result);
@@ -210,6 +252,11 @@ void add_index_command(CLI::App& app, Context& ctx) {
       ->check(positive_number());
   cmd->add_option("--q-unit", a->q_unit,
                   "nm^-1 or A^-1: unit of the file's q (overrides its header) and of --qmin/--qmax");
+  cmd->add_option("--calibrate-q", a->calibrate_q,
+                  "Lamellar q standard (e.g. cholesteryl palmitate, silver behenate; text or .pdh): the q axis is "
+                  "mapped so its 00l orders fall at 2πl/d (scale, and offset with ≥ 3 orders)");
+  cmd->add_option("--standard-d", a->standard_d, "Lamellar period of the --calibrate-q standard in nm (CholPal 5.2498)")
+      ->check(positive_number());
   cmd->add_option("--frame", a->frame, "Frame of an HDF5 pattern stack (0-based)")->capture_default_str();
   cmd->add_flag("--all-frames", a->all_frames,
                 "Index every frame of an HDF5 stack, each seeded from the previous; flags lattice changes");
