@@ -65,14 +65,16 @@ struct Line {
 };
 
 std::vector<Line> predicted_lines(const std::vector<ReflectionFamily>& fams, double A, double C, double q_max,
-                                  double merge_dq) {
+                                  double merge_dq, bool with_families = true) {
   const double qq_max = std::pow(q_max / kTwoPi, 2);
   std::vector<Line> raw;
+  raw.reserve(64);
   for (std::size_t f = 0; f < fams.size(); ++f) {
     const double qq = fams[f].x * A + fams[f].y * C;
     if (qq > qq_max || qq <= 0) continue;
     const double q = kTwoPi * std::sqrt(qq);
-    raw.push_back({q, fams[f].x, fams[f].y, fams[f].strength / (q * q), {static_cast<int>(f)}});
+    raw.push_back({q, fams[f].x, fams[f].y, fams[f].strength / (q * q), {}});
+    if (with_families) raw.back().families.push_back(static_cast<int>(f));
   }
   std::sort(raw.begin(), raw.end(), [](const Line& a, const Line& b) { return a.q < b.q; });
   std::vector<Line> out;
@@ -84,7 +86,7 @@ std::vector<Line> predicted_lines(const std::vector<ReflectionFamily>& fams, dou
       g.x = (g.x * g.weight + l.x * l.weight) / w;
       g.y = (g.y * g.weight + l.y * l.weight) / w;
       g.weight = w;
-      g.families.push_back(l.families.front());
+      if (!l.families.empty()) g.families.push_back(l.families.front());
       g.q = kTwoPi * std::sqrt(g.x * A + g.y * C);
       continue;
     }
@@ -371,6 +373,7 @@ struct Candidate {
   std::vector<Profile> profiles;
   std::vector<int> profile_line;  // line of each profile
   int width_parameters = 0;
+  std::vector<ReflectionFamily> fams;  // the families its lines index (kept with the best of a lattice)
   int unseen_lines = 0;    // lines inside the pattern no peak was found at
   int predicted_seen = 0;  // … of which significant where the lattice puts them
 };
@@ -383,7 +386,7 @@ std::optional<Candidate> refine_on_peaks(const Context& c, Lattice lattice,
   std::vector<int> line_of;
   Params p{A, C, 0, 0, true};
   for (int iter = 0; iter < 4; ++iter) {
-    lines = predicted_lines(fams, p.A, p.C, c.s.q_max + c.median_fwhm, merge_dq);
+    lines = predicted_lines(fams, p.A, p.C, c.s.q_max + c.median_fwhm, merge_dq, false);
     line_of = match_peaks(c, lines);
     const Params next = refine_params(c, lattice, lines, line_of, p.A, p.C);
     if (!next.ok) return std::nullopt;
@@ -816,8 +819,8 @@ std::vector<Candidate> solve_all(const Context& c, const WholePattern& wp, const
   std::vector<Candidate> best;
   for (Lattice lattice : c.s.lattices) {
     if (lattice == Lattice::none) continue;
-    const auto& fams = (*c.tables)[static_cast<int>(lattice)];
-    auto hyps = pair_candidates(c, lattice, fams);
+    const auto& table = (*c.tables)[static_cast<int>(lattice)];
+    auto hyps = pair_candidates(c, lattice, table);
     if (c.s.prior && c.s.prior->lattice == lattice && c.s.prior->a_nm > 0) {
       const double A = 1.0 / std::pow(c.s.prior->a_nm, 2);
       double C = 0;
@@ -825,6 +828,21 @@ std::vector<Candidate> solve_all(const Context& c, const WholePattern& wp, const
         C = c.s.prior->c_nm > 0 ? 1.0 / std::pow(c.s.prior->c_nm, 2) : A / (kIdealHcpCOverA * kIdealHcpCOverA);
       hyps.push_back({A, C});
     }
+    // The families any of these hypotheses can reach inside the pattern (refinement moves them by a few
+    // per cent at most), so that every line list is built from the reflections that matter. A table that
+    // does not reach q_max keeps its last family, so a cell too large for it is still recognised.
+    double x_need = 0, y_need = 0;
+    const double qq = std::pow(1.1 * (c.s.q_max + c.median_fwhm) / kTwoPi, 2);
+    for (const auto& [A, C] : hyps) {
+      x_need = std::max(x_need, qq / A);
+      if (C > 0) y_need = std::max(y_need, qq / C);
+    }
+    std::vector<ReflectionFamily> fams;
+    for (const auto& f : table)
+      if (f.x <= x_need && f.y <= y_need) fams.push_back(f);
+    if (!table.empty() && (fams.empty() || fams.back().x + fams.back().y < table.back().x + table.back().y) &&
+        x_need > table.back().x)
+      fams.push_back(table.back());
     std::vector<Candidate> cands;
     for (const auto& [A, C] : hyps) {
       auto cand = refine_on_peaks(c, lattice, fams, A, C);
@@ -853,9 +871,7 @@ std::vector<Candidate> solve_all(const Context& c, const WholePattern& wp, const
       if (!top || cand.sol.score > top->sol.score) top = std::move(cand);
     }
     if (top) {
-      check_whole(c, wp, fixed, *top, fams, true);  // with σ of the intensities
-      const double bonus = prior_continues(c.s, top->sol) ? c.s.prior->bonus : 0.0;
-      top->sol.score = reference_bic - (top->sol.bic - bonus);
+      top->fams = std::move(fams);
       best.push_back(std::move(*top));
     }
   }
@@ -979,6 +995,13 @@ IndexResult index_pattern(const FlatCurve& curve, const std::vector<Peak>& peaks
       }
     }
   }
+  // σ of the Le Bail intensities, for the answer.
+  {
+    auto& top = all.front();
+    const double bic = top.sol.bic;
+    check_whole(ctx, wp, Fixed{}, top, top.fams, true);
+    top.sol.bic = bic;
+  }
   const auto& first = all.front().sol;
   // Weak evidence stands only on sharp peaks: a liquid's broad correlation peaks can sit near lattice
   // ratios by chance.
@@ -992,7 +1015,7 @@ IndexResult index_pattern(const FlatCurve& curve, const std::vector<Peak>& peaks
 
   // A second phase among the peaks the first leaves unexplained (fcc + lamellar during a transition).
   std::optional<LatticeSolution> second;
-  if (s.mixtures && evident && first.unexplained.size() >= 2) {
+  if (s.mixtures && evident && first.unexplained.size() >= 2 && first.explained_fraction < 1 - s.min_second_phase) {
     std::vector<double> u2 = u;
     Fixed fixed;
     fixed.explained.assign(peaks.size(), false);
@@ -1010,8 +1033,13 @@ IndexResult index_pattern(const FlatCurve& curve, const std::vector<Peak>& peaks
     ctx2.min_explained = 0.5 * (1 - first.explained_fraction);
     auto rest = solve_all(ctx2, wp, fixed, first.bic);
     if (!rest.empty() && rest.front().sol.score >= s.min_evidence &&
-        first.explained_fraction + rest.front().sol.explained_fraction >= s.min_explained)
-      second = rest.front().sol;
+        first.explained_fraction + rest.front().sol.explained_fraction >= s.min_explained) {
+      auto& top = rest.front();
+      const double bic = top.sol.bic, score = top.sol.score;
+      check_whole(ctx2, wp, fixed, top, top.fams, true);
+      top.sol.bic = bic, top.sol.score = score;
+      second = top.sol;
+    }
   }
   if (!evident || (first.explained_fraction < s.min_explained && !second)) {
     std::string why = !sharp ? fmt::format("its evidence over free peaks is weak (ΔBIC = {:.1f}) and its peaks are broad (a liquid's correlation peaks?)", first.score)

@@ -63,6 +63,7 @@ struct IndexSettings {
   // A reflection no peak was found at but significant to this level at its computed place is seen.
   double predicted_line_snr = 3.0;
   bool mixtures = true;
+  double min_second_phase = 0.05;  // a second phase is looked for when more than this is left unexplained
   WholePatternSettings whole;
   std::optional<LatticePrior> prior;
 };

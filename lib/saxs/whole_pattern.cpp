@@ -10,29 +10,102 @@ namespace anvil::saxs {
 
 std::vector<double> nonnegative_least_squares(const std::vector<double>& g, const std::vector<double>& h,
                                               double& minimum) {
-  const std::size_t k = h.size();
-  std::vector<double> x(k, 0.0), grad(k);
-  for (std::size_t j = 0; j < k; ++j) grad[j] = -h[j];
-  double scale = 0;
-  for (std::size_t j = 0; j < k; ++j)
-    scale = std::max(scale, std::abs(h[j]) / std::sqrt(std::max(g[j * k + j], 1e-300)));
-  for (int sweep = 0; sweep < 1000 && k > 0; ++sweep) {
-    double largest = 0;
-    for (std::size_t j = 0; j < k; ++j) {
-      const double gjj = g[j * k + j];
-      if (!(gjj > 0)) continue;
-      const double next = std::max(0.0, x[j] - grad[j] / gjj);
-      const double d = next - x[j];
-      if (d == 0) continue;
-      x[j] = next;
-      for (std::size_t i = 0; i < k; ++i) grad[i] += g[i * k + j] * d;
-      largest = std::max(largest, std::abs(d) * std::sqrt(gjj));
+  // Lawson & Hanson, Solving Least Squares Problems (1974), ch. 23, on the normal equations: grow the
+  // passive set by the most positive gradient component, solve on it, step back to feasibility.
+  const int k = static_cast<int>(h.size());
+  std::vector<double> x(k, 0.0);
+  std::vector<char> passive(k, 0);
+  auto gradient = [&](int j) {  // h − Gx, the descent direction
+    double v = h[j];
+    for (int i = 0; i < k; ++i) v -= g[static_cast<std::size_t>(j) * k + i] * x[i];
+    return v;
+  };
+  double hmax = 0;
+  for (double v : h) hmax = std::max(hmax, std::abs(v));
+  const double tol = 1e-10 * std::max(hmax, 1e-300);
+  auto solve_passive = [&](std::vector<double>& z) {
+    std::vector<int> idx;
+    for (int j = 0; j < k; ++j)
+      if (passive[j]) idx.push_back(j);
+    const int m = static_cast<int>(idx.size());
+    Eigen::MatrixXd a(m, m);
+    Eigen::VectorXd b(m);
+    for (int r = 0; r < m; ++r) {
+      b(r) = h[idx[r]];
+      for (int c = 0; c < m; ++c) a(r, c) = g[static_cast<std::size_t>(idx[r]) * k + idx[c]];
     }
-    if (largest <= 1e-7 * std::max(scale, 1e-300)) break;
+    Eigen::VectorXd sol = a.ldlt().solve(b);
+    if (!sol.allFinite()) sol = a.completeOrthogonalDecomposition().solve(b);
+    z.assign(k, 0.0);
+    for (int r = 0; r < m; ++r) z[idx[r]] = sol(r);
+  };
+  // Most Le Bail intensities are positive: start with every variable free, drop the negative ones,
+  // add back those whose gradient asks for it; a few passes usually reach the optimum (checked by the
+  // Kuhn–Tucker conditions). Lawson–Hanson below takes over if they do not.
+  {
+    for (int j = 0; j < k; ++j) passive[j] = g[static_cast<std::size_t>(j) * k + j] > 0;
+    std::vector<double> z;
+    bool converged = false;
+    for (int pass = 0; pass < 20 && !converged; ++pass) {
+      solve_passive(z);
+      bool negative = false;
+      for (int j = 0; j < k; ++j)
+        if (passive[j] && z[j] <= 0) passive[j] = 0, negative = true;
+      if (negative) continue;
+      x = z;
+      bool violated = false;
+      for (int j = 0; j < k; ++j)
+        if (!passive[j] && g[static_cast<std::size_t>(j) * k + j] > 0 && gradient(j) > tol) passive[j] = 1, violated = true;
+      converged = !violated;
+    }
+    if (!converged) {
+      std::fill(x.begin(), x.end(), 0.0);
+      std::fill(passive.begin(), passive.end(), 0);
+    } else {
+      for (int j = 0; j < k; ++j) x[j] = passive[j] ? std::max(x[j], 0.0) : 0.0;
+    }
   }
-  // ½xᵀGx − hᵀx = ½xᵀ(grad − h) with grad = Gx − h.
+  for (int outer = 0; outer < 3 * k + 10; ++outer) {
+    int best = -1;
+    double best_w = tol;
+    for (int j = 0; j < k; ++j) {
+      if (passive[j] || !(g[static_cast<std::size_t>(j) * k + j] > 0)) continue;
+      const double w = gradient(j);
+      if (w > best_w) best_w = w, best = j;
+    }
+    if (best < 0) break;
+    passive[best] = 1;
+    std::vector<double> z;
+    for (int inner = 0; inner < 3 * k + 10; ++inner) {
+      solve_passive(z);
+      bool feasible = true;
+      double alpha = 1.0;
+      for (int j = 0; j < k; ++j)
+        if (passive[j] && z[j] <= 0) {
+          feasible = false;
+          const double step = x[j] / (x[j] - z[j]);
+          alpha = std::min(alpha, step);
+        }
+      if (feasible) break;
+      for (int j = 0; j < k; ++j) {
+        if (!passive[j]) continue;
+        x[j] += alpha * (z[j] - x[j]);
+        if (x[j] <= 1e-300 * std::max(1.0, std::abs(z[j]))) passive[j] = 0, x[j] = 0;
+      }
+      // Leave the passive set the variable that stepped to zero (the bound that stopped us).
+      for (int j = 0; j < k; ++j)
+        if (passive[j] && z[j] <= 0 && x[j] <= std::abs(alpha * (z[j] - x[j])) * 1e-12 + 1e-300) passive[j] = 0, x[j] = 0;
+    }
+    for (int j = 0; j < k; ++j) x[j] = passive[j] ? std::max(z.empty() ? 0.0 : z[j], 0.0) : 0.0;
+  }
+  // ½xᵀGx − hᵀx.
   minimum = 0;
-  for (std::size_t j = 0; j < k; ++j) minimum += 0.5 * x[j] * (grad[j] - h[j]);
+  for (int j = 0; j < k; ++j) {
+    if (x[j] == 0) continue;
+    double gx = 0;
+    for (int i = 0; i < k; ++i) gx += g[static_cast<std::size_t>(j) * k + i] * x[i];
+    minimum += x[j] * (0.5 * gx - h[j]);
+  }
   return x;
 }
 
