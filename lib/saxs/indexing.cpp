@@ -376,6 +376,7 @@ struct Candidate {
   std::vector<ReflectionFamily> fams;  // the families its lines index (kept with the best of a lattice)
   int unseen_lines = 0;    // lines inside the pattern no peak was found at
   int predicted_seen = 0;  // … of which significant where the lattice puts them
+  double width_cost = 0;   // χ² of the explained peaks' widths about the width law
 };
 
 std::optional<Candidate> refine_on_peaks(const Context& c, Lattice lattice,
@@ -536,6 +537,7 @@ void build_profiles(const Context& c, Candidate& cand, const std::vector<Reflect
   cand.profile_line.clear();
   cand.unseen_lines = 0;
   cand.predicted_seen = 0;
+  cand.width_cost = 0;
   for (std::size_t j = 0; j < cand.lines.size(); ++j) {
     const double q = cand.lines[j].q;
     const double fwhm = std::sqrt(w0sq + w1sq * q * q);
@@ -570,7 +572,17 @@ void build_profiles(const Context& c, Candidate& cand, const std::vector<Reflect
     }
     // Reflections merged into one line keep a profile each (their blend is broader than one), shifted
     // together onto the peak.
+    // Its width, likewise, is the peak's, and the width law is a penalty: reflections of one lattice
+    // scatter about it by ~10 % (size and strain distributions), χ² of the deviation capped at 3².
     const double shift = c.peaks[peak].q - q;
+    if (cand.lines[j].families.size() == 1) {
+      const auto& p = c.peaks[peak];
+      cand.profiles.push_back({p.q, p.fwhm, p.eta});
+      cand.profile_line.push_back(static_cast<int>(j));
+      const double sw = std::hypot(std::isfinite(p.fwhm_esd) ? p.fwhm_esd : 0.0, 0.1 * fwhm);
+      cand.width_cost += std::min(std::pow((p.fwhm - fwhm) / sw, 2), 9.0);
+      continue;
+    }
     for (int f : cand.lines[j].families) {
       cand.profiles.push_back({kTwoPi * std::sqrt(fams[f].x * cand.A + fams[f].y * cand.C) + shift, fwhm, eta});
       cand.profile_line.push_back(static_cast<int>(j));
@@ -742,7 +754,7 @@ void check_whole(const Context& c, const WholePattern& wp, const Fixed& fixed, C
   position_cost += assignment_cost;
   const int k = fixed.parameters + cand.width_parameters + line_parameters + 2 * fit.positive_free;
   sol.bic = wp.bic(fit, k) + unseen * std::log(static_cast<double>(std::max<std::size_t>(wp.points(), 2))) +
-            position_cost + fixed.position_cost + constants_cost(c, cand) + intensity_cost;
+            position_cost + fixed.position_cost + constants_cost(c, cand) + intensity_cost + cand.width_cost;
   if (std::getenv("ANVIL_SAXS_DEBUG"))
     fmt::print(stderr, "    [{} a={:.4f}] chi2/s2={:.1f} k={} (unseen {:.1f}, lines {}, free {}) pos={:.1f} const={:.1f}\n", lattice_name(sol.lattice), sol.a_nm,
                fit.chi2 / wp.scale(), k, unseen, fit.positive_lines, fit.positive_free, position_cost, constants_cost(c, cand));
