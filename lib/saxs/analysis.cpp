@@ -324,7 +324,9 @@ SaxsResult analyse_saxs(const Pattern1D& input, const SaxsSettings& settings) {
 }
 
 std::vector<SeriesFrame> analyse_series(const std::vector<Pattern1D>& frames, const SaxsSettings& settings,
-                                        const SeriesSettings& series) {
+                                        const SeriesSettings& series, const std::vector<double>& pressure_gpa) {
+  if (!pressure_gpa.empty() && pressure_gpa.size() != frames.size())
+    throw InputError(kSource, fmt::format("{} pressures for {} frames", pressure_gpa.size(), frames.size()));
   std::vector<SeriesFrame> out;
   std::optional<LatticeSolution> previous;
   Lattice previous_lattice = Lattice::none;
@@ -336,33 +338,39 @@ std::vector<SeriesFrame> analyse_series(const std::vector<Pattern1D>& frames, co
       prior.a_nm = previous->a_nm;
       prior.c_nm = previous->c_nm;
       prior.max_jump = series.max_relative_jump;
+      prior.bonus = series.prior_bonus;
       s.index.prior = prior;
     }
     SeriesFrame f;
     f.result = analyse_saxs(frames[k], s);
+    if (!pressure_gpa.empty()) f.pressure_gpa = pressure_gpa[k];
+    const std::string at = std::isnan(f.pressure_gpa) ? fmt::format("frame {}", k)
+                                                      : fmt::format("{:.2f} GPa (frame {})", f.pressure_gpa, k);
     if (k > 0) {
       const Lattice now = f.result.lattice;
       if (now != previous_lattice) {
         f.discontinuity = true;
-        f.change = fmt::format("{} → {}", lattice_name(previous_lattice), lattice_name(now));
+        f.transition = true;
+        f.from = previous_lattice;
+        f.to = now;
+        f.change = fmt::format("{} → {} at {}", lattice_name(previous_lattice), lattice_name(now), at);
       } else if (previous && now != Lattice::none) {
         const auto& sol = f.result.phases.front().solution;
         const double ja = sol.a_nm / previous->a_nm - 1;
         const double jc = sol.c_nm > 0 && previous->c_nm > 0 ? sol.c_nm / previous->c_nm - 1 : 0;
         if (std::abs(ja) > series.max_relative_jump || std::abs(jc) > series.max_relative_jump) {
           f.discontinuity = true;
-          f.change =
-              std::abs(ja) >= std::abs(jc)
-                  ? fmt::format("a {:.3f} → {:.3f} nm ({:+.1f} %)", previous->a_nm, sol.a_nm, 100 * ja)
-                  : fmt::format("c {:.3f} → {:.3f} nm ({:+.1f} %)", previous->c_nm, sol.c_nm, 100 * jc);
+          f.change = std::abs(ja) >= std::abs(jc) ? fmt::format("a {:.3f} → {:.3f} nm ({:+.1f} %) at {}", previous->a_nm,
+                                                                sol.a_nm, 100 * ja, at)
+                                                  : fmt::format("c {:.3f} → {:.3f} nm ({:+.1f} %) at {}", previous->c_nm,
+                                                                sol.c_nm, 100 * jc, at);
         }
       }
     }
     previous_lattice = f.result.lattice;
-    if (f.result.lattice != Lattice::none)
-      previous = f.result.phases.front().solution;
-    else
-      previous.reset();
+    // The prior is the last lattice seen: a frame without one (a beam-off frame, a disordered moment)
+    // does not make the next forget it.
+    if (f.result.lattice != Lattice::none) previous = f.result.phases.front().solution;
     out.push_back(std::move(f));
   }
   return out;

@@ -67,17 +67,26 @@ DomainSize domain_size(const std::vector<Peak>& peaks, const LatticeSolution& so
 
 struct SeriesSettings {
   double max_relative_jump = 0.05;  // a or c changing more than this between frames is flagged
+  double prior_bonus = 3.0;         // BIC credit of a solution continuing the previous frame's
 };
 
 struct SeriesFrame {
   SaxsResult result;
   bool discontinuity = false;
-  std::string change;  // "fcc → lamellar", "a 8.71 → 9.40 nm (+7.9 %)"
+  std::string change;  // "fcc → lamellar at 12.15 GPa", "a 8.71 → 9.40 nm (+7.9 %)"
+  // A change of lattice (none included) from the previous frame, at this frame's pressure.
+  bool transition = false;
+  Lattice from = Lattice::none, to = Lattice::none;
+  double pressure_gpa = NAN;  // NaN where none was given
 };
 
-// Each frame seeded with its predecessor's solution (a prior on lattice and constants) so a slowly
-// compressing lattice is followed; lattice changes and jumps are flagged.
+// Each frame seeded with its predecessor's solution as a prior (a BIC credit for continuing it, and
+// its constants as one more candidate), not a constraint: a slowly compressing lattice is followed
+// through ambiguous frames and a scan does not flicker between answers, while a lattice that stops
+// fitting still gives way. Lattice changes are reported as transitions with the frame's pressure
+// (`pressure_gpa`, one per frame, or empty), jumps of a or c beyond max_relative_jump are flagged.
 std::vector<SeriesFrame> analyse_series(const std::vector<Pattern1D>& frames, const SaxsSettings& settings,
-                                        const SeriesSettings& series = {});
+                                        const SeriesSettings& series = {},
+                                        const std::vector<double>& pressure_gpa = {});
 
 }  // namespace anvil::saxs
