@@ -817,6 +817,11 @@ bool admissible(const Context& c, const LatticeSolution& sol) {
   // predicts itself.
   if (sol.matched < 2 || sol.matched + sol.predicted_seen < free_parameters(sol.lattice) + 1) return false;
   if (sol.explained_fraction < c.min_explained) return false;
+  // Nanocrystal and surfactant superlattices have nearest neighbours a nanometre apart or more; below
+  // that the peaks are atomic spacings (or q is in the wrong unit).
+  double spacing = nearest_neighbour_distance(sol.lattice, sol.a_nm, sol.c_nm > 0 ? sol.c_nm : sol.a_nm);
+  if (has_c_axis(sol.lattice)) spacing = std::min(spacing, sol.c_nm);  // neighbours along c too
+  if (spacing < c.s.min_spacing_nm) return false;
   {
     std::vector<double> rel;
     for (const auto& a : sol.assignments) rel.push_back(c.peaks[a.peak].fwhm / c.peaks[a.peak].q);
@@ -953,6 +958,18 @@ IndexResult index_pattern(const FlatCurve& curve, const std::vector<Peak>& peaks
   if (peaks.empty()) {
     result.reason = "no significant peaks";
     return result;
+  }
+  {
+    // Every peak at an atomic spacing: no superlattice, and likely a q unit off by ten.
+    double d_max = 0;
+    for (const auto& p : peaks) d_max = std::max(d_max, kTwoPi / p.q);
+    if (d_max < s.min_spacing_nm) {
+      result.reason = fmt::format(
+          "every peak has d < {:.3g} nm (the largest {:.3g} nm at q = {:.4g} nm⁻¹): atomic spacings, not a "
+          "superlattice; if this is SAXS, the q unit is wrong (Å⁻¹ read as nm⁻¹?)",
+          s.min_spacing_nm, d_max, kTwoPi / d_max);
+      return result;
+    }
   }
   const WholePattern wp(curve, peaks, s.whole);
   const auto u = peak_weights(peaks);

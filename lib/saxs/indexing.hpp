@@ -59,6 +59,7 @@ struct IndexSettings {
   // The peaks a lattice explains must be sharper than this (median FWHM/q): liquid-like order gives broad
   // peaks in nearly lattice-like ratios, and domains of fewer than about eight periods are no lattice.
   double max_relative_fwhm = 0.12;
+  double min_spacing_nm = 1.0;  // smallest nearest-neighbour distance taken for a superlattice
   double detection_snr = 4.0;  // significance at which the peak search finds a peak (for unseen lines)
   // A reflection no peak was found at but significant to this level at its computed place is seen.
   double predicted_line_snr = 3.0;

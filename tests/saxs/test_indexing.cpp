@@ -4,6 +4,7 @@
 #include <fmt/core.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <map>
 #include <numbers>
@@ -298,4 +299,41 @@ TEST(SaxsBadInput, PatternWithoutSigmaGetsAnEstimatedOne) {
   const auto r = analyse_saxs(p, SaxsSettings{});
   ASSERT_EQ(r.lattice, Lattice::bcc) << r.reason;
   EXPECT_NEAR(best(r).a_nm, 11.0, 0.005 * 11.0);
+}
+
+TEST(SaxsBadInput, QThatDoesNotIncreaseIsAnInputErrorNamingThePoint) {
+  auto p = simulate_saxs(one_phase(Lattice::fcc, 8.7, 0, 0.6, 3.6, 2.4)).pattern;
+  std::swap(p.x[100], p.x[101]);
+  try {
+    analyse_saxs(p, SaxsSettings{});
+    FAIL() << "no error";
+  } catch (const anvil::InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("q does not increase: point 102"), std::string::npos) << e.what();
+  }
+  // A pattern written from high q to low is read backwards, not refused.
+  auto reversed = simulate_saxs(one_phase(Lattice::fcc, 8.7, 0, 0.6, 3.6, 2.4)).pattern;
+  std::reverse(reversed.x.begin(), reversed.x.end());
+  std::reverse(reversed.intensity.begin(), reversed.intensity.end());
+  std::reverse(reversed.sigma.begin(), reversed.sigma.end());
+  EXPECT_EQ(analyse_saxs(reversed, SaxsSettings{}).lattice, Lattice::fcc);
+}
+
+TEST(SaxsBadInput, AllNanIntensitiesAreAnInputError) {
+  auto p = simulate_saxs(one_phase(Lattice::fcc, 8.7, 0, 0.6, 3.6, 2.4)).pattern;
+  for (auto& v : p.intensity) v = std::nan("");
+  try {
+    analyse_saxs(p, SaxsSettings{});
+    FAIL() << "no error";
+  } catch (const anvil::InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("NaN"), std::string::npos) << e.what();
+  }
+}
+
+TEST(SaxsBadInput, PeaksTenTimesOffTheSuperlatticeRangeAreNoneWithTheUnitNamed) {
+  // q in Å⁻¹ read as nm⁻¹ would put an fcc of a = 8.7 nm at a = 0.87 nm: atomic spacings.
+  auto p = simulate_saxs(one_phase(Lattice::fcc, 8.7, 0, 0.6, 3.6, 2.4)).pattern;
+  for (auto& x : p.x) x *= 10;
+  const auto r = analyse_saxs(p, SaxsSettings{});
+  EXPECT_EQ(r.lattice, Lattice::none);
+  EXPECT_NE(r.reason.find("unit"), std::string::npos) << r.reason;
 }
