@@ -641,6 +641,32 @@ RunSummary run_scan(const ScanConfig& config, const RunOptions& options) {
   std::vector<FrameResult> all;
   all.reserve(n);
   for (auto& r : results) all.push_back(std::move(*r));
+
+  // SAXS across the scan: the frames indexed again in frame order, each with its predecessor's
+  // lattice as a prior (saxs::analyse_series), so the scan does not flicker between answers; a
+  // change of lattice is a transition at the frame's pressure. Frames whose analysis failed keep
+  // their failure.
+  if (saxs && saxs_analysis) {
+    std::vector<std::size_t> which;
+    std::vector<Pattern1D> patterns;
+    std::vector<double> saxs_pressures;
+    for (std::size_t k = 0; k < all.size(); ++k) {
+      const auto& o = all[k].saxs;
+      if (!o.ok || !o.analysis.is_object() || o.analysis_failed()) continue;
+      which.push_back(k);
+      patterns.push_back(o.pattern);
+      saxs_pressures.push_back(all[k].pressure_gpa.value_or(NAN));
+    }
+    const auto series = saxs::analyse_series(patterns, saxs_settings, {}, saxs_pressures);
+    for (std::size_t i = 0; i < series.size(); ++i) {
+      if (!series[i].error.empty()) continue;
+      json j = saxs_result_json(series[i].result, saxs_settings);
+      j["transition"] = series[i].transition;
+      j["change"] = series[i].change;
+      all[which[i]].saxs.analysis = std::move(j);
+      if (series[i].transition) summary.saxs_transitions.push_back(series[i].change);
+    }
+  }
   io::TableColumn frame{"frame", "", {}, {}}, p{"pressure_gpa", "GPa", {}, {}},
       pe{"pressure_esd_gpa", "GPa", {}, {}};
   io::TableColumn dir{"direction", "", {}, {}}, ws{"waxs_status", "", {}, {}}, ss{"saxs_status", "", {}, {}};

@@ -99,6 +99,8 @@ struct RunSummary {
   std::vector<std::string> warnings;
   // How things were decided, for the log: pressure numbering, .poni and mask orientation.
   std::vector<std::string> notes;
+  // Superlattice changes along the scan: "fcc → lamellar at 12.15 GPa (frame 7)".
+  std::vector<std::string> saxs_transitions;
   // Where the time went: seconds per stage summed over all threads ("waxs read", "waxs
   // integrate", "waxs fit", "saxs index", "write", ...), and the wall time of the frame loop.
   std::map<std::string, double> stage_seconds;

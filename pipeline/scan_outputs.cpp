@@ -184,7 +184,7 @@ std::vector<fs::path> write_superlattice_outputs(const fs::path& dir,
       {"lattice", "", {}, {}}, {"a_nm", "", {}, {}},         {"a_esd_nm", "", {}, {}},
       {"c_nm", "", {}, {}},    {"c_esd_nm", "", {}, {}},     {"d_first_nm", "", {}, {}},
       {"d_nn_nm", "", {}, {}}, {"domain_nm", "", {}, {}},    {"score", "", {}, {}},
-      {"status", "", {}, {}}};
+      {"status", "", {}, {}},  {"change", "", {}, {}}};
   std::map<std::string, Series> by_lattice;  // d of the first indexed peak vs P, per lattice type
   for (const auto& r : frames) {
     if (!r.saxs.present) continue;
@@ -208,6 +208,7 @@ std::vector<fs::path> write_superlattice_outputs(const fs::path& dir,
         !r.saxs.ok       ? "no pattern"
         : !a.is_object() ? "not indexed"
                          : a.value("status", std::string(lattice == "none" ? "no superlattice" : "indexed")));
+    t[13].strings.push_back(a.is_object() ? a.value("change", std::string()) : std::string());
     if (r.pressure_gpa && std::isfinite(d_first) && lattice != "none") {
       auto& s = by_lattice[lattice];
       s.x.push_back(*r.pressure_gpa);

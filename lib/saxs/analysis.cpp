@@ -342,7 +342,13 @@ std::vector<SeriesFrame> analyse_series(const std::vector<Pattern1D>& frames, co
       s.index.prior = prior;
     }
     SeriesFrame f;
-    f.result = analyse_saxs(frames[k], s);
+    try {
+      f.result = analyse_saxs(frames[k], s);
+    } catch (const InputError& e) {
+      // One unusable frame (too few points, a corrupt q axis) does not stop the series.
+      f.error = e.what();
+      f.result.reason = e.what();
+    }
     if (!pressure_gpa.empty()) f.pressure_gpa = pressure_gpa[k];
     const std::string at = std::isnan(f.pressure_gpa) ? fmt::format("frame {}", k)
                                                       : fmt::format("{:.2f} GPa (frame {})", f.pressure_gpa, k);

@@ -78,6 +78,7 @@ struct SeriesFrame {
   bool transition = false;
   Lattice from = Lattice::none, to = Lattice::none;
   double pressure_gpa = NAN;  // NaN where none was given
+  std::string error;          // the InputError that stopped this frame's analysis (lattice none)
 };
 
 // Each frame seeded with its predecessor's solution as a prior (a BIC credit for continuing it, and

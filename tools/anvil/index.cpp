@@ -14,6 +14,7 @@
 #include "saxs/analysis.hpp"
 #include "saxs/q_calibration.hpp"
 #include "saxs_json.hpp"
+#include "scan_pressure.hpp"
 #include "saxs_plot.hpp"
 
 namespace anvil::cli {
@@ -27,7 +28,7 @@ struct IndexArgs {
   std::string pattern, output, plot, lattices, q_unit, dataset = "integrated", form_factor = "none",
                                                        distribution = "schulz";
   std::optional<double> q_min, q_max;
-  std::string calibrate_q;
+  std::string calibrate_q, pressure_table;
   std::optional<double> standard_d;
   std::size_t frame = 0;
   bool all_frames = false;
@@ -195,26 +196,51 @@ int run_index(const IndexArgs& a) {
     for (std::size_t k = 0; k < n; ++k) frames.push_back(calibrated(read_input(a, k)));
     saxs::SeriesSettings series;
     series.max_relative_jump = a.max_jump;
-    const auto results = saxs::analyse_series(frames, settings, series);
+    std::vector<double> pressures;
+    if (!a.pressure_table.empty()) {
+      pipeline::PressureSource src;
+      src.kind = pipeline::PressureSource::Kind::Table;
+      src.path = a.pressure_table;
+      const auto sp = pipeline::load_scan_pressures(src, 0, n);
+      for (const auto& p : sp.pressure_gpa) pressures.push_back(p.value_or(NAN));
+      if (!sp.numbering.empty()) fmt::print("note: {}\n", sp.numbering);
+    }
+    const auto results = saxs::analyse_series(frames, settings, series, pressures);
     json all = json::array();
-    fmt::print("{:>6} {:<9} {:>10} {:>10} {:>9} {:>8}  {}\n", "frame", "lattice", "a/nm", "c/nm", "d_nn/nm",
-               "score", "change");
+    fmt::print("{:>6} {:>7} {:<9} {:>10} {:>10} {:>9} {:>8}  {}\n", "frame", "P/GPa", "lattice", "a/nm", "c/nm",
+               "d_nn/nm", "ΔBIC", "change");
     for (std::size_t k = 0; k < results.size(); ++k) {
       const auto& r = results[k].result;
       json j = pipeline::saxs_result_json(r, settings);
       j["frame"] = k;
       j["discontinuity"] = results[k].discontinuity;
       j["change"] = results[k].change;
+      j["transition"] = results[k].transition;
+      j["pressure_gpa"] = std::isnan(results[k].pressure_gpa) ? json(nullptr) : json(results[k].pressure_gpa);
+      if (!results[k].error.empty()) j["error"] = results[k].error;
       all.push_back(j);
       const auto* ph = r.phases.empty() ? nullptr : &r.phases.front();
-      fmt::print("{:>6} {:<9} {:>10} {:>10} {:>9} {:>8}  {}\n", k, saxs::lattice_name(r.lattice),
+      fmt::print("{:>6} {:>7} {:<9} {:>10} {:>10} {:>9} {:>8}  {}\n", k,
+                 std::isnan(results[k].pressure_gpa) ? std::string("-") : fmt::format("{:.2f}", results[k].pressure_gpa),
+                 saxs::lattice_name(r.lattice),
                  ph ? fmt::format("{:.4f}", ph->solution.a_nm) : "-",
                  ph && ph->solution.c_nm > 0 ? fmt::format("{:.4f}", ph->solution.c_nm) : "-",
                  ph ? fmt::format("{:.4f}", ph->d_nn_nm) : "-",
                  ph ? fmt::format("{:.1f}", ph->solution.score) : "-",
-                 results[k].discontinuity ? "DISCONTINUITY " + results[k].change : "");
+                 results[k].transition      ? "TRANSITION " + results[k].change
+                 : results[k].discontinuity ? "JUMP " + results[k].change
+                                            : "");
     }
-    json out = {{"source", a.pattern}, {"frames", all}};
+    json transitions = json::array();
+    for (const auto& f : results)
+      if (f.transition) {
+        transitions.push_back({{"from", saxs::lattice_name(f.from)},
+                               {"to", saxs::lattice_name(f.to)},
+                               {"pressure_gpa", std::isnan(f.pressure_gpa) ? json(nullptr) : json(f.pressure_gpa)},
+                               {"change", f.change}});
+        fmt::print("transition: {}\n", f.change);
+      }
+    json out = {{"source", a.pattern}, {"frames", all}, {"transitions", transitions}};
     if (calibration) out["q_calibration"] = calibration_json(*calibration, a.calibrate_q);
     write_json(a.output, out);
     return 0;
@@ -277,6 +303,9 @@ void add_index_command(CLI::App& app, Context& ctx) {
   cmd->add_option("--scherrer-k", a->scherrer_k, "Scherrer constant K (FWHM)")
       ->capture_default_str()
       ->check(positive_number());
+  cmd->add_option("--pressure", a->pressure_table,
+                  "With --all-frames: CSV frame,pressure_GPa (numbered from 0 or 1, as the beamline wrote it); "
+                  "lattice changes are reported at their pressure");
   cmd->add_option("--max-jump", a->max_jump, "With --all-frames: relative change of a or c flagged")
       ->capture_default_str()
       ->check(positive_number());

@@ -160,6 +160,7 @@ void add_run_command(CLI::App& app, Context& ctx, const std::string& command_lin
                s.succeeded, s.failed,
                s.resumed ? fmt::format(" ({} taken from an earlier run)", s.resumed) : "", secs);
     for (const auto& [reason, count] : s.failure_reasons) fmt::print("  {} x {}\n", count, reason);
+    for (const auto& t : s.saxs_transitions) fmt::print("superlattice: {}\n", t);
     if (!s.stage_seconds.empty()) {
       fmt::print("time per stage (summed over threads; frame loop {:.2f} s wall, {:.1f} frames/s):\n",
                  s.loop_seconds,
