@@ -161,8 +161,12 @@ ClusterFit fit_cluster(const std::vector<double>& q, const std::vector<double>& 
     problem.SetParameterLowerBound(x, 5 + 3 * k, 0.0);
   }
   ceres::Solver::Options opt;
-  opt.max_num_iterations = 60;
-  opt.linear_solver_type = ceres::DENSE_QR;
+  opt.max_num_iterations = 40;
+  // Positions to a thousandth of a width and χ² to 1e-6 are all the indexing uses; Cholesky on the
+  // small normal equations is several times cheaper than QR here.
+  opt.function_tolerance = 1e-7;
+  opt.parameter_tolerance = 1e-7;
+  opt.linear_solver_type = ceres::DENSE_NORMAL_CHOLESKY;
   ceres::Solver::Summary summary;
   ceres::Solve(opt, &problem, &summary);
   const double dof = std::max(1.0, static_cast<double>(hi - lo + 1) - np);
