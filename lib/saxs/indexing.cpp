@@ -69,8 +69,11 @@ std::vector<Line> predicted_lines(const std::vector<ReflectionFamily>& fams, dou
   const double qq_max = std::pow(q_max / kTwoPi, 2);
   std::vector<Line> raw;
   raw.reserve(64);
+  // One-constant tables are sorted by x: the first family beyond q_max ends the list.
+  const bool sorted_by_x = C == 0;
   for (std::size_t f = 0; f < fams.size(); ++f) {
     const double qq = fams[f].x * A + fams[f].y * C;
+    if (sorted_by_x && qq > qq_max) break;
     if (qq > qq_max || qq <= 0) continue;
     const double q = kTwoPi * std::sqrt(qq);
     raw.push_back({q, fams[f].x, fams[f].y, fams[f].strength / (q * q), {}});

@@ -1,8 +1,13 @@
 // SAXS superlattice indexing speed: one 1000-point pattern to a lattice (goal: < 20 ms), and its
-// stages. Synthetic fcc (d111 = 5.03 nm, Xiao et al. 2022) and simple-hexagonal nanorod patterns.
+// stages. Synthetic fcc (d111 = 5.03 nm, Xiao et al. 2022) and simple-hexagonal nanorod patterns, and
+// dac_dev's curves (../shared/reference, made without anvil: Debye sums over particle positions in
+// finite grains), every other point of 1851 (0.3–4.0 nm⁻¹).
 #include <benchmark/benchmark.h>
 
 #include <cmath>
+#include <cstdio>
+#include <sstream>
+#include <string>
 
 #include "saxs/analysis.hpp"
 #include "saxs/simulate.hpp"
@@ -10,6 +15,11 @@
 namespace {
 
 using namespace anvil::saxs;
+
+std::string fmt_label(int frame, std::size_t points) {
+  return "dac_dev frame " + std::to_string(frame) + (frame < 8 ? " (fcc), " : " (lamellar), ") + std::to_string(points) +
+         " points";
+}
 
 anvil::Pattern1D pattern(Lattice lattice, std::size_t points = 1000) {
   SimulationSettings s;
@@ -83,6 +93,38 @@ void BM_IndexingOnly(benchmark::State& state) {
   for (auto _ : state) benchmark::DoNotOptimize(index_pattern(curve, r.peaks, is));
 }
 BENCHMARK(BM_IndexingOnly)->Unit(benchmark::kMillisecond);
+
+// q and I_total of a dac_dev truth curve, every other point; empty when the reference is absent.
+anvil::Pattern1D dac_dev_curve(int frame) {
+  anvil::Pattern1D p;
+  const std::string path = std::string(ANVIL_REFERENCE_DIR) + "/dac_dev/truth_1d/saxs_" +
+                           std::string(5 - std::to_string(frame).size(), '0') + std::to_string(frame) + ".txt.gz";
+  FILE* f = popen(("gzip -dc '" + path + "' 2>/dev/null").c_str(), "r");
+  if (!f) return p;
+  char line[4096];
+  int k = 0;
+  while (fgets(line, sizeof line, f)) {
+    if (line[0] == '#') continue;
+    std::istringstream in(line);
+    double q = 0, i = 0;
+    if ((in >> q >> i) && k++ % 2 == 0) p.x.push_back(q), p.intensity.push_back(i);
+  }
+  pclose(f);
+  return p;
+}
+
+void BM_IndexDacDevCurve(benchmark::State& state) {
+  const int frame = static_cast<int>(state.range(0));
+  const auto p = dac_dev_curve(frame);
+  if (p.x.empty()) {
+    state.SkipWithError("../shared/reference/dac_dev not found");
+    return;
+  }
+  const SaxsSettings settings;
+  for (auto _ : state) benchmark::DoNotOptimize(analyse_saxs(p, settings));
+  state.SetLabel(fmt_label(frame, p.x.size()));
+}
+BENCHMARK(BM_IndexDacDevCurve)->Arg(1)->Arg(12)->Unit(benchmark::kMillisecond);
 
 }  // namespace
 
