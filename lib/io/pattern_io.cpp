@@ -101,12 +101,14 @@ Pattern1D read_pattern_pdh(const std::string& path) {
     if (!line.empty() && line.back() == '\r') line.pop_back();
     lines.push_back(line);
   }
-  if (lines.size() < 5) throw InputError(path, fmt::format("PDH: {} lines, the header alone has 5", lines.size()));
+  if (lines.size() < 5)
+    throw InputError(path, fmt::format("PDH: {} lines, the header alone has 5", lines.size()));
   long n = -1;
   {
     std::istringstream ss(lines[2]);
     if (!(ss >> n) || n <= 0)
-      throw InputError(path, "PDH line 3: expected the number of points as its first integer, found '" + lines[2] + "'");
+      throw InputError(
+          path, "PDH line 3: expected the number of points as its first integer, found '" + lines[2] + "'");
   }
   if (static_cast<long>(lines.size()) < 5 + n)
     throw InputError(path, fmt::format("PDH: header promises {} points, the file has {} lines after it", n,
@@ -117,7 +119,8 @@ Pattern1D read_pattern_pdh(const std::string& path) {
     const auto& line = lines[5 + k];
     std::istringstream ss(line);
     double q = 0, i = 0, s = 0;
-    if (!(ss >> q >> i)) throw InputError(path, fmt::format("PDH line {}: expected q I σ, found '{}'", 6 + k, line));
+    if (!(ss >> q >> i))
+      throw InputError(path, fmt::format("PDH line {}: expected q I σ, found '{}'", 6 + k, line));
     if (!(ss >> s)) s = 0;
     if (!std::isfinite(q)) throw InputError(path, fmt::format("PDH line {}: q is not finite", 6 + k));
     if (s < 0 || std::isnan(s)) throw InputError(path, fmt::format("PDH line {}: negative or NaN σ", 6 + k));
@@ -132,13 +135,15 @@ Pattern1D read_pattern_pdh(const std::string& path) {
       const auto at = lines[j].find("key=\"unit\">");
       if (at == std::string::npos) continue;
       const auto start = at + 11, end = lines[j].find('<', start);
-      const std::string unit = lines[j].substr(start, end == std::string::npos ? std::string::npos : end - start);
+      const std::string unit =
+          lines[j].substr(start, end == std::string::npos ? std::string::npos : end - start);
       if (unit == "n_m^-1" || unit == "1/nm")
         p.unit = RadialUnit::QInvNm;
       else if (unit == "a^-1" || unit == "A^-1" || unit == "1/A")
         p.unit = RadialUnit::QInvA;
       else
-        throw InputError(path, fmt::format("PDH footer line {}: q unit '{}' is not nm^-1 or A^-1", j + 1, unit));
+        throw InputError(path,
+                         fmt::format("PDH footer line {}: q unit '{}' is not nm^-1 or A^-1", j + 1, unit));
       break;
     }
     break;

@@ -4,10 +4,8 @@
 
 #include <algorithm>
 #include <cmath>
-#include <numbers>
-#include <cstdio>
 #include <functional>
-#include <cstdlib>
+#include <numbers>
 #include <numeric>
 
 #include "core/error.hpp"
@@ -30,9 +28,9 @@ std::vector<double> moving_average(const std::vector<double>& v, int half) {
 }
 
 // Cuts the beamstop's shadow and penumbra at low q (a pattern whose intensity climbs from its first
-// point to a maximum more than 3× higher within the first tenth of the points and stays up) and the detector edge at high q (the intensity
-// falling below a third of the median of the last fifth), with a margin of 2 % of the points beyond
-// each cut: an instrument's edges, not the sample.
+// point to a maximum more than 3× higher within the first tenth of the points and stays up) and the detector
+// edge at high q (the intensity falling below a third of the median of the last fifth), with a margin of 2 %
+// of the points beyond each cut: an instrument's edges, not the sample.
 void trim_to_usable_range(std::vector<double>& q, std::vector<double>& intensity, std::vector<double>& sigma,
                           std::string& note) {
   const std::size_t n = q.size();
@@ -46,10 +44,12 @@ void trim_to_usable_range(std::vector<double>& q, std::vector<double>& intensity
   // make the first points climb.
   // and stays up after its maximum (an edge, where a Bragg peak falls back to the diffuse level).
   const bool rising = smooth[std::min(margin, n - 1)] > smooth[0];
-  std::vector<double> after(smooth.begin() + static_cast<long>(first), smooth.begin() + static_cast<long>(2 * first));
+  std::vector<double> after(smooth.begin() + static_cast<long>(first),
+                            smooth.begin() + static_cast<long>(2 * first));
   std::nth_element(after.begin(), after.begin() + after.size() / 2, after.end());
   const bool stays_up = after[after.size() / 2] > 3 * std::max(smooth[0], 0.0);
-  if (rising && stays_up && peak > 0 && smooth[peak] > 3 * std::max(smooth[0], 0.0)) lo = std::min(n, peak + margin);
+  if (rising && stays_up && peak > 0 && smooth[peak] > 3 * std::max(smooth[0], 0.0))
+    lo = std::min(n, peak + margin);
   std::vector<double> tail(smooth.end() - static_cast<long>(n / 5), smooth.end());
   std::nth_element(tail.begin(), tail.begin() + tail.size() / 2, tail.end());
   const double level = tail[tail.size() / 2];
@@ -62,7 +62,9 @@ void trim_to_usable_range(std::vector<double>& q, std::vector<double>& intensity
   if (hi <= lo + 20) return;  // nothing sensible left: keep it all and let the analysis say so
   note = fmt::format("q {:.4g}–{:.4g} used: {} points cut at low q (beamstop), {} at high q (detector edge)",
                      q[lo], q[hi - 1], lo, n - hi);
-  auto cut = [&](std::vector<double>& v) { v = std::vector<double>(v.begin() + static_cast<long>(lo), v.begin() + static_cast<long>(hi)); };
+  auto cut = [&](std::vector<double>& v) {
+    v = std::vector<double>(v.begin() + static_cast<long>(lo), v.begin() + static_cast<long>(hi));
+  };
   cut(q), cut(intensity), cut(sigma);
 }
 
@@ -128,13 +130,15 @@ SaxsResult analyse_saxs(const Pattern1D& input, const SaxsSettings& settings) {
     std::vector<double> finite_q;
     for (double q : pattern.x)
       if (std::isfinite(q)) finite_q.push_back(q);
-    const bool increasing = std::adjacent_find(finite_q.begin(), finite_q.end(), std::greater_equal<>()) == finite_q.end();
-    const bool decreasing = std::adjacent_find(finite_q.begin(), finite_q.end(), std::less_equal<>()) == finite_q.end();
+    const bool increasing =
+        std::adjacent_find(finite_q.begin(), finite_q.end(), std::greater_equal<>()) == finite_q.end();
+    const bool decreasing =
+        std::adjacent_find(finite_q.begin(), finite_q.end(), std::less_equal<>()) == finite_q.end();
     if (!increasing && !decreasing) {
       std::size_t k = 1;
       while (k < finite_q.size() && finite_q[k] > finite_q[k - 1]) ++k;
-      throw InputError(kSource, fmt::format("q does not increase: point {} (q = {:g}) follows q = {:g}", k + 1,
-                                            finite_q[k], finite_q[k - 1]));
+      throw InputError(kSource, fmt::format("q does not increase: point {} (q = {:g}) follows q = {:g}",
+                                            k + 1, finite_q[k], finite_q[k - 1]));
     }
   }
   {
@@ -168,9 +172,10 @@ SaxsResult analyse_saxs(const Pattern1D& input, const SaxsSettings& settings) {
   trim_to_usable_range(q, intensity, sigma, r.trimmed);
   const std::size_t n = q.size();
   if (n < settings.min_points)
-    throw InputError(kSource, fmt::format("{} usable points after cutting the beamstop shadow and detector edge; "
-                                          "indexing needs at least {}",
-                                          n, settings.min_points));
+    throw InputError(kSource,
+                     fmt::format("{} usable points after cutting the beamstop shadow and detector edge; "
+                                 "indexing needs at least {}",
+                                 n, settings.min_points));
   r.q_min_inv_nm = q.front();
   r.q_max_inv_nm = q.back();
   if (!(r.q_max_inv_nm > r.q_min_inv_nm)) throw InputError(kSource, "all points at one q");
@@ -288,12 +293,6 @@ SaxsResult analyse_saxs(const Pattern1D& input, const SaxsSettings& settings) {
   IndexSettings is = settings.index;
   is.q_min = r.q_min_inv_nm;
   is.q_max = r.q_max_inv_nm;
-  if (const char* dump = std::getenv("ANVIL_SAXS_DUMP")) {
-    std::FILE* f = std::fopen(dump, "w");
-    for (std::size_t i = 0; i < n; ++i)
-      std::fprintf(f, "%g %g %g %g %g\n", q[i], intensity[i], sigma[i], r.baseline[i], r.flattened[i]);
-    std::fclose(f);
-  }
   r.index = index_pattern(FlatCurve{q, r.flattened, flat_sigma}, r.peaks, is);
   r.lattice = r.index.lattice;
   if (r.lattice == Lattice::none) {
@@ -324,7 +323,8 @@ SaxsResult analyse_saxs(const Pattern1D& input, const SaxsSettings& settings) {
 }
 
 std::vector<SeriesFrame> analyse_series(const std::vector<Pattern1D>& frames, const SaxsSettings& settings,
-                                        const SeriesSettings& series, const std::vector<double>& pressure_gpa) {
+                                        const SeriesSettings& series,
+                                        const std::vector<double>& pressure_gpa) {
   if (!pressure_gpa.empty() && pressure_gpa.size() != frames.size())
     throw InputError(kSource, fmt::format("{} pressures for {} frames", pressure_gpa.size(), frames.size()));
   std::vector<SeriesFrame> out;
@@ -350,8 +350,9 @@ std::vector<SeriesFrame> analyse_series(const std::vector<Pattern1D>& frames, co
       f.result.reason = e.what();
     }
     if (!pressure_gpa.empty()) f.pressure_gpa = pressure_gpa[k];
-    const std::string at = std::isnan(f.pressure_gpa) ? fmt::format("frame {}", k)
-                                                      : fmt::format("{:.2f} GPa (frame {})", f.pressure_gpa, k);
+    const std::string at = std::isnan(f.pressure_gpa)
+                               ? fmt::format("frame {}", k)
+                               : fmt::format("{:.2f} GPa (frame {})", f.pressure_gpa, k);
     if (k > 0) {
       const Lattice now = f.result.lattice;
       if (now != previous_lattice) {
@@ -366,10 +367,10 @@ std::vector<SeriesFrame> analyse_series(const std::vector<Pattern1D>& frames, co
         const double jc = sol.c_nm > 0 && previous->c_nm > 0 ? sol.c_nm / previous->c_nm - 1 : 0;
         if (std::abs(ja) > series.max_relative_jump || std::abs(jc) > series.max_relative_jump) {
           f.discontinuity = true;
-          f.change = std::abs(ja) >= std::abs(jc) ? fmt::format("a {:.3f} → {:.3f} nm ({:+.1f} %) at {}", previous->a_nm,
-                                                                sol.a_nm, 100 * ja, at)
-                                                  : fmt::format("c {:.3f} → {:.3f} nm ({:+.1f} %) at {}", previous->c_nm,
-                                                                sol.c_nm, 100 * jc, at);
+          f.change = std::abs(ja) >= std::abs(jc) ? fmt::format("a {:.3f} → {:.3f} nm ({:+.1f} %) at {}",
+                                                                previous->a_nm, sol.a_nm, 100 * ja, at)
+                                                  : fmt::format("c {:.3f} → {:.3f} nm ({:+.1f} %) at {}",
+                                                                previous->c_nm, sol.c_nm, 100 * jc, at);
         }
       }
     }

@@ -44,7 +44,7 @@ struct PhaseReport {
 
 struct SaxsResult {
   Lattice lattice = Lattice::none;
-  std::string reason;  // for none
+  std::string reason;   // for none
   std::string trimmed;  // what was cut at the ends (beamstop shadow, detector edge), empty if nothing
   double q_min_inv_nm = 0, q_max_inv_nm = 0;
   std::vector<PhaseReport> phases;  // empty for none

@@ -2,12 +2,11 @@
 
 #include <fmt/core.h>
 
+#include <Eigen/Dense>
 #include <algorithm>
 #include <array>
 #include <cmath>
 #include <numbers>
-#include <Eigen/Dense>
-#include <cstdlib>
 #include <unordered_set>
 
 namespace anvil::saxs {
@@ -377,9 +376,9 @@ struct Candidate {
   std::vector<int> profile_line;  // line of each profile
   int width_parameters = 0;
   std::vector<ReflectionFamily> fams;  // the families its lines index (kept with the best of a lattice)
-  int unseen_lines = 0;    // lines inside the pattern no peak was found at
-  int predicted_seen = 0;  // … of which significant where the lattice puts them
-  double width_cost = 0;   // χ² of the explained peaks' widths about the width law
+  int unseen_lines = 0;                // lines inside the pattern no peak was found at
+  int predicted_seen = 0;              // … of which significant where the lattice puts them
+  double width_cost = 0;               // χ² of the explained peaks' widths about the width law
 };
 
 std::optional<Candidate> refine_on_peaks(const Context& c, Lattice lattice,
@@ -561,7 +560,8 @@ void build_profiles(const Context& c, Candidate& cand, const std::vector<Reflect
       double amplitude = 0;
       const bool significant = q > c.s.q_min + fwhm && q < c.s.q_max - fwhm &&
                                local_significance(c, q, fwhm, eta, &amplitude) >= c.s.predicted_line_snr;
-      const double expected = trend.n >= 2 ? std::exp(trend.kappa - trend.beta * q * q) * cand.lines[j].weight : 0.0;
+      const double expected =
+          trend.n >= 2 ? std::exp(trend.kappa - trend.beta * q * q) * cand.lines[j].weight : 0.0;
       if (significant && amplitude * kIntensityTolerance >= expected) {
         for (int f : cand.lines[j].families) {
           cand.profiles.push_back({kTwoPi * std::sqrt(fams[f].x * cand.A + fams[f].y * cand.C), fwhm, eta});
@@ -587,7 +587,8 @@ void build_profiles(const Context& c, Candidate& cand, const std::vector<Reflect
       continue;
     }
     for (int f : cand.lines[j].families) {
-      cand.profiles.push_back({kTwoPi * std::sqrt(fams[f].x * cand.A + fams[f].y * cand.C) + shift, fwhm, eta});
+      cand.profiles.push_back(
+          {kTwoPi * std::sqrt(fams[f].x * cand.A + fams[f].y * cand.C) + shift, fwhm, eta});
       cand.profile_line.push_back(static_cast<int>(j));
     }
   }
@@ -625,10 +626,12 @@ double detection_area(const Context& c, double q, double fwhm) {
 // intensities), against the detection limit there; v = 1 − exp(−(I/I_min − 1)) above it.
 double unseen_line_cost(const Context& c, const Candidate& cand, const ModelFit& fit, std::size_t offset) {
   std::vector<double> amps(cand.lines.size(), 0.0);
-  for (std::size_t m = 0; m < cand.profiles.size(); ++m) amps[cand.profile_line[m]] += fit.amplitude[offset + m];
+  for (std::size_t m = 0; m < cand.profiles.size(); ++m)
+    amps[cand.profile_line[m]] += fit.amplitude[offset + m];
   std::vector<std::pair<double, double>> seen;
   for (std::size_t j = 0; j < cand.lines.size(); ++j)
-    if (amps[j] > 0 && cand.lines[j].weight > 0) seen.push_back({cand.lines[j].q, amps[j] / cand.lines[j].weight});
+    if (amps[j] > 0 && cand.lines[j].weight > 0)
+      seen.push_back({cand.lines[j].q, amps[j] / cand.lines[j].weight});
   const IntensityTrend trend = intensity_trend(seen);
   if (trend.n == 0) return 0;
   const double kappa = trend.kappa, beta = trend.beta;
@@ -652,10 +655,12 @@ double unseen_line_cost(const Context& c, const Candidate& cand, const ModelFit&
 // preferred orientation), each term capped at 3² (one odd line is not a verdict). −2 ln L units.
 double intensity_misfit(const Candidate& cand, const ModelFit& fit, std::size_t offset) {
   std::vector<double> amps(cand.lines.size(), 0.0);
-  for (std::size_t m = 0; m < cand.profiles.size(); ++m) amps[cand.profile_line[m]] += fit.amplitude[offset + m];
+  for (std::size_t m = 0; m < cand.profiles.size(); ++m)
+    amps[cand.profile_line[m]] += fit.amplitude[offset + m];
   std::vector<std::pair<double, double>> seen;
   for (std::size_t j = 0; j < cand.lines.size(); ++j)
-    if (amps[j] > 0 && cand.lines[j].weight > 0) seen.push_back({cand.lines[j].q, amps[j] / cand.lines[j].weight});
+    if (amps[j] > 0 && cand.lines[j].weight > 0)
+      seen.push_back({cand.lines[j].q, amps[j] / cand.lines[j].weight});
   const IntensityTrend trend = intensity_trend(seen);
   if (trend.n < 3) return 0;
   double cost = 0;
@@ -758,9 +763,6 @@ void check_whole(const Context& c, const WholePattern& wp, const Fixed& fixed, C
   const int k = fixed.parameters + cand.width_parameters + line_parameters + 2 * fit.positive_free;
   sol.bic = wp.bic(fit, k) + unseen * std::log(static_cast<double>(std::max<std::size_t>(wp.points(), 2))) +
             position_cost + fixed.position_cost + constants_cost(c, cand) + intensity_cost + cand.width_cost;
-  if (std::getenv("ANVIL_SAXS_DEBUG"))
-    fmt::print(stderr, "    [{} a={:.4f}] chi2/s2={:.1f} k={} (unseen {:.1f}, lines {}, free {}) pos={:.1f} const={:.1f}\n", lattice_name(sol.lattice), sol.a_nm,
-               fit.chi2 / wp.scale(), k, unseen, fit.positive_lines, fit.positive_free, position_cost, constants_cost(c, cand));
   double mine = 0, total = 0;
   for (std::size_t j = 0; j < fit.amplitude.size(); ++j) {
     total += fit.amplitude[j];
@@ -845,7 +847,8 @@ std::vector<Candidate> solve_all(const Context& c, const WholePattern& wp, const
       const double A = 1.0 / std::pow(c.s.prior->a_nm, 2);
       double C = 0;
       if (has_c_axis(lattice))
-        C = c.s.prior->c_nm > 0 ? 1.0 / std::pow(c.s.prior->c_nm, 2) : A / (kIdealHcpCOverA * kIdealHcpCOverA);
+        C = c.s.prior->c_nm > 0 ? 1.0 / std::pow(c.s.prior->c_nm, 2)
+                                : A / (kIdealHcpCOverA * kIdealHcpCOverA);
       hyps.push_back({A, C});
     }
     // The families any of these hypotheses can reach inside the pattern (refinement moves them by a few
@@ -869,22 +872,16 @@ std::vector<Candidate> solve_all(const Context& c, const WholePattern& wp, const
       if (!cand) continue;
       bool dup = false;
       for (const auto& o : cands)
-        dup = dup || (std::abs(o.A / cand->A - 1) < 2e-3 && (cand->C == 0 || std::abs(o.C / cand->C - 1) < 2e-3));
+        dup = dup ||
+              (std::abs(o.A / cand->A - 1) < 2e-3 && (cand->C == 0 || std::abs(o.C / cand->C - 1) < 2e-3));
       if (!dup) cands.push_back(std::move(*cand));
     }
-    std::sort(cands.begin(), cands.end(), [](const Candidate& a, const Candidate& b) { return a.pre > b.pre; });
+    std::sort(cands.begin(), cands.end(),
+              [](const Candidate& a, const Candidate& b) { return a.pre > b.pre; });
     if (static_cast<int>(cands.size()) > c.s.candidates_per_lattice) cands.resize(c.s.candidates_per_lattice);
     std::optional<Candidate> top;
     for (auto& cand : cands) {
       check_whole(c, wp, fixed, cand, fams, false);
-      if (std::getenv("ANVIL_SAXS_DEBUG"))
-        fmt::print(stderr, "  {} a={:.4f} c={:.4f} pre={:.2f} matched={} bic={:.1f} expl={:.2f} adm={}\n", lattice_name(lattice),
-                   cand.sol.a_nm, cand.sol.c_nm, cand.pre, cand.sol.matched, cand.sol.bic, cand.sol.explained_fraction, admissible(c, cand.sol));
-      if (std::getenv("ANVIL_SAXS_DEBUG2")) {
-        for (const auto& a : cand.sol.assignments) fmt::print(stderr, "     peak {} q={:.4f} {} qc={:.4f}\n", a.peak, c.peaks[a.peak].q, a.hkl, a.q_calc);
-        for (const auto& l : cand.sol.lines) fmt::print(stderr, "     line {} q={:.4f} I={:.4f} peak {}\n", l.hkl, l.q, l.intensity, l.peak);
-        fmt::print(stderr, "     width {} {}\n", cand.sol.fwhm0, cand.sol.fwhm1);
-      }
       if (!admissible(c, cand.sol)) continue;
       const double bonus = prior_continues(c.s, cand.sol) ? c.s.prior->bonus : 0.0;
       cand.sol.score = reference_bic - (cand.sol.bic - bonus);
@@ -989,10 +986,12 @@ IndexResult index_pattern(const FlatCurve& curve, const std::vector<Peak>& peaks
   auto all = solve_all(ctx, wp, Fixed{}, result.no_lattice_bic);
   for (const auto& cand : all) result.per_lattice.push_back(cand.sol);
   if (all.empty()) {
-    result.reason = peaks.size() == 1
-                        ? fmt::format("one significant peak (q = {:.4f} nm⁻¹, d = {:.3f} nm): one peak does not define a lattice",
-                                      peaks[0].q, kTwoPi / peaks[0].q)
-                        : fmt::format("no lattice puts its reflections on two or more of the {} peaks", peaks.size());
+    result.reason =
+        peaks.size() == 1
+            ? fmt::format(
+                  "one significant peak (q = {:.4f} nm⁻¹, d = {:.3f} nm): one peak does not define a lattice",
+                  peaks[0].q, kTwoPi / peaks[0].q)
+            : fmt::format("no lattice puts its reflections on two or more of the {} peaks", peaks.size());
     return result;
   }
   // The decision rests on the structure-factor intensity explained, then on the evidence: a solution
@@ -1047,7 +1046,8 @@ IndexResult index_pattern(const FlatCurve& curve, const std::vector<Peak>& peaks
 
   // A second phase among the peaks the first leaves unexplained (fcc + lamellar during a transition).
   std::optional<LatticeSolution> second;
-  if (s.mixtures && evident && first.unexplained.size() >= 2 && first.explained_fraction < 1 - s.min_second_phase) {
+  if (s.mixtures && evident && first.unexplained.size() >= 2 &&
+      first.explained_fraction < 1 - s.min_second_phase) {
     std::vector<double> u2 = u;
     Fixed fixed;
     fixed.explained.assign(peaks.size(), false);
@@ -1056,7 +1056,8 @@ IndexResult index_pattern(const FlatCurve& curve, const std::vector<Peak>& peaks
     fixed.parameters = all.front().width_parameters;
     fixed.position_cost += constants_cost(ctx, all.front());
     for (const auto& pr : fixed.profiles) fixed.parameters += pr.q >= s.q_min && pr.q <= s.q_max;
-    for (const auto& a : first.assignments) fixed.position_cost += std::pow((peaks[a.peak].q - a.q_calc) / ctx.sigma_tot[a.peak], 2);
+    for (const auto& a : first.assignments)
+      fixed.position_cost += std::pow((peaks[a.peak].q - a.q_calc) / ctx.sigma_tot[a.peak], 2);
     auto ctx2 = make_context(peaks, s, u2);
     ctx2.tables = &tables;
     ctx2.curve = &curve;
@@ -1074,18 +1075,26 @@ IndexResult index_pattern(const FlatCurve& curve, const std::vector<Peak>& peaks
     }
   }
   if (!evident || (first.explained_fraction < s.min_explained && !second)) {
-    std::string why = !sharp ? fmt::format("its evidence over free peaks is weak (ΔBIC = {:.1f}) and its peaks are broad (a liquid's correlation peaks?)", first.score)
-                      : !evident ? fmt::format("its evidence over free peaks is ΔBIC = {:.1f} (< {:.0f})", first.score, s.min_evidence)
-                               : fmt::format("it carries {:.0f} % of the peak intensity (< {:.0f} %)",
-                                             100 * first.explained_fraction, 100 * s.min_explained);
-    result.reason = fmt::format("best candidate {} a = {:.3f} nm explains {} of {} peaks, {:.0f} % of the peak intensity, but {}: no lattice",
-                                lattice_name(first.lattice), first.a_nm, first.matched, peaks.size(),
-                                100 * first.explained_fraction, why);
+    std::string why = !sharp ? fmt::format(
+                                   "its evidence over free peaks is weak (ΔBIC = {:.1f}) and its peaks are "
+                                   "broad (a liquid's correlation peaks?)",
+                                   first.score)
+                      : !evident ? fmt::format("its evidence over free peaks is ΔBIC = {:.1f} (< {:.0f})",
+                                               first.score, s.min_evidence)
+                                 : fmt::format("it carries {:.0f} % of the peak intensity (< {:.0f} %)",
+                                               100 * first.explained_fraction, 100 * s.min_explained);
+    result.reason = fmt::format(
+        "best candidate {} a = {:.3f} nm explains {} of {} peaks, {:.0f} % of the peak intensity, but {}: no "
+        "lattice",
+        lattice_name(first.lattice), first.a_nm, first.matched, peaks.size(), 100 * first.explained_fraction,
+        why);
     result.runner_up = first;
     return result;
   }
   result.lattice = first.lattice;
-  result.confidence = first.score >= 10 ? "very strong" : first.score >= s.strong_evidence ? "strong" : "weak";
+  result.confidence = first.score >= 10                  ? "very strong"
+                      : first.score >= s.strong_evidence ? "strong"
+                                                         : "weak";
   result.best = first;
   result.phases.push_back(first);
   if (second) result.phases.push_back(*second);
@@ -1099,7 +1108,8 @@ IndexResult index_pattern(const FlatCurve& curve, const std::vector<Peak>& peaks
   std::vector<std::string> notes, notes_only;
   if (demoted)
     notes_only.push_back(fmt::format(
-        "{} a = {:.3f} nm{} scores higher (ΔBIC {:.1f}) but carries {:.0f} % of the peak intensity against {:.0f} %",
+        "{} a = {:.3f} nm{} scores higher (ΔBIC {:.1f}) but carries {:.0f} % of the peak intensity against "
+        "{:.0f} %",
         lattice_name(demoted->lattice), demoted->a_nm,
         demoted->c_nm > 0 ? fmt::format(", c = {:.3f} nm", demoted->c_nm) : std::string(),
         demoted->score - first.score, 100 * demoted->explained_fraction, 100 * first.explained_fraction));

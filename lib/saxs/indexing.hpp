@@ -48,9 +48,9 @@ struct IndexSettings {
   double hcp_c_over_a_min = 1.50, hcp_c_over_a_max = 1.78;
   double hex3d_c_over_a_min = 0.4, hex3d_c_over_a_max = 8.0;
   // BIC units. 6 is "strong" evidence on the scale of Kass & Raftery, J. Am. Stat. Assoc. 90 (1995) 773.
-  double min_evidence = 2.0;      // a lattice must beat "no lattice" by this ("positive")
-  double strong_evidence = 6.0;   // below this the answer is reported as weak ("strong" above)
-  double ambiguity_margin = 4.0;  // two lattices closer than this are not told apart
+  double min_evidence = 2.0;         // a lattice must beat "no lattice" by this ("positive")
+  double strong_evidence = 6.0;      // below this the answer is reported as weak ("strong" above)
+  double ambiguity_margin = 4.0;     // two lattices closer than this are not told apart
   double min_explained = 0.5;        // share of the fitted peak intensity the lattice(s) must carry
   double min_phase_explained = 0.3;  // … and each phase on its own
   // A lattice with a second constant (hcp, hex3d) must carry this much more of the peak intensity than
@@ -60,7 +60,7 @@ struct IndexSettings {
   // peaks in nearly lattice-like ratios, and domains of fewer than about eight periods are no lattice.
   double max_relative_fwhm = 0.12;
   double min_spacing_nm = 1.0;  // smallest nearest-neighbour distance taken for a superlattice
-  double detection_snr = 4.0;  // significance at which the peak search finds a peak (for unseen lines)
+  double detection_snr = 4.0;   // significance at which the peak search finds a peak (for unseen lines)
   // A reflection no peak was found at but significant to this level at its computed place is seen.
   double predicted_line_snr = 3.0;
   bool mixtures = true;
@@ -91,10 +91,10 @@ struct LatticeSolution {
   double score = -INFINITY;  // evidence: BIC(no lattice) − BIC(this), prior included
   int matched = 0, observed = 0;
   int predicted_seen = 0;  // reflections the blind search missed, significant where the lattice puts them
-  double explained_fraction = 0;  // share of the fitted peak intensity on this lattice's lines
-  double rms_relative = 0;        // RMS of (q_obs − q_calc)/q_calc over the explained peaks
-  double reduced_chi2 = 0;        // of the peak positions
-  double fwhm0 = 0, fwhm1 = 0;    // width law FWHM² = fwhm0² + (fwhm1·q)²
+  double explained_fraction = 0;            // share of the fitted peak intensity on this lattice's lines
+  double rms_relative = 0;                  // RMS of (q_obs − q_calc)/q_calc over the explained peaks
+  double reduced_chi2 = 0;                  // of the peak positions
+  double fwhm0 = 0, fwhm1 = 0;              // width law FWHM² = fwhm0² + (fwhm1·q)²
   std::vector<PeakAssignment> assignments;  // explained peaks
   std::vector<std::size_t> unexplained;     // peaks left to free components
   std::vector<FittedLine> lines;
@@ -123,7 +123,8 @@ struct IndexResult {
 std::vector<double> peak_weights(const std::vector<Peak>& peaks);
 
 // Indexes the peaks found on `curve` (the flattened pattern). settings.q_min/q_max bound the lines.
-IndexResult index_pattern(const FlatCurve& curve, const std::vector<Peak>& peaks, const IndexSettings& settings);
+IndexResult index_pattern(const FlatCurve& curve, const std::vector<Peak>& peaks,
+                          const IndexSettings& settings);
 
 // Refines and checks one given hypothesis: for a seeded frame or a user's guess.
 LatticeSolution refine_lattice(const FlatCurve& curve, const std::vector<Peak>& peaks,

@@ -12,7 +12,8 @@
 namespace anvil::saxs {
 
 QCalibration calibrate_q_lamellar(const Pattern1D& standard, double d_nm, const SaxsSettings& settings) {
-  if (!(d_nm > 0)) throw InputError("q calibration", fmt::format("the standard's period must be positive, not {}", d_nm));
+  if (!(d_nm > 0))
+    throw InputError("q calibration", fmt::format("the standard's period must be positive, not {}", d_nm));
   SaxsSettings s = settings;
   s.index.lattices = {Lattice::lamellar};
   s.index.mixtures = false;
@@ -53,7 +54,9 @@ QCalibration calibrate_q_lamellar(const Pattern1D& standard, double d_nm, const 
   auto fit = [&]() {
     const std::size_t n = c.orders.size();
     if (n < 2)
-      throw InputError("q calibration", fmt::format("the standard's lamellar series has {} usable order(s); two or more are needed", n));
+      throw InputError(
+          "q calibration",
+          fmt::format("the standard's lamellar series has {} usable order(s); two or more are needed", n));
     // Weighted least squares, q_true = scale·q + offset (σ of q_true from σ of q, × scale ≈ 1).
     double sw = 0, sx = 0, sy = 0, sxx = 0, sxy = 0;
     for (std::size_t k = 0; k < n; ++k) {

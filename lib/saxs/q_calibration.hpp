@@ -14,10 +14,10 @@ struct QCalibration {
   double d_nm = 0;  // the standard's period
   double scale = 1, scale_esd = 0;
   double offset_inv_nm = 0, offset_esd_inv_nm = 0;
-  std::vector<int> orders;                  // the 00l orders used
-  std::vector<double> q_measured, q_true;   // nm⁻¹
-  double rms_residual_inv_nm = 0;           // after the fit
-  double d_measured_nm = 0;                 // the period the uncalibrated pattern gives
+  std::vector<int> orders;                 // the 00l orders used
+  std::vector<double> q_measured, q_true;  // nm⁻¹
+  double rms_residual_inv_nm = 0;          // after the fit
+  double d_measured_nm = 0;                // the period the uncalibrated pattern gives
 
   double apply(double q) const { return scale * q + offset_inv_nm; }
 };

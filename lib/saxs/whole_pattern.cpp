@@ -3,8 +3,6 @@
 #include <Eigen/Dense>
 #include <algorithm>
 #include <cmath>
-#include <cstdlib>
-#include <fmt/core.h>
 
 namespace anvil::saxs {
 
@@ -55,7 +53,8 @@ std::vector<double> nonnegative_least_squares(const std::vector<double>& g, cons
       x = z;
       bool violated = false;
       for (int j = 0; j < k; ++j)
-        if (!passive[j] && g[static_cast<std::size_t>(j) * k + j] > 0 && gradient(j) > tol) passive[j] = 1, violated = true;
+        if (!passive[j] && g[static_cast<std::size_t>(j) * k + j] > 0 && gradient(j) > tol)
+          passive[j] = 1, violated = true;
       converged = !violated;
     }
     if (!converged) {
@@ -94,7 +93,8 @@ std::vector<double> nonnegative_least_squares(const std::vector<double>& g, cons
       }
       // Leave the passive set the variable that stepped to zero (the bound that stopped us).
       for (int j = 0; j < k; ++j)
-        if (passive[j] && z[j] <= 0 && x[j] <= std::abs(alpha * (z[j] - x[j])) * 1e-12 + 1e-300) passive[j] = 0, x[j] = 0;
+        if (passive[j] && z[j] <= 0 && x[j] <= std::abs(alpha * (z[j] - x[j])) * 1e-12 + 1e-300)
+          passive[j] = 0, x[j] = 0;
     }
     for (int j = 0; j < k; ++j) x[j] = passive[j] ? std::max(z.empty() ? 0.0 : z[j], 0.0) : 0.0;
   }
@@ -199,7 +199,8 @@ WholePattern::WholePattern(const FlatCurve& curve, const std::vector<Peak>& peak
   if (n_ >= 2) {
     const double width = peaks.empty() ? (q_.back() - q_.front()) / 20 : reference_width(peaks);
     const double range = q_.back() - q_.front();
-    const int segments = std::clamp(static_cast<int>(std::ceil(range / (settings_.baseline_knot_fwhm * width))), 2, 60);
+    const int segments =
+        std::clamp(static_cast<int>(std::ceil(range / (settings_.baseline_knot_fwhm * width))), 2, 60);
     const double h = range / segments;
     residual_width_ = width;
     for (int j = -1; j <= segments + 1; ++j) {
@@ -241,12 +242,6 @@ WholePattern::WholePattern(const FlatCurve& curve, const std::vector<Peak>& peak
     none_.positive_lines = 0;
     none_.positive_free = static_cast<int>(
         std::count_if(none_.amplitude.begin(), none_.amplitude.end(), [](double v) { return v > 0; }));
-  }
-  if (std::getenv("ANVIL_SAXS_DEBUG2")) {
-    for (std::size_t a = 0; a < m; ++a)
-      fmt::print(stderr, "  free {} q={:.4f} fwhm={:.4f} eta={:.2f} area={:.4f} nnls={:.4f}\n", a, peaks[a].q, peaks[a].fwhm,
-                 peaks[a].eta, peaks[a].area, none_.amplitude[a]);
-    fmt::print(stderr, "  chi2 none {:.1f} n {} nb {}\n", none_.chi2, n_, nb);
   }
   const double dof = static_cast<double>(n_) - no_lattice_parameters() - static_cast<double>(nb);
   s2_ = std::max(1.0, none_.chi2 / std::max(dof, 1.0));
@@ -341,8 +336,7 @@ std::vector<double> WholePattern::amplitude_esd(const std::vector<Profile>& line
   for (std::size_t a = 0; a < active.size(); ++a)
     for (std::size_t b = 0; b < active.size(); ++b) m(a, b) = ne.g[active[a] * k + active[b]];
   const Eigen::MatrixXd cov = m.completeOrthogonalDecomposition().pseudoInverse();
-  for (std::size_t a = 0; a < active.size(); ++a)
-    esd[active[a]] = std::sqrt(std::max(cov(a, a), 0.0) * s2_);
+  for (std::size_t a = 0; a < active.size(); ++a) esd[active[a]] = std::sqrt(std::max(cov(a, a), 0.0) * s2_);
   return esd;
 }
 

@@ -87,14 +87,14 @@ class WholePattern {
   WholePatternSettings settings_;
   std::vector<Profile> peak_profiles_;
   std::vector<Column> peak_columns_;
-  std::vector<double> peak_h_;    // Σ w y v per peak
-  std::vector<double> peak_g_;    // peaks × peaks
+  std::vector<double> peak_h_;  // Σ w y v per peak
+  std::vector<double> peak_g_;  // peaks × peaks
   std::vector<Column> base_columns_;
-  std::vector<double> base_inv_;  // (Σ w B Bᵀ)⁻¹
-  std::vector<double> base_h_;    // Σ w y B
+  std::vector<double> base_inv_;   // (Σ w B Bᵀ)⁻¹
+  std::vector<double> base_h_;     // Σ w y B
   std::vector<double> peak_base_;  // peaks × baseline: Σ w v B
-  double yy_ = 0;                 // Σ w y²
-  double residual_width_ = 0;     // window of the local residual variance
+  double yy_ = 0;                  // Σ w y²
+  double residual_width_ = 0;      // window of the local residual variance
   std::size_t n_ = 0;
   ModelFit none_;
   double s2_ = 1;

@@ -122,3 +122,54 @@ TEST(NxCanSas, EveryFrameIsASasEntryWithQIAndIdev) {
   H5Gclose(g);
   H5Fclose(f);
 }
+
+namespace {
+
+void write_text(const std::string& path, const std::string& text) {
+  std::ofstream out(path);
+  out << text;
+}
+
+// An Anton Paar SAXSquant file as it writes them: title, keywords, 8 integers (points first), two
+// lines of 5 reals, q I σ rows, an XML footer naming the q unit.
+const char* kPdhHeader =
+    "\nSAXS BOX\n     3  0  0  0  0  0  0  0\n  0.0 306.8 0.0 1012.4 0.1542\n  25.2 1.06 0.0 0.0 0.0\n";
+
+}  // namespace
+
+TEST(PdhPatterns, SaxsquantFilesAreReadWithTheirFooterUnit) {
+  const auto dir = anvil::test::scratch_dir("PdhRead");
+  const auto path = (dir / "standard.pdh").string();
+  write_text(path, std::string(kPdhHeader) +
+                       "  1.0E-01 2.0E+00 1.0E-01\n  2.0E-01 3.0E+00 2.0E-01\n  3.0E-01 4.0E+00 0.0E+00\n"
+                       "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<fileinfo>\n  <column key=\"X\">\n"
+                       "    <value key=\"unit\">a^-1</value>\n  </column>\n</fileinfo>\n");
+  const auto p = anvil::io::read_pattern_text(path);  // dispatched by the extension
+  ASSERT_EQ(p.x.size(), 3u);
+  EXPECT_EQ(p.unit, anvil::RadialUnit::QInvA);
+  EXPECT_DOUBLE_EQ(p.x[1], 0.2);
+  EXPECT_DOUBLE_EQ(p.intensity[2], 4.0);
+  EXPECT_DOUBLE_EQ(p.sigma[0], 0.1);
+}
+
+TEST(PdhPatterns, ATruncatedFileIsAnInputErrorNamingTheFileAndTheShortfall) {
+  const auto dir = anvil::test::scratch_dir("PdhTruncated");
+  const auto path = (dir / "cut.pdh").string();
+  write_text(path, std::string(kPdhHeader) + "  1.0E-01 2.0E+00 1.0E-01\n");
+  try {
+    anvil::io::read_pattern_pdh(path);
+    FAIL() << "no error";
+  } catch (const anvil::InputError& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("cut.pdh"), std::string::npos) << what;
+    EXPECT_NE(what.find("header promises 3 points"), std::string::npos) << what;
+  }
+  write_text(path,
+             std::string(kPdhHeader) + "  1.0E-01 2.0E+00 1.0E-01\n  x y z\n  3.0E-01 4.0E+00 0.0E+00\n");
+  try {
+    anvil::io::read_pattern_pdh(path);
+    FAIL() << "no error";
+  } catch (const anvil::InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("PDH line 7: expected q I σ"), std::string::npos) << e.what();
+  }
+}

@@ -96,16 +96,16 @@ Pattern1D read_truth_curve(const fs::path& gz) {
 
 // The claim for dac_dev: fcc on the ordered frames, lamellar after, a (d) within 1 %; on the two
 // distorted-fcc frames either fcc within 1 % or no lattice, never another one.
-void expect_dac_dev_lattices(const std::vector<saxs::SaxsResult>& results, const std::vector<TruthFrame>& truth,
-                             const std::string& what) {
+void expect_dac_dev_lattices(const std::vector<saxs::SaxsResult>& results,
+                             const std::vector<TruthFrame>& truth, const std::string& what) {
   ASSERT_EQ(results.size(), truth.size());
   for (std::size_t k = 0; k < truth.size(); ++k) {
     const auto& t = truth[k];
     const auto& r = results[k];
     const double a = r.phases.empty() ? 0 : r.phases.front().solution.a_nm;
-    const std::string where = fmt::format("{} frame {} ({} GPa, {} {} a = {:.4f} nm): got {} a = {:.4f} nm {}", what,
-                                          t.frame, t.pressure_gpa, t.note, saxs::lattice_name(t.lattice), t.a_nm,
-                                          saxs::lattice_name(r.lattice), a, r.reason);
+    const std::string where = fmt::format(
+        "{} frame {} ({} GPa, {} {} a = {:.4f} nm): got {} a = {:.4f} nm {}", what, t.frame, t.pressure_gpa,
+        t.note, saxs::lattice_name(t.lattice), t.a_nm, saxs::lattice_name(r.lattice), a, r.reason);
     std::printf("%s\n", where.c_str());
     if (t.note == "distorted") {
       EXPECT_TRUE(r.lattice == Lattice::none || r.lattice == t.lattice) << where;
@@ -195,7 +195,8 @@ TEST(SaxsReal, CholesterylPalmitateCalibratesQLikeTheAuthorsWithin0p2Percent) {
   ANVIL_REFERENCE_FILE(standard, std::string(kLyotropic) + "/CholPal_20220214.pdh");
   const auto c = cholpal_calibration();
   EXPECT_GE(c.orders.size(), 3u);
-  for (double q : {1.2, 2.5, 4.4, 5.4}) EXPECT_NEAR(c.apply(q) / (1.01799 * q + 0.00862), 1.0, 0.002) << "q = " << q;
+  for (double q : {1.2, 2.5, 4.4, 5.4})
+    EXPECT_NEAR(c.apply(q) / (1.01799 * q + 0.00862), 1.0, 0.002) << "q = " << q;
   EXPECT_LT(c.rms_residual_inv_nm, 0.01);
 }
 
@@ -203,8 +204,8 @@ TEST(SaxsReal, HexagonalLyotropicPhasesAreHex2dWithTheListedConstant) {
   ANVIL_REFERENCE_FILE(standard, std::string(kLyotropic) + "/CholPal_20220214.pdh");
   const auto c = cholpal_calibration();
   // README table: OTAB 82 wt% a ≈ 2.81 nm, OTAC 90 wt% a ≈ 2.83 nm (two orders, 1 : √3).
-  for (const auto& [name, a] : std::vector<std::pair<std::string, double>>{{"OTAB_082wtp_T025", 2.81},
-                                                                            {"OTAC_090wtp_T010", 2.83}}) {
+  for (const auto& [name, a] :
+       std::vector<std::pair<std::string, double>>{{"OTAB_082wtp_T025", 2.81}, {"OTAC_090wtp_T010", 2.83}}) {
     const auto r = index_lyotropic(name, c);
     ASSERT_EQ(r.lattice, Lattice::hex2d) << name << ": " << r.reason;
     EXPECT_NEAR(r.phases.front().solution.a_nm / a, 1.0, 0.01) << name;
@@ -217,7 +218,8 @@ TEST(SaxsReal, OnePeakOrAnUndeterminedPhaseIsNoneOrAmbiguous) {
   const auto c = cholpal_calibration();
   for (const char* name : {"OTAB_078wtp_T058", "OTAB_078wtp_T060", "OTAC_094wtp_T050"}) {
     const auto r = index_lyotropic(name, c);
-    EXPECT_TRUE(r.lattice == Lattice::none || r.index.ambiguous) << name << ": " << saxs::lattice_name(r.lattice);
+    EXPECT_TRUE(r.lattice == Lattice::none || r.index.ambiguous)
+        << name << ": " << saxs::lattice_name(r.lattice);
     if (r.lattice == Lattice::none) {
       EXPECT_FALSE(r.reason.empty()) << name;
     }

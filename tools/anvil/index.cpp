@@ -14,8 +14,8 @@
 #include "saxs/analysis.hpp"
 #include "saxs/q_calibration.hpp"
 #include "saxs_json.hpp"
-#include "scan_pressure.hpp"
 #include "saxs_plot.hpp"
+#include "scan_pressure.hpp"
 
 namespace anvil::cli {
 
@@ -108,7 +108,8 @@ void print_summary(const std::string& source, const saxs::SaxsResult& r) {
     if (ph.domain.peaks_used)
       fmt::print(", domain = {:.0f} ± {:.0f} nm", ph.domain.size_nm, ph.domain.size_esd_nm);
     fmt::print(
-        "\n             ΔBIC {:.1f} over free peaks, {}/{} peaks explained, {:.0f} % of the peak intensity, rms "
+        "\n             ΔBIC {:.1f} over free peaks, {}/{} peaks explained, {:.0f} % of the peak intensity, "
+        "rms "
         "misfit {:.2f} %\n",
         s.score, s.matched, s.observed, 100 * s.explained_fraction, 100 * s.rms_relative);
   }
@@ -157,7 +158,8 @@ std::optional<saxs::QCalibration> q_calibration_of(const IndexArgs& a, const sax
     if (a.standard_d) throw InputError("--standard-d", "given without --calibrate-q STANDARD");
     return std::nullopt;
   }
-  if (!a.standard_d) throw InputError("--calibrate-q", "needs --standard-d (the standard's lamellar period in nm)");
+  if (!a.standard_d)
+    throw InputError("--calibrate-q", "needs --standard-d (the standard's lamellar period in nm)");
   Pattern1D standard = io::read_pattern_text(a.calibrate_q, q_unit_of(a.q_unit));
   if (const auto u = q_unit_of(a.q_unit)) standard.unit = *u;
   saxs::QCalibration c;
@@ -166,22 +168,28 @@ std::optional<saxs::QCalibration> q_calibration_of(const IndexArgs& a, const sax
   } catch (const InputError& e) {
     throw InputError(a.calibrate_q, e.what());
   }
-  fmt::print("q calibration from {} (lamellar, d = {:.5g} nm): q_true = {:.6f}(±{:.6f}) · q {:+.5f}(±{:.5f}) nm⁻¹\n",
-             a.calibrate_q, c.d_nm, c.scale, c.scale_esd, c.offset_inv_nm, c.offset_esd_inv_nm);
+  fmt::print(
+      "q calibration from {} (lamellar, d = {:.5g} nm): q_true = {:.6f}(±{:.6f}) · q {:+.5f}(±{:.5f}) nm⁻¹\n",
+      a.calibrate_q, c.d_nm, c.scale, c.scale_esd, c.offset_inv_nm, c.offset_esd_inv_nm);
   std::string orders;
   for (std::size_t k = 0; k < c.orders.size(); ++k)
     orders += fmt::format("{}00{} {:.5f}→{:.5f}", k ? ", " : "", c.orders[k], c.q_measured[k], c.q_true[k]);
-  fmt::print("  orders {}; rms residual {:.5f} nm⁻¹; uncalibrated d = {:.5f} nm\n\n", orders, c.rms_residual_inv_nm,
-             c.d_measured_nm);
+  fmt::print("  orders {}; rms residual {:.5f} nm⁻¹; uncalibrated d = {:.5f} nm\n\n", orders,
+             c.rms_residual_inv_nm, c.d_measured_nm);
   return c;
 }
 
 json calibration_json(const saxs::QCalibration& c, const std::string& source) {
-  return {{"standard", source},         {"d_nm", c.d_nm},
-          {"scale", c.scale},           {"scale_esd", c.scale_esd},
-          {"offset_inv_nm", c.offset_inv_nm}, {"offset_esd_inv_nm", c.offset_esd_inv_nm},
-          {"orders", c.orders},         {"q_measured", c.q_measured},
-          {"q_true", c.q_true},         {"rms_residual_inv_nm", c.rms_residual_inv_nm},
+  return {{"standard", source},
+          {"d_nm", c.d_nm},
+          {"scale", c.scale},
+          {"scale_esd", c.scale_esd},
+          {"offset_inv_nm", c.offset_inv_nm},
+          {"offset_esd_inv_nm", c.offset_esd_inv_nm},
+          {"orders", c.orders},
+          {"q_measured", c.q_measured},
+          {"q_true", c.q_true},
+          {"rms_residual_inv_nm", c.rms_residual_inv_nm},
           {"d_measured_nm", c.d_measured_nm}};
 }
 
@@ -207,8 +215,8 @@ int run_index(const IndexArgs& a) {
     }
     const auto results = saxs::analyse_series(frames, settings, series, pressures);
     json all = json::array();
-    fmt::print("{:>6} {:>7} {:<9} {:>10} {:>10} {:>9} {:>8}  {}\n", "frame", "P/GPa", "lattice", "a/nm", "c/nm",
-               "d_nn/nm", "ΔBIC", "change");
+    fmt::print("{:>6} {:>7} {:<9} {:>10} {:>10} {:>9} {:>8}  {}\n", "frame", "P/GPa", "lattice", "a/nm",
+               "c/nm", "d_nn/nm", "ΔBIC", "change");
     for (std::size_t k = 0; k < results.size(); ++k) {
       const auto& r = results[k].result;
       json j = pipeline::saxs_result_json(r, settings);
@@ -221,9 +229,9 @@ int run_index(const IndexArgs& a) {
       all.push_back(j);
       const auto* ph = r.phases.empty() ? nullptr : &r.phases.front();
       fmt::print("{:>6} {:>7} {:<9} {:>10} {:>10} {:>9} {:>8}  {}\n", k,
-                 std::isnan(results[k].pressure_gpa) ? std::string("-") : fmt::format("{:.2f}", results[k].pressure_gpa),
-                 saxs::lattice_name(r.lattice),
-                 ph ? fmt::format("{:.4f}", ph->solution.a_nm) : "-",
+                 std::isnan(results[k].pressure_gpa) ? std::string("-")
+                                                     : fmt::format("{:.2f}", results[k].pressure_gpa),
+                 saxs::lattice_name(r.lattice), ph ? fmt::format("{:.4f}", ph->solution.a_nm) : "-",
                  ph && ph->solution.c_nm > 0 ? fmt::format("{:.4f}", ph->solution.c_nm) : "-",
                  ph ? fmt::format("{:.4f}", ph->d_nn_nm) : "-",
                  ph ? fmt::format("{:.1f}", ph->solution.score) : "-",
@@ -234,10 +242,11 @@ int run_index(const IndexArgs& a) {
     json transitions = json::array();
     for (const auto& f : results)
       if (f.transition) {
-        transitions.push_back({{"from", saxs::lattice_name(f.from)},
-                               {"to", saxs::lattice_name(f.to)},
-                               {"pressure_gpa", std::isnan(f.pressure_gpa) ? json(nullptr) : json(f.pressure_gpa)},
-                               {"change", f.change}});
+        transitions.push_back(
+            {{"from", saxs::lattice_name(f.from)},
+             {"to", saxs::lattice_name(f.to)},
+             {"pressure_gpa", std::isnan(f.pressure_gpa) ? json(nullptr) : json(f.pressure_gpa)},
+             {"change", f.change}});
         fmt::print("transition: {}\n", f.change);
       }
     json out = {{"source", a.pattern}, {"frames", all}, {"transitions", transitions}};
@@ -278,10 +287,12 @@ void add_index_command(CLI::App& app, Context& ctx) {
       ->check(positive_number());
   cmd->add_option("--q-unit", a->q_unit,
                   "nm^-1 or A^-1: unit of the file's q (overrides its header) and of --qmin/--qmax");
-  cmd->add_option("--calibrate-q", a->calibrate_q,
-                  "Lamellar q standard (e.g. cholesteryl palmitate, silver behenate; text or .pdh): the q axis is "
-                  "mapped so its 00l orders fall at 2πl/d (scale, and offset with ≥ 3 orders)");
-  cmd->add_option("--standard-d", a->standard_d, "Lamellar period of the --calibrate-q standard in nm (CholPal 5.2498)")
+  cmd->add_option(
+      "--calibrate-q", a->calibrate_q,
+      "Lamellar q standard (e.g. cholesteryl palmitate, silver behenate; text or .pdh): the q axis is "
+      "mapped so its 00l orders fall at 2πl/d (scale, and offset with ≥ 3 orders)");
+  cmd->add_option("--standard-d", a->standard_d,
+                  "Lamellar period of the --calibrate-q standard in nm (CholPal 5.2498)")
       ->check(positive_number());
   cmd->add_option("--frame", a->frame, "Frame of an HDF5 pattern stack (0-based)")->capture_default_str();
   cmd->add_flag("--all-frames", a->all_frames,
@@ -303,9 +314,10 @@ void add_index_command(CLI::App& app, Context& ctx) {
   cmd->add_option("--scherrer-k", a->scherrer_k, "Scherrer constant K (FWHM)")
       ->capture_default_str()
       ->check(positive_number());
-  cmd->add_option("--pressure", a->pressure_table,
-                  "With --all-frames: CSV frame,pressure_GPa (numbered from 0 or 1, as the beamline wrote it); "
-                  "lattice changes are reported at their pressure");
+  cmd->add_option(
+      "--pressure", a->pressure_table,
+      "With --all-frames: CSV frame,pressure_GPa (numbered from 0 or 1, as the beamline wrote it); "
+      "lattice changes are reported at their pressure");
   cmd->add_option("--max-jump", a->max_jump, "With --all-frames: relative change of a or c flagged")
       ->capture_default_str()
       ->check(positive_number());

@@ -17,8 +17,8 @@ namespace {
 using namespace anvil::saxs;
 
 std::string fmt_label(int frame, std::size_t points) {
-  return "dac_dev frame " + std::to_string(frame) + (frame < 8 ? " (fcc), " : " (lamellar), ") + std::to_string(points) +
-         " points";
+  return "dac_dev frame " + std::to_string(frame) + (frame < 8 ? " (fcc), " : " (lamellar), ") +
+         std::to_string(points) + " points";
 }
 
 anvil::Pattern1D pattern(Lattice lattice, std::size_t points = 1000) {
@@ -98,7 +98,8 @@ BENCHMARK(BM_IndexingOnly)->Unit(benchmark::kMillisecond);
 anvil::Pattern1D dac_dev_curve(int frame) {
   anvil::Pattern1D p;
   const std::string path = std::string(ANVIL_REFERENCE_DIR) + "/dac_dev/truth_1d/saxs_" +
-                           std::string(5 - std::to_string(frame).size(), '0') + std::to_string(frame) + ".txt.gz";
+                           std::string(5 - std::to_string(frame).size(), '0') + std::to_string(frame) +
+                           ".txt.gz";
   FILE* f = popen(("gzip -dc '" + path + "' 2>/dev/null").c_str(), "r");
   if (!f) return p;
   char line[4096];
