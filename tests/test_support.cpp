@@ -1,6 +1,8 @@
 #include "test_support.hpp"
 
 #include <cstdlib>
+#include <functional>
+#include <string>
 
 namespace anvil::test {
 
@@ -10,7 +12,13 @@ std::filesystem::path reference_dir() {
 }
 
 std::filesystem::path scratch_dir(const std::string& name) {
-  auto dir = std::filesystem::temp_directory_path() / "anvil-tests" / name;
+  // One root per build tree: the suites of two builds (Release and ASan) may run at once.
+#ifdef ANVIL_BINARY_DIR
+  const std::string tree = std::to_string(std::hash<std::string>{}(ANVIL_BINARY_DIR) % 1000000007u);
+#else
+  const std::string tree = "default";
+#endif
+  auto dir = std::filesystem::temp_directory_path() / "anvil-tests" / tree / name;
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
   return dir;
