@@ -96,7 +96,7 @@ Pattern1D read_truth_curve(const fs::path& gz) {
 
 // The claim for dac_dev: fcc on the ordered frames, lamellar after, a (d) within 1 %; on the two
 // distorted-fcc frames either fcc within 1 % or no lattice, never another one.
-void expect_dac_dev_lattices(const std::vector<saxs::SaxsResult>& results,
+void check_dac_dev_lattices(const std::vector<saxs::SaxsResult>& results,
                              const std::vector<TruthFrame>& truth, const std::string& what) {
   ASSERT_EQ(results.size(), truth.size());
   for (std::size_t k = 0; k < truth.size(); ++k) {
@@ -130,7 +130,7 @@ TEST(SaxsDacDev, AnvilIntegratedFramesAreFccThenLamellarWithAWithin1Percent) {
   const auto patterns = integrate_dac_dev(dir);
   std::vector<saxs::SaxsResult> results;
   for (const auto& p : patterns) results.push_back(saxs::analyse_saxs(p, saxs::SaxsSettings{}));
-  expect_dac_dev_lattices(results, truth, "integrated");
+  check_dac_dev_lattices(results, truth, "integrated");
 }
 
 TEST(SaxsDacDev, NoiselessTruthCurvesAreFccThenLamellarWithAWithin1Percent) {
@@ -140,7 +140,7 @@ TEST(SaxsDacDev, NoiselessTruthCurvesAreFccThenLamellarWithAWithin1Percent) {
   for (const auto& t : truth)
     results.push_back(saxs::analyse_saxs(read_truth_curve(dir / fmt::format("saxs_{:05d}.txt.gz", t.frame)),
                                          saxs::SaxsSettings{}));
-  expect_dac_dev_lattices(results, truth, "truth curve");
+  check_dac_dev_lattices(results, truth, "truth curve");
 }
 
 TEST(SaxsDacDev, TheSeriesReportsTheFccToLamellarTransitionWithItsPressure) {

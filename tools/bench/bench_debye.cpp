@@ -28,8 +28,9 @@ struct Setup {
     for (const auto& p : phases) sums.push_back(debye::pair_sums(p, {}));
     const double e = crystal::energy_kev_from_wavelength(kWavelength);
     for (std::size_t k = 0; k < phases.size(); ++k)
-      sample.push_back({phases[k].name, &sums[k], debye::species_scattering(sums[k], e, crystal::Dispersion::Henke),
-                        phases[k].cell.a, 0.99, 0.01});
+      sample.push_back({phases[k].name, &sums[k],
+                        debye::species_scattering(sums[k], e, crystal::Dispersion::Henke), phases[k].cell.a,
+                        0.99, 0.01});
     for (int i = 0; i < 2000; ++i) q.push_back(0.6 + 5.2 * i / 1999.0);
   }
 };
