@@ -953,6 +953,27 @@ LatticeSolution refine_lattice(const FlatCurve& curve, const std::vector<Peak>& 
   return cand->sol;
 }
 
+namespace {
+
+// The share of the peak intensity a solution accounts for, counting as its own an unexplained peak
+// within a width of one of its lines (a blend of two reflections, or one shifted by the envelope,
+// that the position tolerance refused): what decides whether another lattice explains more.
+double claimed_fraction(const std::vector<Peak>& peaks, const LatticeSolution& sol) {
+  double total = 0, near = 0;
+  for (const auto& p : peaks) total += std::max(p.area, 0.0);
+  for (std::size_t i : sol.unexplained) {
+    const auto& p = peaks[i];
+    for (const auto& l : sol.lines)
+      if (std::abs(l.q - p.q) <= p.fwhm) {
+        near += std::max(p.area, 0.0);
+        break;
+      }
+  }
+  return sol.explained_fraction + (total > 0 ? near / total : 0.0);
+}
+
+}  // namespace
+
 IndexResult index_pattern(const FlatCurve& curve, const std::vector<Peak>& peaks, const IndexSettings& s) {
   IndexResult result;
   if (peaks.empty()) {
@@ -994,22 +1015,23 @@ IndexResult index_pattern(const FlatCurve& curve, const std::vector<Peak>& peaks
             : fmt::format("no lattice puts its reflections on two or more of the {} peaks", peaks.size());
     return result;
   }
-  // The decision rests on the structure-factor intensity explained, then on the evidence: a solution
-  // carrying min_extra_explained less of the peak intensity than another evident one gives way to it
-  // (a free c/a or a dense line list can score by picking up weak peaks while leaving a strong one).
-  // And a lattice with a second constant (hcp, hex3d) that only adds peaks to what a one-constant
-  // lattice explains must add that much intensity too.
+  // The decision rests on the structure-factor intensity explained, then on the evidence: the best
+  // solution gives way to the best-scoring evident one carrying min_extra_explained more of the peak
+  // intensity than it claims (a free c/a or a dense line list can score by picking up weak peaks while
+  // leaving a strong one; a blend next to one of its lines still counts as its own). A lattice with a
+  // second constant (hcp, hex3d) that only adds peaks to what a one-constant lattice explains must add
+  // min_extra_nested of the intensity (a free c/a can always pick up a stray weak peak or two).
   std::optional<LatticeSolution> demoted;
-  for (bool changed = true; changed && all.size() > 1;) {
-    changed = false;
+  if (all.size() > 1) {
     const auto& top = all.front().sol;
+    const double top_claim = claimed_fraction(peaks, top);
     for (std::size_t k = 1; k < all.size(); ++k) {
       const auto& other = all[k].sol;
       if (other.score < s.min_evidence) continue;
-      bool prefer = other.explained_fraction >= top.explained_fraction + s.min_extra_explained;
+      bool prefer = other.explained_fraction >= top_claim + s.min_extra_explained;
       if (!prefer && free_parameters(top.lattice) == 2 && free_parameters(other.lattice) == 1 &&
           other.assignments.size() < top.assignments.size() &&
-          top.explained_fraction < other.explained_fraction + s.min_extra_explained) {
+          top.explained_fraction < other.explained_fraction + s.min_extra_nested) {
         bool nested = true;
         for (const auto& x : other.assignments) {
           bool in = false;
@@ -1018,10 +1040,9 @@ IndexResult index_pattern(const FlatCurve& curve, const std::vector<Peak>& peaks
         }
         prefer = nested;
       }
-      if (prefer) {
-        if (!demoted) demoted = top;
+      if (prefer) {  // once: the best by evidence among those that explain clearly more
+        demoted = top;
         std::rotate(all.begin(), all.begin() + static_cast<long>(k), all.begin() + static_cast<long>(k) + 1);
-        changed = true;
         break;
       }
     }

@@ -53,9 +53,11 @@ struct IndexSettings {
   double ambiguity_margin = 4.0;     // two lattices closer than this are not told apart
   double min_explained = 0.5;        // share of the fitted peak intensity the lattice(s) must carry
   double min_phase_explained = 0.3;  // … and each phase on its own
-  // A lattice with a second constant (hcp, hex3d) must carry this much more of the peak intensity than
-  // the best one-constant lattice to be preferred to it.
+  // A solution carrying this much more of the peak intensity than the best one claims is preferred to
+  // it; a lattice with a second constant (hcp, hex3d) that only adds peaks to a one-constant lattice's
+  // must add min_extra_nested of the intensity.
   double min_extra_explained = 0.05;
+  double min_extra_nested = 0.02;
   // The peaks a lattice explains must be sharper than this (median FWHM/q): liquid-like order gives broad
   // peaks in nearly lattice-like ratios, and domains of fewer than about eight periods are no lattice.
   double max_relative_fwhm = 0.12;
