@@ -540,6 +540,9 @@ void build_profiles(const Context& c, Candidate& cand, const std::vector<Reflect
   cand.unseen_lines = 0;
   cand.predicted_seen = 0;
   cand.width_cost = 0;
+  std::vector<int> peak_of_line(cand.lines.size(), -1);
+  for (std::size_t i = 0; i < cand.line_of.size(); ++i)
+    if (cand.line_of[i] >= 0) peak_of_line[cand.line_of[i]] = static_cast<int>(i);
   for (std::size_t j = 0; j < cand.lines.size(); ++j) {
     const double q = cand.lines[j].q;
     const double fwhm = std::sqrt(w0sq + w1sq * q * q);
@@ -549,9 +552,7 @@ void build_profiles(const Context& c, Candidate& cand, const std::vector<Reflect
     // judged where they were measured. A line no peak was found at is not fitted (the peak search found
     // nothing there; fitting it would only pick up structure no peak describes) but costs its
     // intensity parameter all the same.
-    int peak = -1;
-    for (std::size_t i = 0; i < cand.line_of.size(); ++i)
-      if (cand.line_of[i] == static_cast<int>(j)) peak = static_cast<int>(i);
+    const int peak = peak_of_line[j];
     if (peak < 0) {
       // A weak reflection the blind search missed but the lattice predicts: significant at its computed
       // place (no look-elsewhere there), it is fitted and counts as seen.
@@ -636,12 +637,11 @@ double unseen_line_cost(const Context& c, const Candidate& cand, const ModelFit&
   if (trend.n == 0) return 0;
   const double kappa = trend.kappa, beta = trend.beta;
   double cost = 0;
+  std::vector<char> fitted(cand.lines.size(), 0);
+  for (int pl : cand.profile_line) fitted[pl] = 1;
   for (std::size_t j = 0; j < cand.lines.size(); ++j) {
     const auto& l = cand.lines[j];
-    if (l.q < c.s.q_min || l.q > c.s.q_max) continue;
-    bool fitted = false;
-    for (int pl : cand.profile_line) fitted = fitted || pl == static_cast<int>(j);
-    if (fitted) continue;
+    if (l.q < c.s.q_min || l.q > c.s.q_max || fitted[j]) continue;
     const double fwhm = std::hypot(cand.sol.fwhm0, cand.sol.fwhm1 * l.q);
     const double expected = std::exp(kappa - beta * l.q * l.q) * l.weight;
     const double ratio = expected / detection_area(c, l.q, fwhm);
@@ -732,11 +732,11 @@ void check_whole(const Context& c, const WholePattern& wp, const Fixed& fixed, C
     if (with_esd) line_esd[j] = std::hypot(line_esd[j], esd[offset + m]);
   }
   int line_parameters = 0;
+  std::vector<char> fitted(cand.lines.size(), 0);
+  for (int pl : cand.profile_line) fitted[pl] = 1;
   for (std::size_t j = 0; j < cand.lines.size(); ++j) {
-    bool fitted = false;
-    for (int pl : cand.profile_line) fitted = fitted || pl == static_cast<int>(j);
     const double q = cand.lines[j].q;
-    line_parameters += fitted && ((q >= c.s.q_min && q <= c.s.q_max) || line_amp[j] > 0);
+    line_parameters += fitted[j] && ((q >= c.s.q_min && q <= c.s.q_max) || line_amp[j] > 0);
   }
   double position_cost = 0;
   std::size_t slot = lines.size();
