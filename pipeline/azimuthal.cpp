@@ -121,6 +121,18 @@ std::vector<float> to_float(const Image<double>& img) { return {img.pixels.begin
 
 }  // namespace
 
+geometry::FramesGeometry frame_geometry(const std::string& poni, const std::string& detector_preset,
+                                        geometry::ImageFlips flips) {
+  geometry::PoniInfo info;
+  auto file_geometry = geometry::read_poni(poni, &info);
+  if (!detector_preset.empty()) {
+    auto preset = geometry::detector_preset(detector_preset);
+    preset.orientation = file_geometry.detector.orientation;  // the .poni's orientation stays
+    file_geometry.detector = preset;
+  }
+  return geometry::geometry_for_frames(file_geometry, info, flips, poni);
+}
+
 void validate(const IntegrationSettings& s) {
   const std::string src = "integration settings";
   if (s.radial_bins == 0 || s.radial_bins > 1'000'000)

@@ -10,6 +10,7 @@
 #include "core/image.hpp"
 #include "core/pattern.hpp"
 #include "geometry/geometry.hpp"
+#include "geometry/poni.hpp"
 #include "integrate/integrator.hpp"
 #include "io/frame_source.hpp"
 
@@ -29,6 +30,12 @@ struct IntegrationSettings {
   int sigma_clip_iterations = 5;
   std::optional<integrate::Range> median_quantiles;  // e.g. {0.2, 0.8}: trimmed mean per bin
 };
+
+// The geometry of frames read with `flips`, from a .poni of any version and an optional
+// detector preset that replaces the .poni's detector but keeps its orientation; the note says
+// how the .poni's orientation was read (geometry::geometry_for_frames).
+geometry::FramesGeometry frame_geometry(const std::string& poni, const std::string& detector_preset,
+                                        geometry::ImageFlips flips);
 
 // Throws InputError (source "integration settings") for settings no integration can honour:
 // a polarisation factor outside [-1, 1] or not finite, a sigma-clip threshold that is not a

@@ -82,10 +82,7 @@ DebyeFitter::DebyeFitter(DebyeFitSettings s) : settings_(std::move(s)) {
 
 debye::FitResult DebyeFitter::fit_raw(const Pattern1D& pattern,
                                       const std::vector<std::pair<double, double>>& cells) const {
-  auto data = to_two_theta(pattern, settings_.wavelength_a);
-  if (settings_.range_deg)
-    data = powder::select_range(data, settings_.range_deg->min, settings_.range_deg->max);
-  powder::validate_pattern(data);
+  const auto data = fit_pattern_data(pattern, settings_.wavelength_a, settings_.range_deg);
   std::vector<double> q, y, sigma;
   for (std::size_t i = 0; i < data.two_theta_deg.size(); ++i) {
     const double th = 0.5 * data.two_theta_deg[i] * std::numbers::pi / 180.0;

@@ -8,6 +8,7 @@
 #include "crystal/cif.hpp"
 #include "crystal/lattice.hpp"
 #include "crystal/reflections.hpp"
+#include "series/phase_eos.hpp"
 
 namespace anvil::pipeline {
 
@@ -68,6 +69,20 @@ std::vector<powder::PowderPhase> load_powder_phases(const std::vector<std::strin
     out.push_back(std::move(pp));
   }
   return out;
+}
+
+std::vector<std::pair<double, double>> eos_cells(const std::vector<powder::PowderPhase>& phases,
+                                                 std::optional<double> pressure_gpa) {
+  std::vector<std::pair<double, double>> cells;
+  if (!pressure_gpa) return cells;
+  for (const auto& ph : phases) {
+    try {
+      cells.push_back(series::cell_at(ph, series::default_phase_eos(ph), *pressure_gpa));
+    } catch (const InputError&) {
+      cells.emplace_back(0.0, 0.0);  // out of the EOS's reach: keep the ambient cell
+    }
+  }
+  return cells;
 }
 
 }  // namespace anvil::pipeline

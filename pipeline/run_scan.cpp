@@ -32,6 +32,7 @@
 #include "io/mask.hpp"
 #include "io/pressure_table.hpp"
 #include "io/results_file.hpp"
+#include "phase_models.hpp"
 #include "saxs/analysis.hpp"
 #include "saxs_json.hpp"
 #include "scan_outputs.hpp"
@@ -78,15 +79,7 @@ DetectorSetup set_up(const DetectorConfig& c) {
   open.flip_up_down = c.flip_ud;
   open.flip_left_right = c.flip_lr;
   d.source = io::open_frames(c.frames, open);
-  const geometry::ImageFlips flips{c.flip_ud, c.flip_lr};
-  geometry::PoniInfo poni_info;
-  auto file_geometry = geometry::read_poni(c.poni, &poni_info);
-  if (!c.detector.empty()) {
-    auto preset = geometry::detector_preset(c.detector);
-    preset.orientation = file_geometry.detector.orientation;  // the .poni's orientation stays
-    file_geometry.detector = preset;
-  }
-  auto [geometry, poni_note] = geometry::geometry_for_frames(file_geometry, poni_info, flips, c.poni);
+  auto [geometry, poni_note] = frame_geometry(c.poni, c.detector, {c.flip_ud, c.flip_lr});
   if (!poni_note.empty()) d.notes.push_back(c.name + ": " + poni_note);
   const Shape shape = d.source->shape();
   Mask mask;
@@ -105,7 +98,8 @@ DetectorSetup set_up(const DetectorConfig& c) {
   } catch (const InputError& e) {
     throw InputError(c.name + " (" + c.poni + ")", e.what());
   }
-  d.poni_text = geometry::format_poni(geometry::geometry_for_file(d.integrator->geometry(), flips));
+  d.poni_text = geometry::format_poni(
+      geometry::geometry_for_file(d.integrator->geometry(), geometry::ImageFlips{c.flip_ud, c.flip_lr}));
   const auto& m = d.integrator->static_mask();
   d.mask_checksum = fnv1a(m.pixels.data(), m.pixels.size());
   return d;
@@ -504,31 +498,14 @@ RunSummary run_scan(const ScanConfig& config, const RunOptions& options) {
   Analysis waxs_analysis, saxs_analysis;
   if (debye_fitter)
     waxs_analysis = [&](const Pattern1D& p, std::optional<double> pressure_gpa) {
-      std::vector<std::pair<double, double>> cells;
-      if (pressure_gpa)
-        for (const auto& ph : debye_fitter->powder_phases()) {
-          try {
-            cells.push_back(series::cell_at(ph, series::default_phase_eos(ph), *pressure_gpa));
-          } catch (const InputError&) {
-            cells.emplace_back(0.0, 0.0);
-          }
-        }
-      return debye_fitter->fit(p, cells);
+      return debye_fitter->fit(p, eos_cells(debye_fitter->powder_phases(), pressure_gpa));
     };
   if (fitter)
     // Each frame starts from the cells its phases' equations of state predict at its pressure
     // (lib/series' starting EOS), so fits begin near their answer whatever the frame order.
     waxs_analysis = [&](const Pattern1D& p, std::optional<double> pressure_gpa) {
-      std::vector<std::pair<double, double>> cells;
-      if (pressure_gpa)
-        for (const auto& ph : fitter->phases()) {
-          try {
-            cells.push_back(series::cell_at(ph, series::default_phase_eos(ph), *pressure_gpa));
-          } catch (const InputError&) {
-            cells.emplace_back(0.0, 0.0);  // out of the EOS's reach: keep the ambient cell
-          }
-        }
-      return fit_result_json(fitter->fit(p, cells), fitter->settings().phases);
+      return fit_result_json(fitter->fit(p, eos_cells(fitter->phases(), pressure_gpa)),
+                             fitter->settings().phases);
     };
   saxs::SaxsSettings saxs_settings;
   if (saxs) {

@@ -105,6 +105,14 @@ powder::PowderPattern to_two_theta(const Pattern1D& p, double wavelength_a) {
   return out;
 }
 
+powder::PowderPattern fit_pattern_data(const Pattern1D& pattern, double wavelength_a,
+                                       const std::optional<integrate::Range>& range_deg) {
+  auto data = to_two_theta(pattern, wavelength_a);
+  if (range_deg) data = powder::select_range(data, range_deg->min, range_deg->max);
+  powder::validate_pattern(data);
+  return data;
+}
+
 WaxsFitter::WaxsFitter(WaxsFitSettings settings) : settings_(std::move(settings)) {
   if (settings_.refine_instrument && settings_.model.size_profile == powder::SizeProfile::Sphere)
     settings_.model.size_profile = powder::SizeProfile::None;  // U, V, W need the pseudo-Voigt
@@ -120,10 +128,7 @@ powder::FitResult WaxsFitter::fit(const Pattern1D& pattern) const { return fit(p
 
 powder::FitResult WaxsFitter::fit(const Pattern1D& pattern,
                                   const std::vector<std::pair<double, double>>& cells) const {
-  auto data = to_two_theta(pattern, settings_.wavelength_a);
-  if (settings_.range_deg)
-    data = powder::select_range(data, settings_.range_deg->min, settings_.range_deg->max);
-  powder::validate_pattern(data);
+  const auto data = fit_pattern_data(pattern, settings_.wavelength_a, settings_.range_deg);
   auto start = powder::default_parameters(phases_, settings_.model, settings_.size_nm);
   if (settings_.refine_instrument) {
     for (auto* p : {&start.caglioti_u, &start.caglioti_v, &start.caglioti_w}) p->refine = true;

@@ -40,6 +40,11 @@ void read_instrument(const std::filesystem::path& path, WaxsFitSettings& setting
 // become √max(I, 1).
 powder::PowderPattern to_two_theta(const Pattern1D& pattern, double wavelength_a);
 
+// The pattern a fit sees: in 2θ (to_two_theta), cut to `range_deg` when given, checked
+// (powder::validate_pattern: InputError for too few or unusable points).
+powder::PowderPattern fit_pattern_data(const Pattern1D& pattern, double wavelength_a,
+                                       const std::optional<integrate::Range>& range_deg);
+
 class WaxsFitter {
  public:
   explicit WaxsFitter(WaxsFitSettings settings);

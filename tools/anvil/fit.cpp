@@ -10,7 +10,7 @@
 #include "core/error.hpp"
 #include "debye_fit.hpp"
 #include "io/pattern_io.hpp"
-#include "series/phase_eos.hpp"
+#include "phase_models.hpp"
 #include "waxs_fit.hpp"
 
 namespace anvil::cli {
@@ -144,16 +144,7 @@ void add_fit_command(CLI::App& app, Context& ctx) {
         ds.clusters.d_max_a = 10.0 * a->sizes_nm[1];
       }
       const pipeline::DebyeFitter fitter(ds);
-      std::vector<std::pair<double, double>> cells;
-      if (a->pressure_gpa)
-        for (const auto& ph : fitter.powder_phases()) {
-          try {
-            cells.push_back(series::cell_at(ph, series::default_phase_eos(ph), *a->pressure_gpa));
-          } catch (const InputError&) {
-            cells.emplace_back(0.0, 0.0);
-          }
-        }
-      const auto j = fitter.fit(pattern, cells);
+      const auto j = fitter.fit(pattern, pipeline::eos_cells(fitter.powder_phases(), a->pressure_gpa));
       {
         std::ofstream out(a->output);
         out << j.dump(2) << "\n";

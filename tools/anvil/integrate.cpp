@@ -77,15 +77,7 @@ int run_integrate(const IntegrateArgs& a) {
 
   // The .poni refers to the image as stored in the file (or, without a recorded orientation, to
   // the frames as flipped); the geometry used is that of the frames as read.
-  const geometry::ImageFlips flips{a.flip_ud, a.flip_lr};
-  geometry::PoniInfo poni_info;
-  auto file_geometry = geometry::read_poni(a.poni, &poni_info);
-  if (!a.detector.empty()) {
-    auto preset = geometry::detector_preset(a.detector);
-    preset.orientation = file_geometry.detector.orientation;  // the .poni's orientation stays
-    file_geometry.detector = preset;
-  }
-  auto [geometry, poni_note] = geometry::geometry_for_frames(file_geometry, poni_info, flips, a.poni);
+  auto [geometry, poni_note] = pipeline::frame_geometry(a.poni, a.detector, {a.flip_ud, a.flip_lr});
   if (!poni_note.empty()) fmt::print(stderr, "anvil integrate: {}\n", poni_note);
   pipeline::IntegrationSettings s;
   s.unit = io::parse_radial_unit(a.unit);
@@ -151,7 +143,8 @@ int run_integrate(const IntegrateArgs& a) {
         std::vector<std::pair<std::string, std::string>>{
             {"program", "anvil " ANVIL_VERSION},
             {"method", di.describe()},
-            {"poni", geometry::format_poni(geometry::geometry_for_file(di.geometry(), flips))},
+            {"poni", geometry::format_poni(geometry::geometry_for_file(
+                         di.geometry(), geometry::ImageFlips{a.flip_ud, a.flip_lr}))},
             {"source", source->info().path}},
         chi);
   }
