@@ -8,8 +8,10 @@
 #include <algorithm>
 #include <cmath>
 #include <functional>
+#include <limits>
 #include <mutex>
 #include <numbers>
+#include <numeric>
 #include <random>
 
 #include "core/error.hpp"
@@ -338,27 +340,44 @@ std::vector<crystal::AtomScattering> species_scattering(const PairSums& sums, do
   return f;
 }
 
-std::vector<double> size_weights(const PairSums& sums, double median_d_a, double sigma_ln) {
-  std::vector<double> w(sums.diameters_a.size(), 0.0);
-  if (w.size() == 1) return {1.0};
-  double total = 0;
-  const double s = std::max(sigma_ln, 1e-3);
-  for (std::size_t k = 0; k < w.size(); ++k) {
-    const double z = (std::log(sums.diameters_a[k]) - std::log(median_d_a)) / s;
-    w[k] = std::exp(-0.5 * z * z);
-    total += w[k];
-  }
-  if (!(total > 1e-300)) {  // the distribution lies outside the grid: the nearest size
-    const auto k =
-        std::min_element(sums.diameters_a.begin(), sums.diameters_a.end(),
-                         [&](double a, double b) {
-                           return std::abs(std::log(a / median_d_a)) < std::abs(std::log(b / median_d_a));
-                         }) -
-        sums.diameters_a.begin();
-    std::fill(w.begin(), w.end(), 0.0);
-    w[k] = 1.0;
+namespace {
+
+// Unnormalised log-normal weights of the size grid, the largest 1 (so none underflows when the
+// median lies off the grid), and their derivatives along the median and σ of ln d.
+struct Weights {
+  std::vector<double> g, d_median, d_sigma;
+};
+
+Weights log_normal_weights(const std::vector<double>& diameters, double median_d_a, double sigma_ln) {
+  Weights w;
+  const std::size_t nk = diameters.size();
+  w.g.assign(nk, 0.0);
+  w.d_median.assign(nk, 0.0);
+  w.d_sigma.assign(nk, 0.0);
+  if (nk == 1) {
+    w.g[0] = 1.0;
     return w;
   }
+  const double s = std::max(sigma_ln, 1e-3);
+  std::vector<double> z(nk);
+  double z2_min = std::numeric_limits<double>::infinity();
+  for (std::size_t k = 0; k < nk; ++k) {
+    z[k] = std::log(diameters[k] / median_d_a) / s;
+    z2_min = std::min(z2_min, z[k] * z[k]);
+  }
+  for (std::size_t k = 0; k < nk; ++k) {
+    w.g[k] = std::exp(-0.5 * (z[k] * z[k] - z2_min));
+    w.d_median[k] = w.g[k] * z[k] / (s * median_d_a);
+    w.d_sigma[k] = w.g[k] * z[k] * z[k] / s;
+  }
+  return w;
+}
+
+}  // namespace
+
+std::vector<double> size_weights(const PairSums& sums, double median_d_a, double sigma_ln) {
+  auto w = log_normal_weights(sums.diameters_a, median_d_a, sigma_ln).g;
+  const double total = std::accumulate(w.begin(), w.end(), 0.0);
   for (auto& v : w) v /= total;
   return w;
 }
@@ -379,50 +398,111 @@ std::vector<double> intensity_per_formula_unit(const PairSums& sums,
 
 std::vector<double> intensity_per_formula_unit(const PairSums& sums, const FactorsAtQ& f,
                                                const PhaseState& state, const std::vector<double>& q) {
-  const auto w = size_weights(sums, state.median_d_a, state.sigma_ln);
-  const std::size_t nt = sums.types.size(), ns = sums.species.size();
-  // The population's sums on the grid, then interpolated at λq.
-  std::vector<std::vector<double>> c(nt, std::vector<double>(sums.nq, 0.0));
-  std::vector<double> n_species(ns, 0.0);
-  double n_fu = 0.0;
-  for (std::size_t k = 0; k < w.size(); ++k) {
-    if (w[k] < 1e-12) continue;
-    for (std::size_t t = 0; t < nt; ++t) {
-      const auto& src = sums.sums[k][t];
-      auto& dst = c[t];
-      for (std::size_t i = 0; i < sums.nq; ++i) dst[i] += w[k] * src[i];
-    }
-    for (std::size_t e = 0; e < ns; ++e) n_species[e] += w[k] * sums.count[k][e];
-    n_fu += w[k] * sums.formula_units[k];
+  PopulationAtQ::Curves c;
+  PopulationAtQ(sums, f, q).evaluate(state, c, false);
+  return c.value;
+}
+
+PopulationAtQ::PopulationAtQ(const PairSums& sums, const FactorsAtQ& f, const std::vector<double>& q)
+    : sums_(&sums), q_(q) {
+  const std::size_t ns = sums.species.size();
+  if (f.size() != ns)
+    throw InputError(sums.phase, fmt::format("{} scattering factors for {} species", f.size(), ns));
+  stol2_.resize(q.size());
+  for (std::size_t i = 0; i < q.size(); ++i) stol2_[i] = std::pow(q[i] / (4.0 * std::numbers::pi), 2);
+  self_.assign(ns, std::vector<double>(q.size()));
+  for (std::size_t e = 0; e < ns; ++e)
+    for (std::size_t i = 0; i < q.size(); ++i) self_[e][i] = std::norm(f[e][i]);
+  cross_.assign(sums.types.size(), std::vector<double>(q.size()));
+  for (std::size_t t = 0; t < sums.types.size(); ++t) {
+    const int a = sums.types[t][0], b = sums.types[t][1];
+    for (std::size_t i = 0; i < q.size(); ++i) cross_[t][i] = 2.0 * (f[a][i] * std::conj(f[b][i])).real();
   }
-  std::vector<double> out(q.size(), 0.0);
-  std::vector<std::complex<double>> fe(ns);
-  std::vector<double> dw(ns);
-  for (std::size_t i = 0; i < q.size(); ++i) {
-    const double stol2 = std::pow(q[i] / (4.0 * std::numbers::pi), 2);
+}
+
+void PopulationAtQ::evaluate(const PhaseState& state, Curves& out, bool slopes) const {
+  const PairSums& s = *sums_;
+  const std::size_t n = q_.size(), nt = s.types.size(), ns = s.species.size();
+  const Weights w = log_normal_weights(s.diameters_a, state.median_d_a, state.sigma_ln);
+  // The sizes that count (the others are below 10⁻¹² of the largest weight).
+  std::vector<std::size_t> active;
+  for (std::size_t k = 0; k < w.g.size(); ++k)
+    if (w.g[k] >= 1e-12) active.push_back(k);
+  // Per-species atoms and formula units of the population, and their derivatives.
+  std::vector<double> n_e(ns, 0.0), n_e_mu(ns, 0.0), n_e_sig(ns, 0.0);
+  double n_fu = 0.0, n_fu_mu = 0.0, n_fu_sig = 0.0;
+  for (std::size_t k : active) {
     for (std::size_t e = 0; e < ns; ++e) {
-      fe[e] = f[e][i];
-      dw[e] = std::exp(-(state.b_iso >= 0 ? state.b_iso : sums.b_iso[e]) * stol2);
+      n_e[e] += w.g[k] * s.count[k][e];
+      n_e_mu[e] += w.d_median[k] * s.count[k][e];
+      n_e_sig[e] += w.d_sigma[k] * s.count[k][e];
     }
-    double v = 0.0;
-    for (std::size_t e = 0; e < ns; ++e) v += n_species[e] * std::norm(fe[e]);
-    // Catmull-Rom interpolation of the sums at x = λq on the grid q_k = (k+1)Δq.
-    const double x = state.lambda * q[i] / sums.dq - 1.0;
-    if (x >= 1.0 && x < static_cast<double>(sums.nq) - 2.0) {
-      const auto k = static_cast<std::size_t>(x);
-      const double t = x - static_cast<double>(k), t2 = t * t, t3 = t2 * t;
+    n_fu += w.g[k] * s.formula_units[k];
+    n_fu_mu += w.d_median[k] * s.formula_units[k];
+    n_fu_sig += w.d_sigma[k] * s.formula_units[k];
+  }
+  const bool common_b = state.b_iso >= 0;
+  out.value.assign(n, 0.0);
+  if (slopes) {
+    out.d_lambda.assign(n, 0.0);
+    out.d_median_d.assign(n, 0.0);
+    out.d_sigma_ln.assign(n, 0.0);
+    out.d_b_iso.assign(n, 0.0);
+  } else {
+    out.d_lambda.clear();
+    out.d_median_d.clear();
+    out.d_sigma_ln.clear();
+    out.d_b_iso.clear();
+  }
+  if (!(n_fu > 0)) return;
+  for (std::size_t i = 0; i < n; ++i) {
+    double v = 0.0, v_mu = 0.0, v_sig = 0.0, v_lam = 0.0, v_b = 0.0;
+    for (std::size_t e = 0; e < ns; ++e) {
+      v += n_e[e] * self_[e][i];
+      v_mu += n_e_mu[e] * self_[e][i];
+      v_sig += n_e_sig[e] * self_[e][i];
+    }
+    // Catmull–Rom interpolation of the sums at x = λq on the grid q_k = (k+1)Δq.
+    const double x = state.lambda * q_[i] / s.dq - 1.0;
+    if (x >= 1.0 && x < static_cast<double>(s.nq) - 2.0) {
+      const auto k0 = static_cast<std::size_t>(x);
+      const double t = x - static_cast<double>(k0), t2 = t * t, t3 = t2 * t;
       const double b0 = -0.5 * t3 + t2 - 0.5 * t, b1 = 1.5 * t3 - 2.5 * t2 + 1.0,
                    b2 = -1.5 * t3 + 2.0 * t2 + 0.5 * t, b3 = 0.5 * t3 - 0.5 * t2;
+      const double e0 = -1.5 * t2 + 2.0 * t - 0.5, e1 = 4.5 * t2 - 5.0 * t, e2 = -4.5 * t2 + 4.0 * t + 0.5,
+                   e3 = 1.5 * t2 - t;  // d b_j / dt
+      const double common_t = common_b ? std::exp(-2.0 * state.b_iso * stol2_[i]) : 0.0;
       for (std::size_t ty = 0; ty < nt; ++ty) {
-        const auto& g = c[ty];
-        const double sv = b0 * g[k - 1] + b1 * g[k] + b2 * g[k + 1] + b3 * g[k + 2];
-        const int a = sums.types[ty][0], b = sums.types[ty][1];
-        v += 2.0 * (fe[a] * std::conj(fe[b])).real() * dw[a] * dw[b] * sv;
+        double a = 0.0, a_mu = 0.0, a_sig = 0.0, a_dx = 0.0;
+        for (std::size_t k : active) {
+          const double* g = s.sums[k][ty].data() + (k0 - 1);
+          const double sv = b0 * g[0] + b1 * g[1] + b2 * g[2] + b3 * g[3];
+          a += w.g[k] * sv;
+          if (slopes) {
+            a_mu += w.d_median[k] * sv;
+            a_sig += w.d_sigma[k] * sv;
+            a_dx += w.g[k] * (e0 * g[0] + e1 * g[1] + e2 * g[2] + e3 * g[3]);
+          }
+        }
+        const int sa = s.types[ty][0], sb = s.types[ty][1];
+        const double tt = common_b ? common_t : std::exp(-(s.b_iso[sa] + s.b_iso[sb]) * stol2_[i]);
+        const double c = cross_[ty][i] * tt;
+        v += c * a;
+        v_mu += c * a_mu;
+        v_sig += c * a_sig;
+        v_lam += c * a_dx;
+        v_b += c * a;
       }
     }
-    out[i] = v / n_fu;
+    const double intensity = v / n_fu;
+    out.value[i] = intensity;
+    if (slopes) {
+      out.d_lambda[i] = v_lam * (q_[i] / s.dq) / n_fu;
+      out.d_median_d[i] = (v_mu - intensity * n_fu_mu) / n_fu;
+      out.d_sigma_ln[i] = (v_sig - intensity * n_fu_sig) / n_fu;
+      out.d_b_iso[i] = common_b ? -2.0 * stol2_[i] * v_b / n_fu : 0.0;
+    }
   }
-  return out;
 }
 
 }  // namespace anvil::debye

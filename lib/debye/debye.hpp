@@ -154,4 +154,33 @@ FactorsAtQ factors_at_q(const std::vector<crystal::AtomScattering>& f, const std
 std::vector<double> intensity_per_formula_unit(const PairSums& sums, const FactorsAtQ& f_at_q,
                                                const PhaseState& state, const std::vector<double>& q);
 
+// One phase's population pattern at fixed q, with its analytic derivatives along λ, the median
+// diameter, σ of ln d and B, for a refinement (docs/debye.md derives them):
+//   I = v/N,  v = Σ_e n_e |f_e|² + Σ_t c_t(q) T_t(q) A_t(λq),  N = Σ_k g_k N_fu,k
+// with the unnormalised log-normal weights g_k = exp(−z_k²/2), z_k = ln(d_k/μ)/σ (their norm
+// cancels in v/N), A_t = Σ_k g_k S_kt, n_e = Σ_k g_k n_ke. Then
+//   ∂g_k/∂μ = g_k z_k/(σ μ),  ∂g_k/∂σ = g_k z_k²/σ,  ∂I/∂θ = (∂v/∂θ − I ∂N/∂θ)/N,
+//   ∂I/∂λ = Σ_t c_t T_t q A′_t(λq)/N  (A′ from the derivative of the Catmull–Rom interpolant),
+//   ∂I/∂B = −2 s² Σ_t c_t T_t A_t/N  (one B for every atom; T_t = exp(−2 B s²)).
+// The per-q products c_t = 2 Re(f_s f_t*) and |f_e|² are computed once here; `evaluate` writes
+// only into its output (the workspace), so one PopulationAtQ serves any number of threads.
+class PopulationAtQ {
+ public:
+  PopulationAtQ(const PairSums& sums, const FactorsAtQ& f_at_q, const std::vector<double>& q);
+
+  struct Curves {
+    std::vector<double> value;  // per formula unit
+    std::vector<double> d_lambda, d_median_d, d_sigma_ln, d_b_iso;
+  };
+  // `slopes`: also the derivatives (else they are left empty). With state.b_iso < 0 (each
+  // site's B from the CIF) d_b_iso is zero.
+  void evaluate(const PhaseState& state, Curves& out, bool slopes) const;
+
+ private:
+  const PairSums* sums_;
+  std::vector<double> q_, stol2_;
+  std::vector<std::vector<double>> self_;   // self_[species][i] = |f|²
+  std::vector<std::vector<double>> cross_;  // cross_[type][i] = 2 Re(f_s f_t*)
+};
+
 }  // namespace anvil::debye

@@ -1,5 +1,6 @@
 #include "debye/fit.hpp"
 
+#include <Eigen/Dense>
 #include <ceres/ceres.h>
 #include <fmt/core.h>
 
@@ -36,11 +37,6 @@ struct Layout {
 
 double chebyshev(int n, double x) { return std::cos(n * std::acos(std::clamp(x, -1.0, 1.0))); }
 
-double pseudo_voigt(double q, double q0, double fwhm) {
-  const double u = (q - q0) / (0.5 * fwhm);
-  return 0.5 / (1.0 + u * u) + 0.5 * std::exp(-std::numbers::ln2 * u * u);
-}
-
 double peak_q(const PeaksPhase& g, const std::array<int, 3>& hkl, double a) {
   const double c = g.hexagonal ? g.c * a / g.a : 0.0;  // c/a kept
   const double inv_d2 = g.hexagonal
@@ -50,92 +46,100 @@ double peak_q(const PeaksPhase& g, const std::array<int, 3>& hkl, double a) {
   return 2.0 * std::numbers::pi * std::sqrt(inv_d2);
 }
 
+// A pseudo-Voigt line (η = ½) of unit height and its derivatives along its position and FWHM.
+struct Line {
+  double value, d_q0, d_fwhm;
+};
+
+Line pseudo_voigt_line(double q, double q0, double fwhm) {
+  const double u = (q - q0) / (0.5 * fwhm);
+  const double lorentz = 1.0 / (1.0 + u * u), gauss = std::exp(-std::numbers::ln2 * u * u);
+  const double d_u = -u * lorentz * lorentz - std::numbers::ln2 * u * gauss;  // d value / d u
+  return {0.5 * lorentz + 0.5 * gauss, d_u * (-2.0 / fwhm), d_u * (-u / fwhm)};
+}
+
 class DacModel final : public ceres::CostFunction {
  public:
   DacModel(const std::vector<double>& q, const std::vector<double>& y, const std::vector<double>& sigma,
            const std::vector<SamplePhase>& phases, const std::vector<PeaksPhase>& peaks, const FitOptions& o,
            const Layout& layout)
-      : q_(q), y_(y), sigma_(sigma), phases_(phases), peaks_(peaks), o_(o), l_(layout) {
+      : q_(q), y_(y), sigma_(sigma), phases_(phases), peaks_(peaks), l_(layout) {
     set_num_residuals(static_cast<int>(q.size()));
-    for (const auto& p : phases) f_at_q_.push_back(factors_at_q(p.f, q));
+    for (const auto& p : phases) populations_.emplace_back(*p.sums, factors_at_q(p.f, q), q);
     for (int i = 0; i < l_.count; ++i) mutable_parameter_block_sizes()->push_back(1);
     const double lo = q.front(), hi = q.back();
-    x_.resize(q.size());
     path_.resize(q.size());
+    chebyshev_.assign(l_.background.size(), std::vector<double>(q.size()));
     for (std::size_t i = 0; i < q.size(); ++i) {
-      x_[i] = hi > lo ? 2.0 * (q[i] - lo) / (hi - lo) - 1.0 : 0.0;
+      const double x = hi > lo ? 2.0 * (q[i] - lo) / (hi - lo) - 1.0 : 0.0;
+      for (std::size_t t = 0; t < l_.background.size(); ++t) chebyshev_[t][i] = chebyshev(static_cast<int>(t), x);
       const double s = q[i] * o.wavelength_a / (4.0 * std::numbers::pi);
       const double two_theta = 2.0 * std::asin(std::clamp(s, 0.0, 1.0));
       path_[i] = 1.0 / std::cos(two_theta) - 1.0;
     }
   }
 
-  std::vector<double> curve(std::size_t p, double lambda, double d, double sigma_ln, double b) const {
-    PhaseState st;
-    st.lambda = lambda;
-    st.median_d_a = d;
-    st.sigma_ln = sigma_ln;
-    st.b_iso = b;
-    return intensity_per_formula_unit(*phases_[p].sums, f_at_q_[p], st, q_);
-  }
-
-  // The model and, when asked, its derivative along every parameter (dmodel[param][point]).
-  // `need[p]`: the derivative along parameter p is wanted (Ceres asks for none along constant
-  // parameters: an absent phase's, or the non-linear ones during the linear start).
+  // The model and, when asked, its derivative along every parameter (dmodel[param][point]);
+  // all analytic (PopulationAtQ for the sample phases). `need[p]`: the derivative along
+  // parameter p is wanted (Ceres asks for none along constant parameters: an absent phase's).
   void model(double const* const* v, std::vector<double>& out, std::vector<std::vector<double>>* dmodel,
              std::vector<std::vector<double>>* phase_curves = nullptr,
              const std::vector<bool>* need = nullptr) const {
-    const auto wanted = [&](int param) { return !need || (*need)[param]; };
+    const auto wanted = [&](int param) { return dmodel && (!need || (*need)[param]); };
+    const auto slot = [&](int param) -> std::vector<double>& {
+      auto& d = (*dmodel)[param];
+      if (d.empty()) d.assign(q_.size(), 0.0);
+      return d;
+    };
     const std::size_t n = q_.size();
-    const double d = v[l_.median_d][0], sl = v[l_.sigma_ln][0], b = v[l_.b_iso][0];
+    PhaseState st;
+    st.median_d_a = v[l_.median_d][0];
+    st.sigma_ln = v[l_.sigma_ln][0];
+    st.b_iso = v[l_.b_iso][0];
     const double m = l_.absorption >= 0 ? v[l_.absorption][0] : 0.0;
     std::vector<double> att(n, 1.0);
     for (std::size_t i = 0; i < n; ++i) att[i] = std::exp(-m * path_[i]);
     out.assign(n, 0.0);
     if (dmodel) dmodel->assign(l_.count, std::vector<double>());
+    const bool shared_slopes = wanted(l_.median_d) || wanted(l_.sigma_ln) || wanted(l_.b_iso);
     std::vector<double> sample(n, 0.0);
+    PopulationAtQ::Curves c;
     for (std::size_t p = 0; p < phases_.size(); ++p) {
-      const double k = v[l_.sample[p].scale][0], lam = v[l_.sample[p].lambda][0];
-      const auto c = curve(p, lam, d, sl, b);
-      for (std::size_t i = 0; i < n; ++i) sample[i] += k * c[i];
+      const double k = v[l_.sample[p].scale][0];
+      st.lambda = v[l_.sample[p].lambda][0];
+      const bool slopes = k != 0.0 && (shared_slopes || wanted(l_.sample[p].lambda));
+      populations_[p].evaluate(st, c, slopes);
+      for (std::size_t i = 0; i < n; ++i) sample[i] += k * c.value[i];
       if (phase_curves) {
         std::vector<double> scaled(n);
-        for (std::size_t i = 0; i < n; ++i) scaled[i] = att[i] * k * c[i];
+        for (std::size_t i = 0; i < n; ++i) scaled[i] = att[i] * k * c.value[i];
         phase_curves->push_back(std::move(scaled));
       }
-      if (dmodel) {
-        auto& dk = (*dmodel)[l_.sample[p].scale];
-        dk.resize(n);
-        for (std::size_t i = 0; i < n; ++i) dk[i] = att[i] * c[i];
-        const auto diff = [&](int param, double h, auto&& at) {
-          if (!wanted(param)) return;
-          auto& dv = (*dmodel)[param];
-          if (dv.empty()) dv.assign(n, 0.0);
-          const auto up = at(+h), down = at(-h);
-          for (std::size_t i = 0; i < n; ++i) dv[i] += att[i] * k * (up[i] - down[i]) / (2.0 * h);
-        };
-        if (k != 0.0) {
-          diff(l_.sample[p].lambda, 1e-5, [&](double h) { return curve(p, lam + h, d, sl, b); });
-          diff(l_.median_d, 1e-3 * d, [&](double h) { return curve(p, lam, d + h, sl, b); });
-          diff(l_.sigma_ln, 2e-3, [&](double h) { return curve(p, lam, d, sl + h, b); });
-          diff(l_.b_iso, 2e-3, [&](double h) { return curve(p, lam, d, sl, b + h); });
-        }
+      if (!dmodel) continue;
+      if (wanted(l_.sample[p].scale)) {
+        auto& dk = slot(l_.sample[p].scale);
+        for (std::size_t i = 0; i < n; ++i) dk[i] = att[i] * c.value[i];
       }
+      if (!slopes) continue;
+      const auto add = [&](int param, const std::vector<double>& slope) {
+        if (!wanted(param)) return;
+        auto& dv = slot(param);
+        for (std::size_t i = 0; i < n; ++i) dv[i] += att[i] * k * slope[i];
+      };
+      add(l_.sample[p].lambda, c.d_lambda);
+      add(l_.median_d, c.d_median_d);
+      add(l_.sigma_ln, c.d_sigma_ln);
+      add(l_.b_iso, c.d_b_iso);
     }
     for (std::size_t i = 0; i < n; ++i) out[i] = att[i] * sample[i];
-    if (dmodel && l_.absorption >= 0) {
-      auto& dm = (*dmodel)[l_.absorption];
-      dm.resize(n);
+    if (l_.absorption >= 0 && wanted(l_.absorption)) {
+      auto& dm = slot(l_.absorption);
       for (std::size_t i = 0; i < n; ++i) dm[i] = -path_[i] * att[i] * sample[i];
     }
     for (std::size_t t = 0; t < l_.background.size(); ++t) {
-      const double c = v[l_.background[t]][0];
-      std::vector<double> basis(n);
-      for (std::size_t i = 0; i < n; ++i) {
-        basis[i] = chebyshev(static_cast<int>(t), x_[i]);
-        out[i] += c * basis[i];
-      }
-      if (dmodel) (*dmodel)[l_.background[t]] = std::move(basis);
+      const double coefficient = v[l_.background[t]][0];
+      for (std::size_t i = 0; i < n; ++i) out[i] += coefficient * chebyshev_[t][i];
+      if (wanted(l_.background[t])) (*dmodel)[l_.background[t]] = chebyshev_[t];
     }
     if (l_.hump_height >= 0) {
       // A split Gaussian: an amorphous first peak is not symmetric (its two sides have their
@@ -153,48 +157,29 @@ class DacModel final : public ceres::CostFunction {
         (low ? dlo : dhi)[i] = h * g[i] * u * u / w;
       }
       if (dmodel) {
-        (*dmodel)[l_.hump_height] = g;
-        (*dmodel)[l_.hump_centre] = dq;
-        (*dmodel)[l_.hump_width] = dlo;
-        (*dmodel)[l_.hump_width_high] = dhi;
+        (*dmodel)[l_.hump_height] = std::move(g);
+        (*dmodel)[l_.hump_centre] = std::move(dq);
+        (*dmodel)[l_.hump_width] = std::move(dlo);
+        (*dmodel)[l_.hump_width_high] = std::move(dhi);
       }
     }
     for (std::size_t g = 0; g < peaks_.size(); ++g) {
+      // Each line only where it is not negligible (±8 FWHM); its position follows the cell
+      // (q₀ ∝ 1/a with c/a kept: ∂q₀/∂a = −q₀/a).
       const auto& pk = peaks_[g];
       const auto& lp = l_.peaks[g];
       const double a = v[lp.a][0], w = v[lp.fwhm][0];
-      const auto lines = [&](double aa, double ww, std::vector<double>* each_out, std::size_t j_only) {
-        std::vector<double> s(n, 0.0);
-        for (std::size_t j = 0; j < pk.hkl.size(); ++j) {
-          if (j_only != SIZE_MAX && j != j_only) continue;
-          const double q0 = peak_q(pk, pk.hkl[j], aa), hgt = v[lp.height[j]][0];
-          for (std::size_t i = 0; i < n; ++i) {
-            if (std::abs(q_[i] - q0) > 8.0 * ww) continue;
-            const double pv = pseudo_voigt(q_[i], q0, ww);
-            s[i] += hgt * pv;
-            if (each_out) (*each_out)[i] = pv;
-          }
-        }
-        return s;
-      };
-      const auto s = lines(a, w, nullptr, SIZE_MAX);
-      for (std::size_t i = 0; i < n; ++i) out[i] += s[i];
-      if (dmodel) {
-        for (std::size_t j = 0; j < pk.hkl.size(); ++j) {
-          std::vector<double> each(n, 0.0);
-          lines(a, w, &each, j);
-          (*dmodel)[lp.height[j]] = std::move(each);
-        }
-        const double ha = 1e-5 * a, hw = 1e-3 * w;
-        const auto ap = lines(a + ha, w, nullptr, SIZE_MAX), am = lines(a - ha, w, nullptr, SIZE_MAX);
-        const auto wp = lines(a, w + hw, nullptr, SIZE_MAX), wm = lines(a, w - hw, nullptr, SIZE_MAX);
-        auto& da = (*dmodel)[lp.a];
-        auto& dw = (*dmodel)[lp.fwhm];
-        da.resize(n);
-        dw.resize(n);
-        for (std::size_t i = 0; i < n; ++i) {
-          da[i] = (ap[i] - am[i]) / (2 * ha);
-          dw[i] = (wp[i] - wm[i]) / (2 * hw);
+      for (std::size_t j = 0; j < pk.hkl.size(); ++j) {
+        const double q0 = peak_q(pk, pk.hkl[j], a), height = v[lp.height[j]][0];
+        const auto first = std::lower_bound(q_.begin(), q_.end(), q0 - 8.0 * w) - q_.begin();
+        const auto last = std::upper_bound(q_.begin(), q_.end(), q0 + 8.0 * w) - q_.begin();
+        for (auto i = static_cast<std::size_t>(first); i < static_cast<std::size_t>(last); ++i) {
+          const Line line = pseudo_voigt_line(q_[i], q0, w);
+          out[i] += height * line.value;
+          if (!dmodel) continue;
+          if (wanted(lp.height[j])) slot(lp.height[j])[i] = line.value;
+          if (wanted(lp.a)) slot(lp.a)[i] += height * line.d_q0 * (-q0 / a);
+          if (wanted(lp.fwhm)) slot(lp.fwhm)[i] += height * line.d_fwhm;
         }
       }
     }
@@ -226,10 +211,10 @@ class DacModel final : public ceres::CostFunction {
   const std::vector<double>& sigma_;
   const std::vector<SamplePhase>& phases_;
   const std::vector<PeaksPhase>& peaks_;
-  const FitOptions& o_;
   const Layout& l_;
-  std::vector<double> x_, path_;
-  std::vector<FactorsAtQ> f_at_q_;
+  std::vector<double> path_;
+  std::vector<std::vector<double>> chebyshev_;  // chebyshev_[term][point]
+  std::vector<PopulationAtQ> populations_;
 };
 
 // Where a peaks phase's sharp lines are: its cell chosen over its whole window by how much
@@ -271,6 +256,73 @@ double locate_sharp_lines(const PeaksPhase& g, const std::vector<double>& q, con
     if (lines && score / lines > best) best = score / lines, best_a = a;
   }
   return best_a;
+}
+
+// The hump's place, looked at globally before any refinement: with every non-linear parameter
+// at its start, the data are fitted by linear least squares over the linear ones (phase scales,
+// background terms, Le Bail line heights, the hump's height) with the hump put at each centre
+// of a grid (step 0.05 Å⁻¹, its width at kHumpScanWidth); χ²(centre) has a minimum where a hump
+// explains the data, and the refinement starts from the best `count` minima (a local
+// refinement from one start slides the hump under a phase's broad lines or widens it into the
+// background: the neighbouring minima of docs/debye.md).
+constexpr double kHumpScanWidth = 0.3;  // Å⁻¹, σ of the scanning Gaussian
+// Bounds on each side's σ: liquid and glassy pressure media (methanol–ethanol, silicone oil,
+// glycerol, water) have a first diffraction peak 0.4–1.2 Å⁻¹ wide (FWHM); wider, the "hump"
+// is the background's job and the two trade off without meaning.
+constexpr double kHumpWidthMin = 0.05, kHumpWidthMax = 0.6;
+
+std::vector<double> hump_starts(const std::vector<double>& q, const std::vector<double>& y,
+                                const std::vector<double>& sigma, const std::vector<std::vector<double>>& columns,
+                                int count) {
+  const std::size_t n = q.size(), m = columns.size();
+  Eigen::MatrixXd a(n, m + 1);
+  Eigen::VectorXd b(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    b(static_cast<Eigen::Index>(i)) = y[i] / sigma[i];
+    for (std::size_t j = 0; j < m; ++j)
+      a(static_cast<Eigen::Index>(i), static_cast<Eigen::Index>(j)) = columns[j][i] / sigma[i];
+  }
+  const auto fixed = a.leftCols(static_cast<Eigen::Index>(m));
+  const Eigen::MatrixXd ata_fixed = fixed.transpose() * fixed;
+  const Eigen::VectorXd atb_fixed = fixed.transpose() * b;
+  const double btb = b.squaredNorm();
+  std::vector<double> centres, chi2;
+  for (double c = q.front() + 0.05; c < q.back() - 0.05; c += 0.05) {
+    Eigen::VectorXd g(static_cast<Eigen::Index>(n));
+    for (std::size_t i = 0; i < n; ++i) {
+      const double u = (q[i] - c) / kHumpScanWidth;
+      g(static_cast<Eigen::Index>(i)) = std::exp(-0.5 * u * u) / sigma[i];
+    }
+    Eigen::MatrixXd ata(m + 1, m + 1);
+    ata.topLeftCorner(m, m) = ata_fixed;
+    const Eigen::VectorXd atg = fixed.transpose() * g;
+    ata.topRightCorner(m, 1) = atg;
+    ata.bottomLeftCorner(1, m) = atg.transpose();
+    ata(static_cast<Eigen::Index>(m), static_cast<Eigen::Index>(m)) = g.squaredNorm();
+    Eigen::VectorXd atb(m + 1);
+    atb.head(m) = atb_fixed;
+    atb(static_cast<Eigen::Index>(m)) = g.dot(b);
+    // A ridge of 10⁻¹⁰ of the diagonal keeps near-collinear columns from blowing up the ranking.
+    for (Eigen::Index k = 0; k < ata.rows(); ++k) ata(k, k) *= 1.0 + 1e-10;
+    const Eigen::VectorXd x = ata.ldlt().solve(atb);
+    // Only a hump of positive height counts.
+    if (!(x(static_cast<Eigen::Index>(m)) > 0)) continue;
+    centres.push_back(c);
+    chi2.push_back(btb - 2.0 * x.dot(atb) + x.dot(ata * x));
+  }
+  std::vector<std::size_t> minima;
+  for (std::size_t k = 0; k < chi2.size(); ++k) {
+    const bool left = k == 0 || chi2[k] <= chi2[k - 1];
+    const bool right = k + 1 == chi2.size() || chi2[k] <= chi2[k + 1];
+    if (left && right) minima.push_back(k);
+  }
+  std::sort(minima.begin(), minima.end(), [&](std::size_t u, std::size_t v) { return chi2[u] < chi2[v]; });
+  std::vector<double> out;
+  for (std::size_t k : minima) {
+    if (static_cast<int>(out.size()) >= count) break;
+    out.push_back(centres[k]);
+  }
+  return out;
 }
 
 struct Solved {
@@ -343,9 +395,9 @@ FitResult fit_pattern(const std::vector<double>& q, const std::vector<double>& y
   start[l.b_iso] = o.b_iso;
   if (l.hump_height >= 0) {
     start[l.hump_height] = 0.1 * mean_y;  // not 0: at 0 its centre and widths have no gradient
-    start[l.hump_centre] = 0.5 * (q.front() + q.back());
-    start[l.hump_width] = 0.3 * (q.back() - q.front());
-    start[l.hump_width_high] = 0.3 * (q.back() - q.front());
+    start[l.hump_centre] = o.hump_centre > 0 ? o.hump_centre : 0.5 * (q.front() + q.back());
+    start[l.hump_width] = kHumpScanWidth;
+    start[l.hump_width_high] = kHumpScanWidth;
   }
   for (std::size_t g = 0; g < peaks.size(); ++g) {
     start[l.peaks[g].a] = locate_sharp_lines(peaks[g], q, y);
@@ -387,8 +439,8 @@ FitResult fit_pattern(const std::vector<double>& q, const std::vector<double>& y
     if (l.hump_height >= 0) {
       problem.SetParameterLowerBound(blocks[l.hump_height], 0, 0.0);
       bound(l.hump_centre, q.front(), q.back());
-      bound(l.hump_width, 0.1, q.back() - q.front());
-      bound(l.hump_width_high, 0.1, q.back() - q.front());
+      bound(l.hump_width, kHumpWidthMin, kHumpWidthMax);
+      bound(l.hump_width_high, kHumpWidthMin, kHumpWidthMax);
     }
     for (std::size_t g = 0; g < peaks.size(); ++g) {
       bound(l.peaks[g].a, peaks[g].a * (1 - peaks[g].cell_margin), peaks[g].a * (1 + peaks[g].cell_margin));
@@ -461,7 +513,36 @@ FitResult fit_pattern(const std::vector<double>& q, const std::vector<double>& y
   };
 
   std::vector<bool> absent(phases.size(), false);
-  Solved best = solve(absent, start, false);
+  std::vector<std::vector<double>> starts{start};
+  if (l.hump_height >= 0 && !(o.hump_centre > 0)) {
+    // The linear columns at the start: each phase's curve, the background terms, the lines.
+    std::vector<std::vector<double>> columns;
+    std::vector<double> m0;
+    std::vector<std::vector<double>> d0;
+    std::vector<const double*> ptrs;
+    for (const auto& x : start) ptrs.push_back(&x);
+    model.model(ptrs.data(), m0, &d0);
+    const auto column = [&](int param) {  // a line outside the range has no column
+      if (!d0[param].empty()) columns.push_back(d0[param]);
+    };
+    for (std::size_t p = 0; p < phases.size(); ++p) column(l.sample[p].scale);
+    for (int t : l.background) column(t);
+    for (const auto& lp : l.peaks)
+      for (int h : lp.height) column(h);
+    const auto centres = hump_starts(q, y, sigma, columns, 2);
+    if (!centres.empty()) {
+      starts.clear();
+      for (double c : centres) {
+        starts.push_back(start);
+        starts.back()[l.hump_centre] = c;
+      }
+    }
+  }
+  Solved best;
+  for (const auto& s0 : starts) {
+    Solved trial = solve(absent, s0, false);
+    if (trial.usable && (!best.usable || trial.chi2 < best.chi2)) best = std::move(trial);
+  }
   if (!best.usable) {
     FitResult r;
     r.message = "the refinement failed: " + best.message;
@@ -582,6 +663,17 @@ FitResult fit_pattern(const std::vector<double>& q, const std::vector<double>& y
   }
   r.rwp = den > 0 ? std::sqrt(num / den) : 0.0;
   r.gof = std::sqrt(best.chi2 / std::max(1.0, n_points - l.count));
+  if (std::getenv("ANVIL_DEBYE_TRACE")) {
+    std::fprintf(stderr, "final chi2 %.6g rwp %.5f d %.3f sl %.4f b %.4f m %.4f\n", best.chi2, r.rwp, v[l.median_d],
+                 v[l.sigma_ln], v[l.b_iso], l.absorption >= 0 ? v[l.absorption] : 0.0);
+    if (l.hump_height >= 0)
+      std::fprintf(stderr, "hump h %.5g qc %.4f wl %.4f wh %.4f\n", v[l.hump_height], v[l.hump_centre],
+                   v[l.hump_width], v[l.hump_width_high]);
+    for (std::size_t p = 0; p < phases.size(); ++p)
+      std::fprintf(stderr, "phase %s k %.5g lam %.6f\n", phases[p].name.c_str(), v[l.sample[p].scale],
+                   v[l.sample[p].lambda]);
+    for (int t : l.background) std::fprintf(stderr, "bg %.5g\n", v[t]);
+  }
 
   if (o.model_spread && r.converged) {
     // The same phases (those present), other background choices: the spread of the fractions.
@@ -612,6 +704,7 @@ FitResult fit_pattern(const std::vector<double>& q, const std::vector<double>& y
         alt.median_d_a = r.median_d_a;
         alt.sigma_ln = r.sigma_ln;
         alt.b_iso = r.b_iso;
+        if (l.hump_height >= 0) alt.hump_centre = v[l.hump_centre];
         try {
           const auto other = fit_pattern(q, y, sigma, present, peaks, alt);
           if (!other.converged) continue;

@@ -16,8 +16,8 @@
 //   positions of a cubic or hexagonal cell, one width, free non-negative intensities — for
 //   textured, coarse-grained phases whose intensities no structure factor predicts. They are
 //   fitted and reported apart (cell), never part of the fractions.
-// Ceres (trust region) refines everything; the Jacobian is analytic for the linear terms and a
-// central difference of each phase's curve for λ, d, σ, B. A phase is reported absent when
+// Ceres (trust region) refines everything with an analytic Jacobian (PopulationAtQ gives each
+// phase's derivatives along λ, d, σ, B; the Le Bail lines theirs along cell and width). A phase is reported absent when
 // removing it costs less than the BIC penalty of its parameters, Δχ² counted in units of χ²_red
 // (a quasi-likelihood criterion: misfit means the data's σ understate the error), or when its
 // fraction is below `min_fraction`, or when it is a minor phase (< 25 %) whose cell ends on
@@ -57,6 +57,8 @@ struct FitOptions {
   double wavelength_a = 0.0;
   double median_d_a = 48.0, sigma_ln = 0.12, b_iso = 0.5;  // starting values
   double min_fraction = 0.02;
+  // The hump's starting centre (Å⁻¹); 0: looked for over the whole range (several starts).
+  double hump_centre = 0.0;
   bool presence_test = true;
   // Model error: refit with other reasonable background choices (fewer and more Chebyshev
   // terms, the medium hump off) and add the spread of the fractions, in quadrature, to their σ.
