@@ -1,5 +1,6 @@
 #include "debye/debye.hpp"
 
+#include <Eigen/Core>
 #include <fftw3.h>
 #include <fmt/core.h>
 #include <tbb/combinable.h>
@@ -136,7 +137,7 @@ namespace {
 // The sums of a size grid from the largest cluster of each centring (`largest(c)`), whatever
 // made it: a crystal's cell, or a stacking sequence.
 PairSums sums_of(const std::string& name, const ClusterSettings& s, double atoms_per_formula_unit,
-                 const std::function<Cluster(int)>& largest,
+                 double volume_per_formula_unit, const std::function<Cluster(int)>& largest,
                  const std::function<double(const std::string&)>& b_iso_of) {
   PairSums out;
   out.phase = name;
@@ -144,6 +145,7 @@ PairSums sums_of(const std::string& name, const ClusterSettings& s, double atoms
     out.diameters_a.push_back(
         s.sizes == 1 ? s.d_max_a : s.d_min_a * std::pow(s.d_max_a / s.d_min_a, double(k) / (s.sizes - 1)));
   out.atoms_per_formula_unit = atoms_per_formula_unit;
+  out.volume_per_formula_unit = volume_per_formula_unit;
 
   const std::size_t nsizes = out.diameters_a.size();
   // The longest distance: a sphere's diameter, a cylinder's diagonal.
@@ -242,14 +244,13 @@ PairSums sums_of(const std::string& name, const ClusterSettings& s, double atoms
     std::lock_guard lock(planner);
     plan = fftw_plan_r2r_1d(static_cast<int>(n), in.data(), res.data(), FFTW_RODFT00, FFTW_ESTIMATE);
   }
-  out.sums.assign(nsizes,
-                  std::vector<std::vector<double>>(out.types.size(), std::vector<double>(out.nq, 0.0)));
+  out.sums.assign(out.types.size(), std::vector<double>(out.nq * nsizes, 0.0));
   for (std::size_t k = 0; k < nsizes; ++k)
     for (std::size_t t = 0; t < out.types.size(); ++t) {
       std::fill(in.begin(), in.end(), 0.0);
       for (std::size_t b = 0; b < nbins && b < n; ++b) in[b] = hist[k][t][b] * inv_c / ((b + 1) * s.dr_a);
       fftw_execute(plan);
-      for (std::size_t q = 0; q < out.nq; ++q) out.sums[k][t][q] = res[q] / (2.0 * (q + 1) * out.dq);
+      for (std::size_t q = 0; q < out.nq; ++q) out.sums[t][q * nsizes + k] = res[q] / (2.0 * (q + 1) * out.dq);
     }
   {
     static std::mutex planner;
@@ -275,7 +276,7 @@ PairSums pair_sums(const crystal::Phase& phase, const ClusterSettings& s) {
     return 0.0;
   };
   return sums_of(
-      phase.name, s, atoms_in_cell / std::max(phase.z, 1),
+      phase.name, s, atoms_in_cell / std::max(phase.z, 1), crystal::cell_volume(phase.cell) / std::max(phase.z, 1),
       [&](int c) { return cut_cluster(phase, s, s.d_max_a, centring(c)); }, b_of);
 }
 
@@ -328,7 +329,7 @@ Cluster stacked_cluster(const StackingModel& m, double diameter_a, std::uint64_t
 PairSums stacking_sums(const StackingModel& m, const ClusterSettings& s) {
   if (s.shape != Shape::Sphere) throw InputError(m.name, "stacking-fault clusters are spheres");
   return sums_of(
-      m.name, s, 2.0,
+      m.name, s, 2.0, 0.5 * std::sqrt(3.0) * m.a * m.a * m.layer_spacing,  // one Cd–Se pair per layer site
       [&](int c) { return stacked_cluster(m, s.d_max_a, 0x5eed0000u + static_cast<std::uint64_t>(c)); },
       [](const std::string&) { return 0.0; });
 }
@@ -424,14 +425,20 @@ void PopulationAtQ::evaluate(const PhaseState& state, Curves& out, bool slopes) 
   const PairSums& s = *sums_;
   const std::size_t n = q_.size(), nt = s.types.size(), ns = s.species.size();
   const Weights w = log_normal_weights(s.diameters_a, state.median_d_a, state.sigma_ln);
-  // The sizes that count (the others are below 10⁻¹² of the largest weight).
-  std::vector<std::size_t> active;
-  for (std::size_t k = 0; k < w.g.size(); ++k)
-    if (w.g[k] >= 1e-12) active.push_back(k);
+  // The sizes that count: the others are below 10⁻¹² of the largest weight (the weights are
+  // unimodal in k, so these are one run k_lo … k_hi − 1).
+  const std::size_t nk = w.g.size();
+  std::size_t k_lo = 0, k_hi = nk;
+  while (k_lo < nk && w.g[k_lo] < 1e-12) ++k_lo;
+  while (k_hi > k_lo && w.g[k_hi - 1] < 1e-12) --k_hi;
+  const auto na = static_cast<Eigen::Index>(k_hi - k_lo);
+  using Row = Eigen::Map<const Eigen::VectorXd>;
+  const Row g(w.g.data() + k_lo, na), g_mu(w.d_median.data() + k_lo, na), g_sig(w.d_sigma.data() + k_lo, na);
+  Eigen::VectorXd sv(na), sd(na);
   // Per-species atoms and formula units of the population, and their derivatives.
   std::vector<double> n_e(ns, 0.0), n_e_mu(ns, 0.0), n_e_sig(ns, 0.0);
   double n_fu = 0.0, n_fu_mu = 0.0, n_fu_sig = 0.0;
-  for (std::size_t k : active) {
+  for (std::size_t k = k_lo; k < k_hi; ++k) {
     for (std::size_t e = 0; e < ns; ++e) {
       n_e[e] += w.g[k] * s.count[k][e];
       n_e_mu[e] += w.d_median[k] * s.count[k][e];
@@ -473,16 +480,17 @@ void PopulationAtQ::evaluate(const PhaseState& state, Curves& out, bool slopes) 
                    e3 = 1.5 * t2 - t;  // d b_j / dt
       const double common_t = common_b ? std::exp(-2.0 * state.b_iso * stol2_[i]) : 0.0;
       for (std::size_t ty = 0; ty < nt; ++ty) {
-        double a = 0.0, a_mu = 0.0, a_sig = 0.0, a_dx = 0.0;
-        for (std::size_t k : active) {
-          const double* g = s.sums[k][ty].data() + (k0 - 1);
-          const double sv = b0 * g[0] + b1 * g[1] + b2 * g[2] + b3 * g[3];
-          a += w.g[k] * sv;
-          if (slopes) {
-            a_mu += w.d_median[k] * sv;
-            a_sig += w.d_sigma[k] * sv;
-            a_dx += w.g[k] * (e0 * g[0] + e1 * g[1] + e2 * g[2] + e3 * g[3]);
-          }
+        // The four grid points around λq, each a row of the sizes (vectorised by Eigen).
+        const double* base = s.sums[ty].data() + (k0 - 1) * nk + k_lo;
+        const Row r0(base, na), r1(base + nk, na), r2(base + 2 * nk, na), r3(base + 3 * nk, na);
+        sv.noalias() = b0 * r0 + b1 * r1 + b2 * r2 + b3 * r3;
+        const double a = g.dot(sv);
+        double a_mu = 0.0, a_sig = 0.0, a_dx = 0.0;
+        if (slopes) {
+          a_mu = g_mu.dot(sv);
+          a_sig = g_sig.dot(sv);
+          sd.noalias() = e0 * r0 + e1 * r1 + e2 * r2 + e3 * r3;
+          a_dx = g.dot(sd);
         }
         const int sa = s.types[ty][0], sb = s.types[ty][1];
         const double tt = common_b ? common_t : std::exp(-(s.b_iso[sa] + s.b_iso[sb]) * stol2_[i]);

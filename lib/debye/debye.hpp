@@ -90,12 +90,19 @@ struct PairSums {
   std::vector<double> diameters_a;        // size grid
   double dq = 0.0;                        // q_k = (k+1)·dq, Å⁻¹
   std::size_t nq = 0;
-  // sums[size][type][k] = S_st(q_k), per cluster (averaged over centrings)
-  std::vector<std::vector<std::vector<double>>> sums;
+  // sums[type][k·sizes + size] = S_st(q_k) of one cluster of that size (averaged over
+  // centrings): the sizes of one grid point side by side, as a pattern evaluation reads them.
+  std::vector<std::vector<double>> sums;
+  double sum(std::size_t size, std::size_t type, std::size_t k) const {
+    return sums[type][k * diameters_a.size() + size];
+  }
   std::vector<std::vector<double>> count;  // count[size][species] = Σ occupancy of atoms
   std::vector<double> formula_units;       // per size: atoms / atoms per formula unit
   std::vector<double> b_iso;               // per species, from the CIF sites (Å²)
   double atoms_per_formula_unit = 0.0;
+  // Volume of one formula unit in the cell the clusters were cut from (Å³): particles of one
+  // number of formula units have diameters ∝ its cube root in each polymorph.
+  double volume_per_formula_unit = 0.0;
 };
 
 // Cuts the clusters of every size and centring and computes their Debye sums. Throws

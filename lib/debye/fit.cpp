@@ -27,7 +27,10 @@ struct Layout {
     std::vector<int> height;
   };
   std::vector<Sample> sample;
-  int median_d = -1, sigma_ln = -1, b_iso = -1, absorption = -1;
+  // The size distribution: one (median, σ) for all phases, or one per phase (size_of).
+  std::vector<int> median_d, sigma_ln;
+  int b_iso = -1, absorption = -1;
+  std::size_t size_of(std::size_t phase) const { return std::min(phase, median_d.size() - 1); }
   std::vector<int> background;
   int hump_height = -1, hump_centre = -1, hump_width = -1, hump_width_high = -1;
   std::vector<Peaks> peaks;
@@ -62,8 +65,8 @@ class DacModel final : public ceres::CostFunction {
  public:
   DacModel(const std::vector<double>& q, const std::vector<double>& y, const std::vector<double>& sigma,
            const std::vector<SamplePhase>& phases, const std::vector<PeaksPhase>& peaks, const FitOptions& o,
-           const Layout& layout)
-      : q_(q), y_(y), sigma_(sigma), phases_(phases), peaks_(peaks), l_(layout) {
+           const Layout& layout, std::vector<double> size_ratio)
+      : q_(q), y_(y), sigma_(sigma), phases_(phases), peaks_(peaks), l_(layout), size_ratio_(std::move(size_ratio)) {
     set_num_residuals(static_cast<int>(q.size()));
     for (const auto& p : phases) populations_.emplace_back(*p.sums, factors_at_q(p.f, q), q);
     for (int i = 0; i < l_.count; ++i) mutable_parameter_block_sizes()->push_back(1);
@@ -93,21 +96,22 @@ class DacModel final : public ceres::CostFunction {
     };
     const std::size_t n = q_.size();
     PhaseState st;
-    st.median_d_a = v[l_.median_d][0];
-    st.sigma_ln = v[l_.sigma_ln][0];
     st.b_iso = v[l_.b_iso][0];
     const double m = l_.absorption >= 0 ? v[l_.absorption][0] : 0.0;
     std::vector<double> att(n, 1.0);
     for (std::size_t i = 0; i < n; ++i) att[i] = std::exp(-m * path_[i]);
     out.assign(n, 0.0);
     if (dmodel) dmodel->assign(l_.count, std::vector<double>());
-    const bool shared_slopes = wanted(l_.median_d) || wanted(l_.sigma_ln) || wanted(l_.b_iso);
     std::vector<double> sample(n, 0.0);
     PopulationAtQ::Curves c;
     for (std::size_t p = 0; p < phases_.size(); ++p) {
       const double k = v[l_.sample[p].scale][0];
       st.lambda = v[l_.sample[p].lambda][0];
-      const bool slopes = k != 0.0 && (shared_slopes || wanted(l_.sample[p].lambda));
+      const int md = l_.median_d[l_.size_of(p)], sl = l_.sigma_ln[l_.size_of(p)];
+      st.median_d_a = v[md][0] * size_ratio_[p];
+      st.sigma_ln = v[sl][0];
+      const bool slopes =
+          k != 0.0 && (wanted(md) || wanted(sl) || wanted(l_.b_iso) || wanted(l_.sample[p].lambda));
       populations_[p].evaluate(st, c, slopes);
       for (std::size_t i = 0; i < n; ++i) sample[i] += k * c.value[i];
       if (phase_curves) {
@@ -127,8 +131,9 @@ class DacModel final : public ceres::CostFunction {
         for (std::size_t i = 0; i < n; ++i) dv[i] += att[i] * k * slope[i];
       };
       add(l_.sample[p].lambda, c.d_lambda);
-      add(l_.median_d, c.d_median_d);
-      add(l_.sigma_ln, c.d_sigma_ln);
+      for (auto& x : c.d_median_d) x *= size_ratio_[p];
+      add(md, c.d_median_d);
+      add(sl, c.d_sigma_ln);
       add(l_.b_iso, c.d_b_iso);
     }
     for (std::size_t i = 0; i < n; ++i) out[i] = att[i] * sample[i];
@@ -215,6 +220,7 @@ class DacModel final : public ceres::CostFunction {
   std::vector<double> path_;
   std::vector<std::vector<double>> chebyshev_;  // chebyshev_[term][point]
   std::vector<PopulationAtQ> populations_;
+  std::vector<double> size_ratio_;  // each phase's median diameter / the size parameter's
 };
 
 // Where a peaks phase's sharp lines are: its cell chosen over its whole window by how much
@@ -332,7 +338,7 @@ struct Solved {
   std::string message;
   std::vector<double> fraction_esd;
   std::vector<double> lambda_esd;
-  double median_d_esd = 0;
+  std::vector<double> median_d_esd;  // per size distribution
   std::vector<double> a_esd_peaks;
 };
 
@@ -355,8 +361,10 @@ FitResult fit_pattern(const std::vector<double>& q, const std::vector<double>& y
 
   Layout l;
   for (std::size_t p = 0; p < phases.size(); ++p) l.sample.push_back({l.add(), l.add()});
-  l.median_d = l.add();
-  l.sigma_ln = l.add();
+  for (std::size_t p = 0; p < (o.shared_size ? 1 : phases.size()); ++p) {
+    l.median_d.push_back(l.add());
+    l.sigma_ln.push_back(l.add());
+  }
   l.b_iso = l.add();
   if (o.absorption) l.absorption = l.add();
   for (int t = 0; t < o.background_terms; ++t) l.background.push_back(l.add());
@@ -390,8 +398,10 @@ FitResult fit_pattern(const std::vector<double>& q, const std::vector<double>& y
     start[l.sample[p].scale] = mean_c > 0 ? 0.5 * mean_y / mean_c / static_cast<double>(phases.size()) : 0.0;
     start[l.sample[p].lambda] = phases[p].start_lambda;
   }
-  start[l.median_d] = o.median_d_a;
-  start[l.sigma_ln] = o.sigma_ln;
+  for (std::size_t j = 0; j < l.median_d.size(); ++j) {
+    start[l.median_d[j]] = o.median_d_a;
+    start[l.sigma_ln[j]] = o.sigma_ln;
+  }
   start[l.b_iso] = o.b_iso;
   if (l.hump_height >= 0) {
     start[l.hump_height] = 0.1 * mean_y;  // not 0: at 0 its centre and widths have no gradient
@@ -404,9 +414,31 @@ FitResult fit_pattern(const std::vector<double>& q, const std::vector<double>& y
     start[l.peaks[g].fwhm] = 0.03;
   }
 
-  DacModel model(q, y, sigma, phases, peaks, o, l);
-  const double d_lo = phases.front().sums->diameters_a.front(),
-               d_hi = phases.front().sums->diameters_a.back();
+  // A shared size distribution is one of formula units per particle: the same particles in
+  // another polymorph have diameters scaled by the cube root of its volume per formula unit
+  // (at the starting cells): RS, 17 % denser than WZ, makes particles 6 % smaller. The size
+  // parameter is the first phase's diameter.
+  std::vector<double> size_ratio(phases.size(), 1.0);
+  if (o.shared_size) {
+    const auto volume = [&](const SamplePhase& p) {
+      return p.sums->volume_per_formula_unit * std::pow(p.start_lambda, 3);
+    };
+    for (std::size_t p = 0; p < phases.size(); ++p)
+      if (volume(phases[p]) > 0 && volume(phases.front()) > 0)
+        size_ratio[p] = std::cbrt(volume(phases[p]) / volume(phases.front()));
+  }
+  DacModel model(q, y, sigma, phases, peaks, o, l, size_ratio);
+  // The size parameter is bounded so that every phase's diameters stay on its grid.
+  const double d_lo = phases.front().sums->diameters_a.front() /
+                      *std::min_element(size_ratio.begin(), size_ratio.end()),
+               d_hi = phases.front().sums->diameters_a.back() /
+                      *std::max_element(size_ratio.begin(), size_ratio.end());
+  if (!(d_lo < d_hi))
+    throw InputError("debye fit", fmt::format("the phases' volumes per formula unit differ more than their size "
+                                              "grid ({:.0f}–{:.0f} Å) allows: widen it",
+                                              phases.front().sums->diameters_a.front(),
+                                              phases.front().sums->diameters_a.back()));
+  for (int md : l.median_d) start[md] = std::clamp(start[md], d_lo, d_hi);
 
   // One refinement with some sample phases held absent (scale 0, constant).
   const auto solve = [&](const std::vector<bool>& absent, std::vector<double> values, bool covariance) {
@@ -432,8 +464,16 @@ FitResult fit_pattern(const std::vector<double>& q, const std::vector<double>& y
         problem.SetParameterBlockConstant(blocks[l.sample[p].lambda]);
       }
     }
-    bound(l.median_d, d_lo, d_hi);
-    bound(l.sigma_ln, 0.02, 0.6);
+    for (std::size_t j = 0; j < l.median_d.size(); ++j) {
+      bound(l.median_d[j], d_lo, d_hi);
+      bound(l.sigma_ln[j], 0.02, 0.6);
+    }
+    if (l.median_d.size() > 1)  // an absent phase's own sizes: nothing depends on them
+      for (std::size_t p = 0; p < phases.size(); ++p)
+        if (absent[p]) {
+          problem.SetParameterBlockConstant(blocks[l.median_d[p]]);
+          problem.SetParameterBlockConstant(blocks[l.sigma_ln[p]]);
+        }
     bound(l.b_iso, 0.0, 5.0);
     if (l.absorption >= 0) bound(l.absorption, 0.0, 2.0);
     if (l.hump_height >= 0) {
@@ -474,7 +514,7 @@ FitResult fit_pattern(const std::vector<double>& q, const std::vector<double>& y
         for (int b : free_scales) pairs.emplace_back(blocks[a], blocks[b]);
       for (std::size_t p = 0; p < phases.size(); ++p)
         if (!absent[p]) pairs.emplace_back(blocks[l.sample[p].lambda], blocks[l.sample[p].lambda]);
-      pairs.emplace_back(blocks[l.median_d], blocks[l.median_d]);
+      for (int md : l.median_d) pairs.emplace_back(blocks[md], blocks[md]);
       for (std::size_t g = 0; g < peaks.size(); ++g)
         pairs.emplace_back(blocks[l.peaks[g].a], blocks[l.peaks[g].a]);
       out.fraction_esd.assign(phases.size(), 0.0);
@@ -504,7 +544,7 @@ FitResult fit_pattern(const std::vector<double>& q, const std::vector<double>& y
             out.fraction_esd[p] = std::sqrt(std::max(var, 0.0));
             out.lambda_esd[p] = std::sqrt(std::max(c(l.sample[p].lambda, l.sample[p].lambda), 0.0));
           }
-        out.median_d_esd = std::sqrt(std::max(c(l.median_d, l.median_d), 0.0));
+        for (int md : l.median_d) out.median_d_esd.push_back(std::sqrt(std::max(c(md, md), 0.0)));
         for (std::size_t g = 0; g < peaks.size(); ++g)
           out.a_esd_peaks[g] = std::sqrt(std::max(c(l.peaks[g].a, l.peaks[g].a), 0.0));
       }
@@ -627,6 +667,9 @@ FitResult fit_pattern(const std::vector<double>& q, const std::vector<double>& y
     s.lambda_esd = best.lambda_esd.empty() ? 0.0 : best.lambda_esd[p];
     s.a = s.lambda * phases[p].a0;
     s.a_esd = s.lambda_esd * phases[p].a0;
+    s.median_d_a = v[l.median_d[l.size_of(p)]] * size_ratio[p];
+    s.median_d_esd = best.median_d_esd.empty() ? 0.0 : best.median_d_esd[l.size_of(p)] * size_ratio[p];
+    s.sigma_ln = v[l.sigma_ln[l.size_of(p)]];
     r.phases.push_back(s);
   }
   for (std::size_t g = 0; g < peaks.size(); ++g) {
@@ -638,9 +681,14 @@ FitResult fit_pattern(const std::vector<double>& q, const std::vector<double>& y
     pr.fwhm_inv_a = v[l.peaks[g].fwhm];
     r.peaks.push_back(pr);
   }
-  r.median_d_a = v[l.median_d];
-  r.median_d_esd = best.median_d_esd;
-  r.sigma_ln = v[l.sigma_ln];
+  // The size reported for the sample: the shared distribution's, or the major phase's.
+  const auto major = static_cast<std::size_t>(
+      std::max_element(r.phases.begin(), r.phases.end(),
+                       [](const SampleResult& a, const SampleResult& b) { return a.fraction < b.fraction; }) -
+      r.phases.begin());
+  r.median_d_a = r.phases[major].median_d_a;
+  r.median_d_esd = r.phases[major].median_d_esd;
+  r.sigma_ln = r.phases[major].sigma_ln;
   r.b_iso = v[l.b_iso];
   r.absorption_m = l.absorption >= 0 ? v[l.absorption] : 0.0;
   r.points = q.size();
@@ -664,8 +712,8 @@ FitResult fit_pattern(const std::vector<double>& q, const std::vector<double>& y
   r.rwp = den > 0 ? std::sqrt(num / den) : 0.0;
   r.gof = std::sqrt(best.chi2 / std::max(1.0, n_points - l.count));
   if (std::getenv("ANVIL_DEBYE_TRACE")) {
-    std::fprintf(stderr, "final chi2 %.6g rwp %.5f d %.3f sl %.4f b %.4f m %.4f\n", best.chi2, r.rwp, v[l.median_d],
-                 v[l.sigma_ln], v[l.b_iso], l.absorption >= 0 ? v[l.absorption] : 0.0);
+    std::fprintf(stderr, "final chi2 %.6g rwp %.5f d %.3f sl %.4f b %.4f m %.4f\n", best.chi2, r.rwp,
+                 r.median_d_a, r.sigma_ln, v[l.b_iso], l.absorption >= 0 ? v[l.absorption] : 0.0);
     if (l.hump_height >= 0)
       std::fprintf(stderr, "hump h %.5g qc %.4f wl %.4f wh %.4f\n", v[l.hump_height], v[l.hump_centre],
                    v[l.hump_width], v[l.hump_width_high]);
@@ -676,7 +724,8 @@ FitResult fit_pattern(const std::vector<double>& q, const std::vector<double>& y
   }
 
   if (o.model_spread && r.converged) {
-    // The same phases (those present), other background choices: the spread of the fractions.
+    // The same phases (those present), other reasonable model choices (background terms, the
+    // hump, sizes shared or not, absorption): the spread of the fractions.
     std::vector<SamplePhase> present;
     std::vector<std::size_t> index;
     for (std::size_t p = 0; p < phases.size(); ++p)
@@ -697,6 +746,16 @@ FitResult fit_pattern(const std::vector<double>& q, const std::vector<double>& y
         alt.hump = false;
         choices.push_back(alt);
       }
+      {
+        FitOptions alt = o;
+        alt.shared_size = !o.shared_size;
+        choices.push_back(alt);
+      }
+      if (o.absorption) {
+        FitOptions alt = o;
+        alt.absorption = false;
+        choices.push_back(alt);
+      }
       std::vector<double> max_dev(phases.size(), 0.0);
       for (auto alt : choices) {
         alt.presence_test = false;
@@ -707,7 +766,13 @@ FitResult fit_pattern(const std::vector<double>& q, const std::vector<double>& y
         if (l.hump_height >= 0) alt.hump_centre = v[l.hump_centre];
         try {
           const auto other = fit_pattern(q, y, sigma, present, peaks, alt);
-          if (!other.converged) continue;
+          // A choice the data reject outright (Rwp more than doubled, χ² four times the best's)
+          // is not a plausible model: its fractions say nothing about the error of this one.
+          if (!other.converged || other.rwp > 2.0 * r.rwp) continue;
+          if (std::getenv("ANVIL_DEBYE_TRACE"))
+            std::fprintf(stderr, "spread: bg %d hump %d shared %d abs %d: dev %.4f rwp %.5f\n", alt.background_terms,
+                         alt.hump, alt.shared_size, alt.absorption,
+                         std::abs(other.phases[0].fraction - r.phases[index[0]].fraction), other.rwp);
           for (std::size_t k = 0; k < index.size(); ++k)
             max_dev[index[k]] =
                 std::max(max_dev[index[k]], std::abs(other.phases[k].fraction - r.phases[index[k]].fraction));

@@ -59,6 +59,9 @@ struct FitOptions {
   double min_fraction = 0.02;
   // The hump's starting centre (Å⁻¹); 0: looked for over the whole range (several starts).
   double hump_centre = 0.0;
+  // Polymorphs of the same particles share one size distribution; false: each phase its own
+  // (median and σ), for a sample of different particles.
+  bool shared_size = true;
   bool presence_test = true;
   // Model error: refit with other reasonable background choices (fewer and more Chebyshev
   // terms, the medium hump off) and add the spread of the fractions, in quadrature, to their σ.
@@ -74,6 +77,7 @@ struct SampleResult {
   double scale = 0;
   double lambda = 1, lambda_esd = 0;
   double a = 0, a_esd = 0;  // λ·a₀
+  double median_d_a = 0, median_d_esd = 0, sigma_ln = 0;  // its size distribution (shared or its own)
   bool absent = false;
 };
 

@@ -307,9 +307,17 @@ TEST(DebyeReference, DacDevScanFractionsAndCellsMatchTheTruth) {
       worst = std::max(worst, std::abs(got - want));
       EXPECT_NEAR(got, want, 0.03) << col << " frame " << k;
       if (want < 1e-3) EXPECT_LE(got, 0.02) << col << " frame " << k << " is absent in the truth";
+      // Where two phases coexist, the reported σ (statistics and the model-choice spread) cover
+      // the real error: within 4σ.
+      const double esd = std::stod(rows[k].at(std::string(col) + "_esd"));
+      if (got > 0.05 && got < 0.95) {
+        EXPECT_GT(esd, 0.0) << col << " frame " << k;
+        EXPECT_LE(std::abs(got - want), 4.0 * esd) << col << " frame " << k << " σ " << esd;
+      }
     }
   }
   std::printf("dac_dev: worst fraction error %.4f\n", worst);
+  EXPECT_LT(worst, 0.02);  // measured 0.011 (2026-12-03): a regression guard below the 0.03
   EXPECT_NEAR(std::stod(rows[15].at("CdSe-RS")), std::stod(truth[15].at("f_RS")), 0.03);  // retained RS
   for (const auto& row : lattice) {
     const std::size_t k = static_cast<std::size_t>(std::stoi(row.at("frame")));
