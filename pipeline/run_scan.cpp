@@ -473,6 +473,7 @@ RunSummary run_scan(const ScanConfig& config, const RunOptions& options) {
       ds.clusters.d_min_a = config.fit.sizes_nm->min * 10.0;
       ds.clusters.d_max_a = config.fit.sizes_nm->max * 10.0;
     }
+    ds.fit.shared_size = config.fit.shared_size;
     if (config.fit.shape == "cylinder") {
       ds.clusters.shape = debye::Shape::Cylinder;
       ds.clusters.aspect = config.fit.aspect;

@@ -47,6 +47,8 @@ class Table {
       if (auto v = n->value<double>()) return *v;  // integers convert
     } else if constexpr (std::is_same_v<T, std::int64_t>) {
       if (n->is_integer()) return *n->value<std::int64_t>();
+    } else if constexpr (std::is_same_v<T, bool>) {
+      if (n->is_boolean()) return *n->value<bool>();  // toml++ would read 1 as true
     } else {
       if (auto v = n->value<T>()) return *v;
     }
@@ -315,6 +317,11 @@ ScanConfig parse_scan_config(const std::string& text, const fs::path& source_nam
         c.fit.axis_uvw[k] = static_cast<int>(*v);
       }
       if (c.fit.axis_uvw == std::array<int, 3>{0, 0, 0}) f->fail(*ax, "axis", "[0, 0, 0] is no direction");
+    }
+    if (auto v = f->boolean("shared_size")) {
+      if (c.fit.model != "debye")
+        f->fail(*f->get("shared_size"), "shared_size", "size distributions are a Debye-model setting");
+      c.fit.shared_size = *v;
     }
     if ((c.fit.shape != "sphere" || c.fit.aspect != 1.0) && c.fit.model != "debye")
       f->fail(f->get("shape") ? *f->get("shape") : *f->get("aspect"), "shape",

@@ -35,6 +35,7 @@ struct FitConfig {
   std::string shape = "sphere";              // debye: sphere | cylinder (rods, platelets)
   double aspect = 1.0;                       // debye cylinders: length / diameter
   std::array<int, 3> axis_uvw{0, 0, 1};      // debye cylinders: the axis as a lattice direction
+  bool shared_size = true;                   // debye: polymorphs share one size distribution of formula units
   std::string mode = "independent";          // independent | sequential
   std::string instrument;                    // instrument profile (JSON), optional
   std::optional<integrate::Range> range;     // in the WAXS pattern's unit

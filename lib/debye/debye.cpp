@@ -1,11 +1,11 @@
 #include "debye/debye.hpp"
 
-#include <Eigen/Core>
 #include <fftw3.h>
 #include <fmt/core.h>
 #include <tbb/combinable.h>
 #include <tbb/parallel_for.h>
 
+#include <Eigen/Core>
 #include <algorithm>
 #include <cmath>
 #include <functional>
@@ -250,7 +250,8 @@ PairSums sums_of(const std::string& name, const ClusterSettings& s, double atoms
       std::fill(in.begin(), in.end(), 0.0);
       for (std::size_t b = 0; b < nbins && b < n; ++b) in[b] = hist[k][t][b] * inv_c / ((b + 1) * s.dr_a);
       fftw_execute(plan);
-      for (std::size_t q = 0; q < out.nq; ++q) out.sums[t][q * nsizes + k] = res[q] / (2.0 * (q + 1) * out.dq);
+      for (std::size_t q = 0; q < out.nq; ++q)
+        out.sums[t][q * nsizes + k] = res[q] / (2.0 * (q + 1) * out.dq);
     }
   {
     static std::mutex planner;
@@ -276,7 +277,8 @@ PairSums pair_sums(const crystal::Phase& phase, const ClusterSettings& s) {
     return 0.0;
   };
   return sums_of(
-      phase.name, s, atoms_in_cell / std::max(phase.z, 1), crystal::cell_volume(phase.cell) / std::max(phase.z, 1),
+      phase.name, s, atoms_in_cell / std::max(phase.z, 1),
+      crystal::cell_volume(phase.cell) / std::max(phase.z, 1),
       [&](int c) { return cut_cluster(phase, s, s.d_max_a, centring(c)); }, b_of);
 }
 

@@ -1,13 +1,11 @@
 #include "debye/fit.hpp"
 
-#include <Eigen/Dense>
 #include <ceres/ceres.h>
 #include <fmt/core.h>
 
+#include <Eigen/Dense>
 #include <algorithm>
 #include <cmath>
-#include <cstdio>
-#include <cstdlib>
 #include <numbers>
 #include <numeric>
 
@@ -66,7 +64,13 @@ class DacModel final : public ceres::CostFunction {
   DacModel(const std::vector<double>& q, const std::vector<double>& y, const std::vector<double>& sigma,
            const std::vector<SamplePhase>& phases, const std::vector<PeaksPhase>& peaks, const FitOptions& o,
            const Layout& layout, std::vector<double> size_ratio)
-      : q_(q), y_(y), sigma_(sigma), phases_(phases), peaks_(peaks), l_(layout), size_ratio_(std::move(size_ratio)) {
+      : q_(q),
+        y_(y),
+        sigma_(sigma),
+        phases_(phases),
+        peaks_(peaks),
+        l_(layout),
+        size_ratio_(std::move(size_ratio)) {
     set_num_residuals(static_cast<int>(q.size()));
     for (const auto& p : phases) populations_.emplace_back(*p.sums, factors_at_q(p.f, q), q);
     for (int i = 0; i < l_.count; ++i) mutable_parameter_block_sizes()->push_back(1);
@@ -75,7 +79,8 @@ class DacModel final : public ceres::CostFunction {
     chebyshev_.assign(l_.background.size(), std::vector<double>(q.size()));
     for (std::size_t i = 0; i < q.size(); ++i) {
       const double x = hi > lo ? 2.0 * (q[i] - lo) / (hi - lo) - 1.0 : 0.0;
-      for (std::size_t t = 0; t < l_.background.size(); ++t) chebyshev_[t][i] = chebyshev(static_cast<int>(t), x);
+      for (std::size_t t = 0; t < l_.background.size(); ++t)
+        chebyshev_[t][i] = chebyshev(static_cast<int>(t), x);
       const double s = q[i] * o.wavelength_a / (4.0 * std::numbers::pi);
       const double two_theta = 2.0 * std::asin(std::clamp(s, 0.0, 1.0));
       path_[i] = 1.0 / std::cos(two_theta) - 1.0;
@@ -278,8 +283,8 @@ constexpr double kHumpScanWidth = 0.3;  // Å⁻¹, σ of the scanning Gaussian
 constexpr double kHumpWidthMin = 0.05, kHumpWidthMax = 0.6;
 
 std::vector<double> hump_starts(const std::vector<double>& q, const std::vector<double>& y,
-                                const std::vector<double>& sigma, const std::vector<std::vector<double>>& columns,
-                                int count) {
+                                const std::vector<double>& sigma,
+                                const std::vector<std::vector<double>>& columns, int count) {
   const std::size_t n = q.size(), m = columns.size();
   Eigen::MatrixXd a(n, m + 1);
   Eigen::VectorXd b(n);
@@ -434,14 +439,48 @@ FitResult fit_pattern(const std::vector<double>& q, const std::vector<double>& y
                d_hi = phases.front().sums->diameters_a.back() /
                       *std::max_element(size_ratio.begin(), size_ratio.end());
   if (!(d_lo < d_hi))
-    throw InputError("debye fit", fmt::format("the phases' volumes per formula unit differ more than their size "
-                                              "grid ({:.0f}–{:.0f} Å) allows: widen it",
-                                              phases.front().sums->diameters_a.front(),
-                                              phases.front().sums->diameters_a.back()));
+    throw InputError(
+        "debye fit",
+        fmt::format("the phases' volumes per formula unit differ more than their size "
+                    "grid ({:.0f}–{:.0f} Å) allows: widen it",
+                    phases.front().sums->diameters_a.front(), phases.front().sums->diameters_a.back()));
+  if (const FitResult* from = o.start_from) {
+    for (std::size_t p = 0; p < phases.size(); ++p)
+      for (const auto& s : from->phases) {
+        if (s.name != phases[p].name) continue;
+        if (s.scale > 0) start[l.sample[p].scale] = s.scale;
+        start[l.sample[p].lambda] =
+            std::clamp(s.lambda, phases[p].start_lambda * (1 - phases[p].lambda_margin),
+                       phases[p].start_lambda * (1 + phases[p].lambda_margin));
+        start[l.median_d[l.size_of(p)]] = s.median_d_a / size_ratio[p];
+        start[l.sigma_ln[l.size_of(p)]] = std::clamp(s.sigma_ln, 0.02, 0.6);
+      }
+    start[l.b_iso] = std::clamp(from->b_iso, 0.0, 5.0);
+    if (l.absorption >= 0) start[l.absorption] = std::clamp(from->absorption_m, 0.0, 2.0);
+    for (std::size_t t = 0; t < l.background.size() && t < from->chebyshev.size(); ++t)
+      start[l.background[t]] = from->chebyshev[t];
+    if (l.hump_height >= 0 && from->hump) {
+      start[l.hump_height] = std::max(from->hump->height, 0.01 * mean_y);
+      start[l.hump_centre] = std::clamp(from->hump->centre, q.front(), q.back());
+      start[l.hump_width] = std::clamp(from->hump->width_low, kHumpWidthMin, kHumpWidthMax);
+      start[l.hump_width_high] = std::clamp(from->hump->width_high, kHumpWidthMin, kHumpWidthMax);
+    }
+    for (std::size_t g = 0; g < peaks.size(); ++g)
+      for (const auto& pr : from->peaks) {
+        if (pr.name != peaks[g].name) continue;
+        start[l.peaks[g].a] = std::clamp(pr.a, peaks[g].a * (1 - peaks[g].cell_margin),
+                                         peaks[g].a * (1 + peaks[g].cell_margin));
+        start[l.peaks[g].fwhm] = std::clamp(pr.fwhm_inv_a, 0.003, 0.3);
+        for (std::size_t j = 0; j < l.peaks[g].height.size() && j < pr.heights.size(); ++j)
+          start[l.peaks[g].height[j]] = pr.heights[j];
+      }
+  }
   for (int md : l.median_d) start[md] = std::clamp(start[md], d_lo, d_hi);
 
   // One refinement with some sample phases held absent (scale 0, constant).
-  const auto solve = [&](const std::vector<bool>& absent, std::vector<double> values, bool covariance) {
+  // `iterations`: at most that many (0: evaluate and compute the covariance where it stands).
+  const auto solve = [&](const std::vector<bool>& absent, std::vector<double> values, bool covariance,
+                         int iterations = 100) {
     Solved out;
     for (std::size_t p = 0; p < phases.size(); ++p)
       if (absent[p]) values[l.sample[p].scale] = 0.0;
@@ -489,14 +528,20 @@ FitResult fit_pattern(const std::vector<double>& q, const std::vector<double>& y
     }
     ceres::Solver::Options so;
     so.linear_solver_type = ceres::DENSE_QR;
-    so.max_num_iterations = 100;
+    so.max_num_iterations = iterations;
     so.function_tolerance = 1e-8;
     so.parameter_tolerance = 1e-8;
-    if (std::getenv("ANVIL_DEBYE_TRACE")) so.minimizer_progress_to_stdout = true;
     so.num_threads = 1;
     ceres::Solver::Summary summary;
     ceres::Solve(so, &problem, &summary);
     out.usable = summary.IsSolutionUsable();
+    if (o.log) {
+      std::string which;
+      for (std::size_t p = 0; p < phases.size(); ++p)
+        if (!absent[p]) which += (which.empty() ? "" : "+") + phases[p].name;
+      o.log(fmt::format("refinement of {}: {} iterations, χ² {:.6g}{}", which, summary.iterations.size() - 1,
+                        2.0 * summary.final_cost, out.usable ? "" : " (failed: " + summary.message + ")"));
+    }
     out.message = summary.message;
     out.chi2 = 2.0 * summary.final_cost;
     out.values = values;
@@ -554,7 +599,7 @@ FitResult fit_pattern(const std::vector<double>& q, const std::vector<double>& y
 
   std::vector<bool> absent(phases.size(), false);
   std::vector<std::vector<double>> starts{start};
-  if (l.hump_height >= 0 && !(o.hump_centre > 0)) {
+  if (l.hump_height >= 0 && !(o.hump_centre > 0) && !(o.start_from && o.start_from->hump)) {
     // The linear columns at the start: each phase's curve, the background terms, the lines.
     std::vector<std::vector<double>> columns;
     std::vector<double> m0;
@@ -580,8 +625,26 @@ FitResult fit_pattern(const std::vector<double>& q, const std::vector<double>& y
   }
   Solved best;
   for (const auto& s0 : starts) {
-    Solved trial = solve(absent, s0, false);
+    // A short refinement from each start tells the better basin; only that one is finished.
+    Solved trial = solve(absent, s0, false, starts.size() > 1 ? 15 : 100);
     if (trial.usable && (!best.usable || trial.chi2 < best.chi2)) best = std::move(trial);
+  }
+  // A phase whose scale sits on or next to its bound (0; below 0.1 % of the total) is absent:
+  // far below any detectable fraction, and left free a projected
+  // trust-region step keeps running into the bound and the refinement crawls (ρ ≈ 0.1 for
+  // dozens of iterations).
+  const auto drop_vanished = [&](const Solved& s) {
+    double total = 0;
+    for (std::size_t p = 0; p < phases.size(); ++p)
+      if (!absent[p]) total += s.values[l.sample[p].scale];
+    bool dropped = false;
+    for (std::size_t p = 0; p < phases.size(); ++p)
+      if (!absent[p] && s.values[l.sample[p].scale] <= 1e-3 * total) absent[p] = dropped = true;
+    return dropped;
+  };
+  if (best.usable && (starts.size() > 1 || drop_vanished(best))) {
+    drop_vanished(best);
+    best = solve(absent, best.values, false);
   }
   if (!best.usable) {
     FitResult r;
@@ -617,9 +680,9 @@ FitResult fit_pattern(const std::vector<double>& q, const std::vector<double>& y
       // On the edge: within 1 % of the window's half-width from it (a bounded solver stops there).
       const bool on_edge = std::abs(lam - s0 * (1 - mrg)) < 0.01 * mrg * s0 ||
                            std::abs(lam - s0 * (1 + mrg)) < 0.01 * mrg * s0;
-      if (std::getenv("ANVIL_DEBYE_TRACE"))
-        std::fprintf(stderr, "presence: %s x %.4f lambda %.6f window [%.6f, %.6f]\n", phases[p].name.c_str(),
-                     x, lam, s0 * (1 - mrg), s0 * (1 + mrg));
+      if (o.log)
+        o.log(fmt::format("presence: {} fraction {:.4f}, λ {:.6f} in [{:.6f}, {:.6f}]", phases[p].name, x,
+                          lam, s0 * (1 - mrg), s0 * (1 + mrg)));
       if (on_edge && x < 0.25 && x < filler_fraction) filler = static_cast<int>(p), filler_fraction = x;
     }
     if (filler >= 0) {
@@ -648,7 +711,7 @@ FitResult fit_pattern(const std::vector<double>& q, const std::vector<double>& y
       break;
     }
   }
-  best = solve(absent, best.values, true);
+  best = solve(absent, best.values, true, 0);  // converged: the covariance where it stands
 
   FitResult r;
   r.converged = best.usable;
@@ -679,6 +742,7 @@ FitResult fit_pattern(const std::vector<double>& q, const std::vector<double>& y
     pr.a_esd = best.a_esd_peaks.empty() ? 0.0 : best.a_esd_peaks[g];
     pr.c = peaks[g].hexagonal ? peaks[g].c * pr.a / peaks[g].a : 0.0;
     pr.fwhm_inv_a = v[l.peaks[g].fwhm];
+    for (int h : l.peaks[g].height) pr.heights.push_back(v[h]);
     r.peaks.push_back(pr);
   }
   // The size reported for the sample: the shared distribution's, or the major phase's.
@@ -691,6 +755,9 @@ FitResult fit_pattern(const std::vector<double>& q, const std::vector<double>& y
   r.sigma_ln = r.phases[major].sigma_ln;
   r.b_iso = v[l.b_iso];
   r.absorption_m = l.absorption >= 0 ? v[l.absorption] : 0.0;
+  if (l.hump_height >= 0)
+    r.hump = Hump{v[l.hump_height], v[l.hump_centre], v[l.hump_width], v[l.hump_width_high]};
+  for (int t : l.background) r.chebyshev.push_back(v[t]);
   r.points = q.size();
   std::vector<const double*> ptrs;
   for (const auto& x : v) ptrs.push_back(&x);
@@ -711,17 +778,6 @@ FitResult fit_pattern(const std::vector<double>& q, const std::vector<double>& y
   }
   r.rwp = den > 0 ? std::sqrt(num / den) : 0.0;
   r.gof = std::sqrt(best.chi2 / std::max(1.0, n_points - l.count));
-  if (std::getenv("ANVIL_DEBYE_TRACE")) {
-    std::fprintf(stderr, "final chi2 %.6g rwp %.5f d %.3f sl %.4f b %.4f m %.4f\n", best.chi2, r.rwp,
-                 r.median_d_a, r.sigma_ln, v[l.b_iso], l.absorption >= 0 ? v[l.absorption] : 0.0);
-    if (l.hump_height >= 0)
-      std::fprintf(stderr, "hump h %.5g qc %.4f wl %.4f wh %.4f\n", v[l.hump_height], v[l.hump_centre],
-                   v[l.hump_width], v[l.hump_width_high]);
-    for (std::size_t p = 0; p < phases.size(); ++p)
-      std::fprintf(stderr, "phase %s k %.5g lam %.6f\n", phases[p].name.c_str(), v[l.sample[p].scale],
-                   v[l.sample[p].lambda]);
-    for (int t : l.background) std::fprintf(stderr, "bg %.5g\n", v[t]);
-  }
 
   if (o.model_spread && r.converged) {
     // The same phases (those present), other reasonable model choices (background terms, the
@@ -760,19 +816,19 @@ FitResult fit_pattern(const std::vector<double>& q, const std::vector<double>& y
       for (auto alt : choices) {
         alt.presence_test = false;
         alt.model_spread = false;
-        alt.median_d_a = r.median_d_a;
-        alt.sigma_ln = r.sigma_ln;
-        alt.b_iso = r.b_iso;
-        if (l.hump_height >= 0) alt.hump_centre = v[l.hump_centre];
+        alt.start_from = &r;
         try {
           const auto other = fit_pattern(q, y, sigma, present, peaks, alt);
           // A choice the data reject outright (Rwp more than doubled, χ² four times the best's)
           // is not a plausible model: its fractions say nothing about the error of this one.
           if (!other.converged || other.rwp > 2.0 * r.rwp) continue;
-          if (std::getenv("ANVIL_DEBYE_TRACE"))
-            std::fprintf(stderr, "spread: bg %d hump %d shared %d abs %d: dev %.4f rwp %.5f\n", alt.background_terms,
-                         alt.hump, alt.shared_size, alt.absorption,
-                         std::abs(other.phases[0].fraction - r.phases[index[0]].fraction), other.rwp);
+          if (o.log)
+            o.log(fmt::format(
+                "model choice: {} background terms, hump {}, sizes {}, absorption {}: Rwp {:.5f}, "
+                "{} {:+.4f}",
+                alt.background_terms, alt.hump ? "on" : "off", alt.shared_size ? "shared" : "per phase",
+                alt.absorption ? "on" : "off", other.rwp, present.front().name,
+                other.phases[0].fraction - r.phases[index[0]].fraction));
           for (std::size_t k = 0; k < index.size(); ++k)
             max_dev[index[k]] =
                 std::max(max_dev[index[k]], std::abs(other.phases[k].fraction - r.phases[index[k]].fraction));

@@ -17,14 +17,15 @@
 //   textured, coarse-grained phases whose intensities no structure factor predicts. They are
 //   fitted and reported apart (cell), never part of the fractions.
 // Ceres (trust region) refines everything with an analytic Jacobian (PopulationAtQ gives each
-// phase's derivatives along λ, d, σ, B; the Le Bail lines theirs along cell and width). A phase is reported absent when
-// removing it costs less than the BIC penalty of its parameters, Δχ² counted in units of χ²_red
+// phase's derivatives along λ, d, σ, B; the Le Bail lines theirs along cell and width). A phase is reported
+// absent when removing it costs less than the BIC penalty of its parameters, Δχ² counted in units of χ²_red
 // (a quasi-likelihood criterion: misfit means the data's σ understate the error), or when its
 // fraction is below `min_fraction`, or when it is a minor phase (< 25 %) whose cell ends on
 // the edge of its window (a filler: no such crystal fits there); σ of the fractions are scaled
 // by √(χ²_red) likewise.
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -32,6 +33,8 @@
 #include "debye/debye.hpp"
 
 namespace anvil::debye {
+
+struct FitResult;
 
 struct SamplePhase {
   std::string name;
@@ -62,6 +65,13 @@ struct FitOptions {
   // Polymorphs of the same particles share one size distribution; false: each phase its own
   // (median and σ), for a sample of different particles.
   bool shared_size = true;
+  // Start from a converged fit of the same pattern or a neighbouring frame instead of from
+  // scratch (a model choice's refit, the next frame of a scan): its phases are matched by
+  // name, its hump is not looked for again. Not owned; null: from scratch.
+  const FitResult* start_from = nullptr;
+  // Told each step (refinements with their iterations and χ², presence decisions, model
+  // choices), for `anvil fit --verbose`; empty: silent.
+  std::function<void(const std::string&)> log;
   bool presence_test = true;
   // Model error: refit with other reasonable background choices (fewer and more Chebyshev
   // terms, the medium hump off) and add the spread of the fractions, in quadrature, to their σ.
@@ -76,7 +86,7 @@ struct SampleResult {
   double fraction_spread = 0;  // model-choice part of fraction_esd (FitOptions::model_spread)
   double scale = 0;
   double lambda = 1, lambda_esd = 0;
-  double a = 0, a_esd = 0;  // λ·a₀
+  double a = 0, a_esd = 0;                                // λ·a₀
   double median_d_a = 0, median_d_esd = 0, sigma_ln = 0;  // its size distribution (shared or its own)
   bool absent = false;
 };
@@ -85,6 +95,12 @@ struct PeaksResult {
   std::string name;
   double a = 0, a_esd = 0, c = 0;
   double fwhm_inv_a = 0;
+  std::vector<double> heights;  // per reflection of PeaksPhase::hkl
+};
+
+// The medium's hump as fitted (a split Gaussian in q, Å⁻¹).
+struct Hump {
+  double height = 0, centre = 0, width_low = 0, width_high = 0;
 };
 
 struct FitResult {
@@ -93,6 +109,8 @@ struct FitResult {
   std::vector<SampleResult> phases;
   std::vector<PeaksResult> peaks;
   double median_d_a = 0, median_d_esd = 0, sigma_ln = 0, b_iso = 0, absorption_m = 0;
+  std::optional<Hump> hump;
+  std::vector<double> chebyshev;  // background coefficients
   double rwp = 0, gof = 0;
   std::size_t points = 0;
   std::vector<double> q, observed, calculated, background;  // background: all but the sample phases

@@ -125,13 +125,15 @@ TEST(ScanConfig, MaskOrientationIsAutoUnlessGiven) {
   EXPECT_NE(e.find("expected auto, raw or dioptas, not 'upside-down'"), std::string::npos) << e;
 }
 
-// The Debye model's keys: model, others, sizes_nm, shape, aspect, axis; nonsense is named.
+// The Debye model's keys: model, others, sizes_nm, shape, aspect, axis, shared_size; nonsense is
+// named.
 TEST(ScanConfig, DebyeModelKeys) {
   const std::string waxs = "[waxs]\nframes = \"f.h5\"\nponi = \"g.poni\"\n";
   const auto c =
       parse_scan_config(waxs +
                             "[fit]\nphases = [\"CdSe-WZ\"]\nmodel = \"debye\"\nothers = [\"Fe-fcc\"]\n"
-                            "sizes_nm = [3.0, 8.0]\nshape = \"cylinder\"\naspect = 3.0\naxis = [0, 0, 1]\n",
+                            "sizes_nm = [3.0, 8.0]\nshape = \"cylinder\"\naspect = 3.0\naxis = [0, 0, 1]\n"
+                            "shared_size = false\n",
                         "/d/scan.toml");
   EXPECT_EQ(c.fit.model, "debye");
   EXPECT_EQ(c.fit.others, std::vector<std::string>{"Fe-fcc"});
@@ -139,6 +141,12 @@ TEST(ScanConfig, DebyeModelKeys) {
   EXPECT_EQ(c.fit.shape, "cylinder");
   EXPECT_DOUBLE_EQ(c.fit.aspect, 3.0);
   EXPECT_EQ(c.fit.axis_uvw[2], 1);
+  EXPECT_FALSE(c.fit.shared_size);
+  EXPECT_NE(error_of(waxs + "[fit]\nphases = [\"X\"]\nshared_size = false\n").find("Debye-model setting"),
+            std::string::npos);
+  EXPECT_NE(
+      error_of(waxs + "[fit]\nphases = [\"X\"]\nmodel = \"debye\"\nshared_size = 1\n").find("true or false"),
+      std::string::npos);
   EXPECT_NE(error_of(waxs + "[fit]\nphases = [\"X\"]\nmodel = \"dse\"\n").find("bragg or debye"),
             std::string::npos);
   EXPECT_NE(error_of(waxs + "[fit]\nphases = [\"X\"]\nothers = [\"Fe-fcc\"]\n").find("'fit.others'"),

@@ -27,7 +27,7 @@ struct FitArgs {
   std::optional<double> pressure_gpa;
   std::vector<double> range;
   std::size_t frame = 0;
-  bool refine_instrument = false;
+  bool refine_instrument = false, own_sizes = false, verbose = false;
   std::string write_instrument;
 };
 
@@ -83,6 +83,10 @@ void add_fit_command(CLI::App& app, Context& ctx) {
       ->delimiter(',')
       ->expected(2)
       ->check(number_in(0.5, 50.0));
+  cmd->add_flag("--own-sizes", a->own_sizes,
+                "With --model debye: each phase its own size distribution (different particles), not one "
+                "shared by the polymorphs");
+  cmd->add_flag("-v,--verbose", a->verbose, "With --model debye: print each step of the refinement");
   cmd->add_flag("--refine-instrument", a->refine_instrument,
                 "Calibrant mode: refine the Caglioti U, V, W of the instrument (e.g. --phases CeO2)");
   cmd->add_option("--write-instrument", a->write_instrument,
@@ -143,6 +147,8 @@ void add_fit_command(CLI::App& app, Context& ctx) {
         ds.clusters.d_min_a = 10.0 * a->sizes_nm[0];
         ds.clusters.d_max_a = 10.0 * a->sizes_nm[1];
       }
+      ds.fit.shared_size = !a->own_sizes;
+      if (a->verbose) ds.fit.log = [](const std::string& line) { fmt::print(stderr, "  {}\n", line); };
       const pipeline::DebyeFitter fitter(ds);
       const auto j = fitter.fit(pattern, pipeline::eos_cells(fitter.powder_phases(), a->pressure_gpa));
       {
