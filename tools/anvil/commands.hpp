@@ -7,6 +7,9 @@
 #include <cmath>
 #include <limits>
 #include <string>
+#include <vector>
+
+#include "debye_fit.hpp"
 
 namespace anvil::cli {
 
@@ -45,6 +48,17 @@ inline CLI::Validator number_in(double lo, double hi, bool open_low = false) {
 inline CLI::Validator finite_number() { return number_in(-HUGE_VAL, HUGE_VAL); }
 inline CLI::Validator positive_number() { return number_in(0.0, HUGE_VAL, true); }
 inline CLI::Validator non_negative_number() { return number_in(0.0, HUGE_VAL); }
+
+// The Debye model's options, shared by `anvil fit` and `anvil fit-series` (fit.cpp).
+struct DebyeOptions {
+  std::string model = "bragg";   // bragg | debye
+  std::string others;            // comma-separated gasket / marker phases
+  std::vector<double> sizes_nm;  // cluster diameters min, max
+  bool own_sizes = false;
+};
+void add_debye_options(CLI::App* cmd, DebyeOptions& o);
+// Fills `others`, the size grid and the size sharing of `settings` from the options.
+void apply_debye_options(const DebyeOptions& o, pipeline::DebyeFitSettings& settings);
 
 void add_info_command(CLI::App& app, Context& ctx);                                  // info.cpp
 void add_pressure_command(CLI::App& app, Context& ctx);                              // pressure.cpp

@@ -21,13 +21,13 @@ namespace {
 
 struct FitArgs {
   std::string pattern, output, plot, instrument, x_unit, phase_dir;
-  std::string phases, others, model = "bragg";
+  std::string phases;
+  DebyeOptions debye;
   std::optional<double> wavelength_a;
-  std::vector<double> sizes_nm;
   std::optional<double> pressure_gpa;
   std::vector<double> range;
   std::size_t frame = 0;
-  bool refine_instrument = false, own_sizes = false, verbose = false;
+  bool refine_instrument = false, verbose = false;
   std::string write_instrument;
 };
 
@@ -43,6 +43,34 @@ std::optional<double> wavelength_in_text(const std::string& text) {
 }
 
 }  // namespace
+
+void add_debye_options(CLI::App* cmd, DebyeOptions& o) {
+  cmd->add_option("--model", o.model,
+                  "bragg (Rietveld: Bragg peaks with size broadening) or debye (Debye-function clusters: "
+                  "nanocrystals, docs/debye.md)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"bragg", "debye"}));
+  cmd->add_option("--others", o.others,
+                  "With --model debye: gasket / pressure-marker phases fitted apart (Le Bail), e.g. Fe-fcc");
+  cmd->add_option("--sizes", o.sizes_nm, "With --model debye: cluster diameters min,max (nm)")
+      ->delimiter(',')
+      ->expected(2)
+      ->check(number_in(0.5, 50.0));
+  cmd->add_flag("--own-sizes", o.own_sizes,
+                "With --model debye: each phase its own size distribution (different particles), not one "
+                "shared by the polymorphs");
+}
+
+void apply_debye_options(const DebyeOptions& o, pipeline::DebyeFitSettings& settings) {
+  std::stringstream others(o.others);
+  for (std::string p; std::getline(others, p, ',');)
+    if (!p.empty()) settings.others.push_back(p);
+  if (o.sizes_nm.size() == 2) {
+    settings.clusters.d_min_a = 10.0 * o.sizes_nm[0];
+    settings.clusters.d_max_a = 10.0 * o.sizes_nm[1];
+  }
+  settings.fit.shared_size = !o.own_sizes;
+}
 
 void add_fit_command(CLI::App& app, Context& ctx) {
   auto a = std::make_shared<FitArgs>();
@@ -69,23 +97,10 @@ void add_fit_command(CLI::App& app, Context& ctx) {
   cmd->add_option("--frame", a->frame, "Frame (row) of an HDF5 pattern file")->capture_default_str();
   cmd->add_option("--plot", a->plot, "Draw data, model, difference and tick marks (.png, .svg, .pdf)");
   cmd->add_option("--phase-dir", a->phase_dir, "Folder of named phases (default: calib/phases)");
-  cmd->add_option("--model", a->model,
-                  "bragg (Rietveld: Bragg peaks with size broadening) or debye (Debye-function clusters: "
-                  "nanocrystals, docs/debye.md)")
-      ->capture_default_str()
-      ->check(CLI::IsMember({"bragg", "debye"}));
-  cmd->add_option("--others", a->others,
-                  "With --model debye: gasket / pressure-marker phases fitted apart (Le Bail), e.g. Fe-fcc");
+  add_debye_options(cmd, a->debye);
   cmd->add_option("--pressure", a->pressure_gpa,
                   "With --model debye: the frame's pressure (GPa): cells start from each phase's EOS there")
       ->check(number_in(-5.0, 1000.0));
-  cmd->add_option("--sizes", a->sizes_nm, "With --model debye: cluster diameters min,max (nm)")
-      ->delimiter(',')
-      ->expected(2)
-      ->check(number_in(0.5, 50.0));
-  cmd->add_flag("--own-sizes", a->own_sizes,
-                "With --model debye: each phase its own size distribution (different particles), not one "
-                "shared by the polymorphs");
   cmd->add_flag("-v,--verbose", a->verbose, "With --model debye: print each step of the refinement");
   cmd->add_flag("--refine-instrument", a->refine_instrument,
                 "Calibrant mode: refine the Caglioti U, V, W of the instrument (e.g. --phases CeO2)");
@@ -132,22 +147,15 @@ void add_fit_command(CLI::App& app, Context& ctx) {
     if (!(s.wavelength_a > 0))
       throw InputError(a->pattern, "no wavelength in the file: give --wavelength (Å) or an instrument file");
 
-    if (a->model == "debye") {
+    if (a->debye.model == "debye") {
       if (a->refine_instrument)
         throw InputError("--refine-instrument", "calibrant mode uses the Bragg model");
       pipeline::DebyeFitSettings ds;
       ds.phases = s.phases;
-      std::stringstream os(a->others);
-      for (std::string p; std::getline(os, p, ',');)
-        if (!p.empty()) ds.others.push_back(p);
+      apply_debye_options(a->debye, ds);
       ds.phase_dir = s.phase_dir;
       ds.wavelength_a = s.wavelength_a;
       ds.range_deg = s.range_deg;
-      if (a->sizes_nm.size() == 2) {
-        ds.clusters.d_min_a = 10.0 * a->sizes_nm[0];
-        ds.clusters.d_max_a = 10.0 * a->sizes_nm[1];
-      }
-      ds.fit.shared_size = !a->own_sizes;
       if (a->verbose) ds.fit.log = [](const std::string& line) { fmt::print(stderr, "  {}\n", line); };
       const pipeline::DebyeFitter fitter(ds);
       const auto j = fitter.fit(pattern, pipeline::eos_cells(fitter.powder_phases(), a->pressure_gpa));

@@ -4,6 +4,8 @@
 #include <fmt/core.h>
 #include <fmt/ranges.h>
 #include <hdf5.h>
+#include <tbb/parallel_for.h>
+#include <tbb/task_arena.h>
 
 #include <algorithm>
 #include <cmath>
@@ -19,6 +21,7 @@
 
 #include "commands.hpp"
 #include "core/error.hpp"
+#include "debye_fit.hpp"
 #include "geometry/poni.hpp"
 #include "io/hdf5_util.hpp"
 #include "io/pattern_io.hpp"
@@ -26,7 +29,9 @@
 #include "io/results_file.hpp"
 #include "phase_models.hpp"
 #include "plots.hpp"
+#include "pressure/direction.hpp"
 #include "pressure/standard.hpp"
+#include "scan_outputs.hpp"
 #include "series/parametric.hpp"
 #include "series/series.hpp"
 #include "series/transition.hpp"
@@ -62,6 +67,8 @@ struct FitSeriesArgs {
   std::string output;
   bool no_plots = false;
   bool quiet = false;
+  // --model debye: Debye-function clusters (docs/debye.md), as `anvil run` with model = "debye"
+  DebyeOptions debye;
 };
 
 std::vector<std::string> split(const std::string& s, char sep) {
@@ -176,6 +183,88 @@ std::string lines_text(const std::vector<powder::LineD>& lines, std::size_t k, i
   return "";
 }
 
+// The Debye model over the stack: each frame fitted as `anvil run` fits it (pipeline::DebyeFitter,
+// cells seeded from each phase's EOS at the frame's pressure), frames in parallel, and the tables
+// and figures written by the same writers as `anvil run`'s.
+int run_debye_series(const FitSeriesArgs& a, const std::vector<series::SeriesFrame>& frames, double lambda,
+                     std::vector<std::string>& warnings) {
+  namespace fs = std::filesystem;
+  if (!a.standard.empty())
+    throw InputError("--standard",
+                     "with --model debye a pressure marker is one of --others (Le Bail); "
+                     "pressures come from --pressure");
+  if (a.mode != "independent" || a.parametric)
+    throw InputError("--mode",
+                     "the Debye model fits frames independently (no --mode sequential, --parametric)");
+  pipeline::DebyeFitSettings ds;
+  ds.phases = split(a.phases, ',');
+  if (ds.phases.empty()) throw InputError("--phases", "name at least one phase");
+  apply_debye_options(a.debye, ds);
+  ds.phase_dir = phase_dir(a);
+  ds.wavelength_a = lambda;
+  ds.fit.background_terms = a.background_terms;
+  tbb::task_arena arena(a.threads > 0 ? a.threads : tbb::task_arena::automatic);
+  std::unique_ptr<pipeline::DebyeFitter> fitter;
+  arena.execute([&] { fitter = std::make_unique<pipeline::DebyeFitter>(ds); });
+  if (!a.quiet)
+    fmt::print("{}: {} frames, phases {}, others {}, Debye-function clusters built in {:.2f} s\n", a.patterns,
+               frames.size(), fmt::join(ds.phases, ","), ds.others.empty() ? "none" : a.debye.others,
+               fitter->setup_seconds());
+  std::vector<double> pressures, esds;
+  bool all_pressures = true;
+  for (const auto& f : frames) {
+    all_pressures = all_pressures && std::isfinite(f.pressure_gpa);
+    pressures.push_back(f.pressure_gpa);
+    esds.push_back(f.pressure_esd_gpa);
+  }
+  const auto directions =
+      all_pressures ? pressure::tag_directions(pressures, esds) : std::vector<pressure::Direction>{};
+  std::vector<pipeline::FrameResult> results(frames.size());
+  arena.execute([&] {
+    tbb::parallel_for(std::size_t{0}, frames.size(), [&](std::size_t k) {
+      const auto& f = frames[k];
+      auto& r = results[k];
+      r.index = f.frame;
+      if (std::isfinite(f.pressure_gpa)) r.pressure_gpa = f.pressure_gpa;
+      r.pressure_esd_gpa = f.pressure_esd_gpa;
+      if (!directions.empty()) r.direction = directions[k];
+      r.waxs.detector = "waxs";
+      r.waxs.present = r.waxs.ok = true;
+      r.waxs.source = fmt::format("{} frame {}", a.patterns, f.frame);
+      r.waxs.pattern.unit = RadialUnit::TwoThetaDeg;
+      r.waxs.pattern.x = f.pattern.two_theta_deg;
+      r.waxs.pattern.intensity = f.pattern.intensity;
+      r.waxs.pattern.sigma = f.pattern.sigma;
+      const auto cells = r.pressure_gpa ? pipeline::eos_cells(fitter->powder_phases(), *r.pressure_gpa)
+                                        : std::vector<std::pair<double, double>>{};
+      try {
+        r.waxs.analysis = fitter->fit(r.waxs.pattern, cells);
+      } catch (const InputError& e) {
+        r.waxs.analysis = {{"status", "failed"}, {"reason", e.what()}};
+      }
+    });
+  });
+  fs::create_directories(a.output);
+  const fs::path out(a.output);
+  std::vector<fs::path> written = pipeline::write_phase_tables(out, results, ds.phases);
+  for (auto& f :
+       pipeline::write_series_tables(out, results, ds.phases, series::densest_phase(fitter->powder_phases())))
+    written.push_back(f);
+  if (!ds.others.empty()) written.push_back(pipeline::write_other_phases_table(out, results, ds.others));
+  if (!a.no_plots)
+    for (auto& f : pipeline::write_scan_plots(out, results, ds.phases)) written.push_back(f);
+  std::size_t ok = 0;
+  for (const auto& r : results) ok += r.ok() ? 1 : 0;
+  if (!a.quiet) {
+    fmt::print("{} of {} frames fitted\n", ok, results.size());
+    for (const auto& r : results)
+      if (!r.ok()) fmt::print("  frame {}: {}\n", r.index, r.error());
+    for (const auto& f : written) fmt::print("  {}\n", f.string());
+  }
+  for (const auto& w : warnings) fmt::print(stderr, "anvil: warning: {}\n", w);
+  return ok > 0 ? 0 : 1;
+}
+
 int run_fit_series(const FitSeriesArgs& a) {
   namespace fs = std::filesystem;
   // The stack.
@@ -275,6 +364,8 @@ int run_fit_series(const FitSeriesArgs& a) {
   } else if (a.standard.empty()) {
     warnings.push_back("no --pressure and no --standard: frames have no pressure (no EOS, no transitions)");
   }
+
+  if (a.debye.model == "debye") return run_debye_series(a, frames, lambda, warnings);
 
   // Phases.
   std::vector<std::string> names = split(a.phases, ',');
@@ -609,7 +700,7 @@ void add_fit_series_command(CLI::App& app, Context& ctx) {
   cmd->add_option("--phase-dir", a->phase_dir, "Where named phases are found (default: calib/phases)");
   cmd->add_option("-o,--output", a->output, "Output folder")->required();
   cmd->add_flag("--no-plots", a->no_plots, "Tables only");
-  cmd->add_flag("-q,--quiet", a->quiet, "No summary");
+  add_debye_options(cmd, a->debye);
   cmd->footer(
       "Writes phase_fractions.csv, lattice.csv, eos.csv, transitions.csv, phase_fractions.png, "
       "volume_eos.png\n"
