@@ -12,6 +12,7 @@
 #include "crystal/cif.hpp"
 #include "crystal/reflections.hpp"
 #include "phase_models.hpp"
+#include "pressure/standard.hpp"
 #include "waxs_fit.hpp"
 
 namespace anvil::pipeline {
@@ -21,6 +22,18 @@ using json = nlohmann::json;
 namespace {
 
 bool is_hexagonal(const crystal::Phase& p) { return std::abs(p.cell.gamma_deg - 120.0) < 1e-6; }
+
+// The pressure standard of a Le Bail phase named after its material ("Au", "Pt", "NaCl-B1",
+// "Ne"; case ignored), or null.
+const pressure::PressureStandard* marker_standard(const std::string& name) {
+  for (const auto& s : pressure::pressure_standards()) {
+    std::string a = s.material, b = name;
+    for (auto& ch : a) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    for (auto& ch : b) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    if (a == b) return &s;  // the first entry of a material is its default
+  }
+  return nullptr;
+}
 
 // The phase's lines (the ones Bragg's model would find strongest) at a cell scaled by λ.
 json main_lines(const powder::PowderPhase& pp, double a, double c, double a_esd, double wavelength_a) {
@@ -47,7 +60,7 @@ DebyeFitter::DebyeFitter(DebyeFitSettings s) : settings_(std::move(s)) {
   const auto t0 = std::chrono::steady_clock::now();
   if (!(settings_.wavelength_a > 0))
     throw InputError("", "no wavelength: the Debye model needs the beam energy");
-  if (settings_.phases.empty()) throw InputError("", "no sample phases to fit");
+  if (settings_.phases.empty() && settings_.others.empty()) throw InputError("", "no phases to fit");
   settings_.fit.wavelength_a = settings_.wavelength_a;
   for (const auto& n : settings_.phases) {
     auto p = crystal::load_phase(n, settings_.phase_dir);
@@ -61,7 +74,8 @@ DebyeFitter::DebyeFitter(DebyeFitSettings s) : settings_(std::move(s)) {
   const double energy = crystal::energy_kev_from_wavelength(settings_.wavelength_a);
   for (const auto& s : sums_) f_.push_back(debye::species_scattering(s, energy, crystal::Dispersion::Henke));
   const auto r = settings_.range_deg.value_or(integrate::Range{1.0, 60.0});
-  powder_ = load_powder_phases(settings_.phases, settings_.phase_dir, settings_.wavelength_a, r.min, r.max);
+  if (!settings_.phases.empty())
+    powder_ = load_powder_phases(settings_.phases, settings_.phase_dir, settings_.wavelength_a, r.min, r.max);
   for (const auto& n : settings_.others) {
     const auto p = crystal::load_phase(n, settings_.phase_dir);
     debye::PeaksPhase g;
@@ -145,15 +159,43 @@ json DebyeFitter::fit(const Pattern1D& pattern, const std::vector<std::pair<doub
     }
     q["volume"] = num(volume);
     q["volume_esd"] = num(3.0 * volume * p.lambda_esd / std::max(p.lambda, 1e-9));
-    q["size_nm"] = num(r.median_d_a / 10.0);
-    q["size_nm_esd"] = num(r.median_d_esd / 10.0);
+    q["size_nm"] = num(p.median_d_a / 10.0);
+    q["size_nm_esd"] = num(p.median_d_esd / 10.0);
     q["main_lines"] = main_lines(powder_[k], p.a, c, p.a_esd, settings_.wavelength_a);
     phases[settings_.phases[k]] = q;
   }
   j["phases"] = phases;
   json others = json::object();
-  for (const auto& g : r.peaks)
-    others[g.name] = {{"a", num(g.a)}, {"a_esd", num(g.a_esd)}, {"fwhm_inv_a", num(g.fwhm_inv_a)}};
+  for (std::size_t k = 0; k < r.peaks.size(); ++k) {
+    const auto& g = r.peaks[k];
+    json o = {{"a", num(g.a)},
+              {"a_esd", num(g.a_esd)},
+              {"fwhm_inv_a", num(g.fwhm_inv_a)},
+              {"fwhm_slope", num(g.fwhm_slope)}};
+    if (others_[k].hexagonal) o["c"] = num(g.c);
+    if (g.cell_at_bound)
+      o["warning"] = fmt::format("the cell ended on the edge of its ±{:.0f} % window: its lines were not found",
+                                 100 * others_[k].cell_margin);
+    json lines = json::array();
+    for (std::size_t j = 0; j < g.heights.size() && j < others_[k].hkl.size(); ++j) {
+      const auto& hkl = others_[k].hkl[j];
+      lines.push_back({{"hkl", {hkl[0], hkl[1], hkl[2]}}, {"height", num(g.heights[j])}});
+    }
+    o["lines"] = lines;
+    // A pressure marker (a cubic standard of lib/pressure: Au, Pt, NaCl, Ne) gives the pressure
+    // from its Le Bail cell, σ from the cell's: dP = |dP/da| σ_a.
+    if (const auto* standard = marker_standard(g.name); standard && r.converged && g.a > 0) {
+      const double p = standard->pressure_from_lattice_gpa(g.a);
+      const double h = 1e-5 * g.a;
+      const double slope =
+          (standard->pressure_from_lattice_gpa(g.a + h) - standard->pressure_from_lattice_gpa(g.a - h)) /
+          (2 * h);
+      o["pressure_gpa"] = num(p);
+      o["pressure_esd_gpa"] = num(std::abs(slope) * g.a_esd);
+      o["pressure_standard"] = standard->name;
+    }
+    others[g.name] = o;
+  }
   j["others"] = others;
   return j;
 }

@@ -43,7 +43,9 @@ const std::array<std::array<int, 3>, 8> kPalette = {{{0, 114, 178},
 fs::path write_other_phases_table(const fs::path& dir, const std::vector<FrameResult>& frames,
                                   const std::vector<std::string>& others) {
   io::TableColumn frame{"frame", "", {}, {}}, p{"pressure_gpa", "GPa", {}, {}}, dirn{"direction", "", {}, {}},
-      phase{"phase", "", {}, {}}, a{"a_A", "Å", {}, {}}, ae{"a_esd_A", "Å", {}, {}};
+      phase{"phase", "", {}, {}}, a{"a_A", "Å", {}, {}}, ae{"a_esd_A", "Å", {}, {}},
+      fw{"fwhm_inv_A", "Å⁻¹", {}, {}}, fs{"fwhm_slope", "", {}, {}}, pm{"marker_pressure_gpa", "GPa", {}, {}},
+      pme{"marker_pressure_esd_gpa", "GPa", {}, {}};
   for (const auto& r : frames) {
     if (!fitted(r)) continue;
     const json o = r.waxs.analysis.value("others", json::object());
@@ -55,9 +57,14 @@ fs::path write_other_phases_table(const fs::path& dir, const std::vector<FrameRe
       phase.strings.push_back(name);
       a.numbers.push_back(number(g, "a"));
       ae.numbers.push_back(number(g, "a_esd"));
+      fw.numbers.push_back(number(g, "fwhm_inv_a"));
+      fs.numbers.push_back(number(g, "fwhm_slope"));
+      // A pressure marker's own pressure from its Le Bail cell (empty for a gasket).
+      pm.numbers.push_back(number(g, "pressure_gpa"));
+      pme.numbers.push_back(number(g, "pressure_esd_gpa"));
     }
   }
-  io::write_csv(dir / "other_phases.csv", {frame, p, dirn, phase, a, ae});
+  io::write_csv(dir / "other_phases.csv", {frame, p, dirn, phase, a, ae, fw, fs, pm, pme});
   return dir / "other_phases.csv";
 }
 

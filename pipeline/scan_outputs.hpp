@@ -13,7 +13,8 @@ namespace anvil::pipeline {
 // lattice.csv (frame, pressure_gpa, direction, phase, a, a_esd, c, c_esd, volume, volume_esd,
 // d1_hkl, d1_a, d1_esd, d2…, d3…) from the WAXS fits. Returns the files written.
 // other_phases.csv: per frame and gasket/marker phase (fitted apart from the fractions, the Debye
-// model's Le Bail phases): frame, pressure_gpa, direction, phase, a_A, a_esd_A.
+// model's Le Bail phases): frame, pressure_gpa, direction, phase, a_A, a_esd_A, fwhm_inv_A,
+// fwhm_slope, and for a pressure marker (Au, Pt, NaCl-B1, Ne) marker_pressure_gpa and its esd.
 std::filesystem::path write_other_phases_table(const std::filesystem::path& dir,
                                                const std::vector<FrameResult>& frames,
                                                const std::vector<std::string>& others);

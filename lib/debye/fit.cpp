@@ -21,7 +21,7 @@ struct Layout {
     int scale = -1, lambda = -1;
   };
   struct Peaks {
-    int a = -1, fwhm = -1;
+    int a = -1, fwhm = -1, fwhm_slope = -1;
     std::vector<int> height;
   };
   std::vector<Sample> sample;
@@ -175,12 +175,14 @@ class DacModel final : public ceres::CostFunction {
     }
     for (std::size_t g = 0; g < peaks_.size(); ++g) {
       // Each line only where it is not negligible (±8 FWHM); its position follows the cell
-      // (q₀ ∝ 1/a with c/a kept: ∂q₀/∂a = −q₀/a).
+      // (q₀ ∝ 1/a with c/a kept: ∂q₀/∂a = −q₀/a), its width the Williamson–Hall law in q,
+      // FWHM = w + s·q₀ (size and instrument in w, microstrain and pressure gradients in s).
       const auto& pk = peaks_[g];
       const auto& lp = l_.peaks[g];
-      const double a = v[lp.a][0], w = v[lp.fwhm][0];
+      const double a = v[lp.a][0], w0 = v[lp.fwhm][0], slope = v[lp.fwhm_slope][0];
       for (std::size_t j = 0; j < pk.hkl.size(); ++j) {
         const double q0 = peak_q(pk, pk.hkl[j], a), height = v[lp.height[j]][0];
+        const double w = w0 + slope * q0;
         const auto first = std::lower_bound(q_.begin(), q_.end(), q0 - 8.0 * w) - q_.begin();
         const auto last = std::upper_bound(q_.begin(), q_.end(), q0 + 8.0 * w) - q_.begin();
         for (auto i = static_cast<std::size_t>(first); i < static_cast<std::size_t>(last); ++i) {
@@ -188,8 +190,9 @@ class DacModel final : public ceres::CostFunction {
           out[i] += height * line.value;
           if (!dmodel) continue;
           if (wanted(lp.height[j])) slot(lp.height[j])[i] = line.value;
-          if (wanted(lp.a)) slot(lp.a)[i] += height * line.d_q0 * (-q0 / a);
+          if (wanted(lp.a)) slot(lp.a)[i] += height * (line.d_q0 + line.d_fwhm * slope) * (-q0 / a);
           if (wanted(lp.fwhm)) slot(lp.fwhm)[i] += height * line.d_fwhm;
+          if (wanted(lp.fwhm_slope)) slot(lp.fwhm_slope)[i] += height * line.d_fwhm * q0;
         }
       }
     }
@@ -281,6 +284,8 @@ constexpr double kHumpScanWidth = 0.3;  // Å⁻¹, σ of the scanning Gaussian
 // glycerol, water) have a first diffraction peak 0.4–1.2 Å⁻¹ wide (FWHM); wider, the "hump"
 // is the background's job and the two trade off without meaning.
 constexpr double kHumpWidthMin = 0.05, kHumpWidthMax = 0.6;
+// A Le Bail phase's width slope s = ΔFWHM/Δq: 5 % is far beyond any microstrain (0.1–1 %).
+constexpr double kMaxWidthSlope = 0.05;
 
 std::vector<double> hump_starts(const std::vector<double>& q, const std::vector<double>& y,
                                 const std::vector<double>& sigma,
@@ -361,7 +366,7 @@ FitResult fit_pattern(const std::vector<double>& q, const std::vector<double>& y
     if (i && !(q[i] > q[i - 1]))
       throw InputError("debye fit", fmt::format("q is not increasing at point {}", i));
   }
-  if (phases.empty()) throw InputError("debye fit", "no sample phase");
+  if (phases.empty() && peaks.empty()) throw InputError("debye fit", "no phase to fit");
   if (!(o.wavelength_a > 0)) throw InputError("debye fit", "no wavelength");
 
   Layout l;
@@ -371,7 +376,7 @@ FitResult fit_pattern(const std::vector<double>& q, const std::vector<double>& y
     l.sigma_ln.push_back(l.add());
   }
   l.b_iso = l.add();
-  if (o.absorption) l.absorption = l.add();
+  if (o.absorption && !phases.empty()) l.absorption = l.add();
   for (int t = 0; t < o.background_terms; ++t) l.background.push_back(l.add());
   if (o.hump) {
     l.hump_height = l.add();
@@ -383,6 +388,7 @@ FitResult fit_pattern(const std::vector<double>& q, const std::vector<double>& y
     Layout::Peaks lp;
     lp.a = l.add();
     lp.fwhm = l.add();
+    lp.fwhm_slope = l.add();
     for (std::size_t j = 0; j < g.hkl.size(); ++j) lp.height.push_back(l.add());
     l.peaks.push_back(lp);
   }
@@ -417,6 +423,7 @@ FitResult fit_pattern(const std::vector<double>& q, const std::vector<double>& y
   for (std::size_t g = 0; g < peaks.size(); ++g) {
     start[l.peaks[g].a] = locate_sharp_lines(peaks[g], q, y);
     start[l.peaks[g].fwhm] = 0.03;
+    start[l.peaks[g].fwhm_slope] = 0.0;
   }
 
   // A shared size distribution is one of formula units per particle: the same particles in
@@ -434,11 +441,14 @@ FitResult fit_pattern(const std::vector<double>& q, const std::vector<double>& y
   }
   DacModel model(q, y, sigma, phases, peaks, o, l, size_ratio);
   // The size parameter is bounded so that every phase's diameters stay on its grid.
-  const double d_lo = phases.front().sums->diameters_a.front() /
-                      *std::min_element(size_ratio.begin(), size_ratio.end()),
-               d_hi = phases.front().sums->diameters_a.back() /
-                      *std::max_element(size_ratio.begin(), size_ratio.end());
-  if (!(d_lo < d_hi))
+  // (Profile matching alone — no sample phase — leaves the sizes and B without effect: held.)
+  const double d_lo = phases.empty() ? o.median_d_a
+                                     : phases.front().sums->diameters_a.front() /
+                                           *std::min_element(size_ratio.begin(), size_ratio.end()),
+               d_hi = phases.empty() ? o.median_d_a
+                                     : phases.front().sums->diameters_a.back() /
+                                           *std::max_element(size_ratio.begin(), size_ratio.end());
+  if (!phases.empty() && !(d_lo < d_hi))
     throw InputError(
         "debye fit",
         fmt::format("the phases' volumes per formula unit differ more than their size "
@@ -471,6 +481,7 @@ FitResult fit_pattern(const std::vector<double>& q, const std::vector<double>& y
         start[l.peaks[g].a] = std::clamp(pr.a, peaks[g].a * (1 - peaks[g].cell_margin),
                                          peaks[g].a * (1 + peaks[g].cell_margin));
         start[l.peaks[g].fwhm] = std::clamp(pr.fwhm_inv_a, 0.003, 0.3);
+        start[l.peaks[g].fwhm_slope] = std::clamp(pr.fwhm_slope, 0.0, kMaxWidthSlope);
         for (std::size_t j = 0; j < l.peaks[g].height.size() && j < pr.heights.size(); ++j)
           start[l.peaks[g].height[j]] = pr.heights[j];
       }
@@ -503,9 +514,15 @@ FitResult fit_pattern(const std::vector<double>& q, const std::vector<double>& y
         problem.SetParameterBlockConstant(blocks[l.sample[p].lambda]);
       }
     }
-    for (std::size_t j = 0; j < l.median_d.size(); ++j) {
-      bound(l.median_d[j], d_lo, d_hi);
-      bound(l.sigma_ln[j], 0.02, 0.6);
+    if (phases.empty()) {
+      problem.SetParameterBlockConstant(blocks[l.median_d[0]]);
+      problem.SetParameterBlockConstant(blocks[l.sigma_ln[0]]);
+      problem.SetParameterBlockConstant(blocks[l.b_iso]);
+    } else {
+      for (std::size_t j = 0; j < l.median_d.size(); ++j) {
+        bound(l.median_d[j], d_lo, d_hi);
+        bound(l.sigma_ln[j], 0.02, 0.6);
+      }
     }
     if (l.median_d.size() > 1)  // an absent phase's own sizes: nothing depends on them
       for (std::size_t p = 0; p < phases.size(); ++p)
@@ -524,6 +541,7 @@ FitResult fit_pattern(const std::vector<double>& q, const std::vector<double>& y
     for (std::size_t g = 0; g < peaks.size(); ++g) {
       bound(l.peaks[g].a, peaks[g].a * (1 - peaks[g].cell_margin), peaks[g].a * (1 + peaks[g].cell_margin));
       bound(l.peaks[g].fwhm, 0.003, 0.3);
+      bound(l.peaks[g].fwhm_slope, 0.0, kMaxWidthSlope);
       for (int h : l.peaks[g].height) problem.SetParameterLowerBound(blocks[h], 0, 0.0);
     }
     ceres::Solver::Options so;
@@ -539,6 +557,7 @@ FitResult fit_pattern(const std::vector<double>& q, const std::vector<double>& y
       std::string which;
       for (std::size_t p = 0; p < phases.size(); ++p)
         if (!absent[p]) which += (which.empty() ? "" : "+") + phases[p].name;
+      if (which.empty()) which = "the Le Bail phases";
       o.log(fmt::format("refinement of {}: {} iterations, χ² {:.6g}{}", which, summary.iterations.size() - 1,
                         2.0 * summary.final_cost, out.usable ? "" : " (failed: " + summary.message + ")"));
     }
@@ -742,17 +761,24 @@ FitResult fit_pattern(const std::vector<double>& q, const std::vector<double>& y
     pr.a_esd = best.a_esd_peaks.empty() ? 0.0 : best.a_esd_peaks[g];
     pr.c = peaks[g].hexagonal ? peaks[g].c * pr.a / peaks[g].a : 0.0;
     pr.fwhm_inv_a = v[l.peaks[g].fwhm];
+    pr.fwhm_slope = v[l.peaks[g].fwhm_slope];
+    // A cell on the edge of its window found no lines of its own there: not a measurement.
+    pr.cell_at_bound = std::abs(pr.a / peaks[g].a - 1.0) > 0.99 * peaks[g].cell_margin;
     for (int h : l.peaks[g].height) pr.heights.push_back(v[h]);
     r.peaks.push_back(pr);
   }
   // The size reported for the sample: the shared distribution's, or the major phase's.
-  const auto major = static_cast<std::size_t>(
-      std::max_element(r.phases.begin(), r.phases.end(),
-                       [](const SampleResult& a, const SampleResult& b) { return a.fraction < b.fraction; }) -
-      r.phases.begin());
-  r.median_d_a = r.phases[major].median_d_a;
-  r.median_d_esd = r.phases[major].median_d_esd;
-  r.sigma_ln = r.phases[major].sigma_ln;
+  if (!r.phases.empty()) {
+    const auto major =
+        static_cast<std::size_t>(std::max_element(r.phases.begin(), r.phases.end(),
+                                                  [](const SampleResult& a, const SampleResult& b) {
+                                                    return a.fraction < b.fraction;
+                                                  }) -
+                                 r.phases.begin());
+    r.median_d_a = r.phases[major].median_d_a;
+    r.median_d_esd = r.phases[major].median_d_esd;
+    r.sigma_ln = r.phases[major].sigma_ln;
+  }
   r.b_iso = v[l.b_iso];
   r.absorption_m = l.absorption >= 0 ? v[l.absorption] : 0.0;
   if (l.hump_height >= 0)

@@ -94,7 +94,9 @@ struct SampleResult {
 struct PeaksResult {
   std::string name;
   double a = 0, a_esd = 0, c = 0;
-  double fwhm_inv_a = 0;
+  double fwhm_inv_a = 0;  // FWHM = fwhm_inv_a + fwhm_slope·q (Å⁻¹)
+  double fwhm_slope = 0;
+  bool cell_at_bound = false;  // the cell ended on the edge of its ±cell_margin window
   std::vector<double> heights;  // per reflection of PeaksPhase::hkl
 };
 

@@ -55,6 +55,7 @@ struct DebyeOptions {
   std::string others;            // comma-separated gasket / marker phases
   std::vector<double> sizes_nm;  // cluster diameters min, max
   bool own_sizes = false;
+  bool le_bail = false;  // every phase profile-matched (moved to `others`)
 };
 void add_debye_options(CLI::App* cmd, DebyeOptions& o);
 // Fills `others`, the size grid and the size sharing of `settings` from the options.

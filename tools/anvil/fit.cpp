@@ -56,6 +56,11 @@ void add_debye_options(CLI::App* cmd, DebyeOptions& o) {
       ->delimiter(',')
       ->expected(2)
       ->check(number_in(0.5, 50.0));
+  cmd->add_flag(
+      "--le-bail", o.le_bail,
+      "Profile matching (Le Bail): every phase's lines at its cell with free intensities and a "
+      "Williamson–Hall width — textured, coarse-grained phases (markers, gasket, bulk metals): cells, "
+      "and the pressure of a marker (Au, Pt, NaCl-B1, Ne); no fractions");
   cmd->add_flag("--own-sizes", o.own_sizes,
                 "With --model debye: each phase its own size distribution (different particles), not one "
                 "shared by the polymorphs");
@@ -70,6 +75,10 @@ void apply_debye_options(const DebyeOptions& o, pipeline::DebyeFitSettings& sett
     settings.clusters.d_max_a = 10.0 * o.sizes_nm[1];
   }
   settings.fit.shared_size = !o.own_sizes;
+  if (o.le_bail) {  // every phase profile-matched: cells and widths, free intensities
+    settings.others.insert(settings.others.begin(), settings.phases.begin(), settings.phases.end());
+    settings.phases.clear();
+  }
 }
 
 void add_fit_command(CLI::App& app, Context& ctx) {
@@ -147,7 +156,7 @@ void add_fit_command(CLI::App& app, Context& ctx) {
     if (!(s.wavelength_a > 0))
       throw InputError(a->pattern, "no wavelength in the file: give --wavelength (Å) or an instrument file");
 
-    if (a->debye.model == "debye") {
+    if (a->debye.model == "debye" || a->debye.le_bail) {
       if (a->refine_instrument)
         throw InputError("--refine-instrument", "calibrant mode uses the Bragg model");
       pipeline::DebyeFitSettings ds;
@@ -164,21 +173,31 @@ void add_fit_command(CLI::App& app, Context& ctx) {
         out << j.dump(2) << "\n";
         if (!out) throw InputError(a->output, "cannot write");
       }
-      fmt::print("{}: {} (Debye-function clusters, set-up {:.2f} s)\n", a->pattern, j.value("status", ""),
+      fmt::print("{}: {} ({}, set-up {:.2f} s)\n", a->pattern, j.value("status", ""),
+                 a->debye.le_bail ? "Le Bail profile matching" : "Debye-function clusters",
                  fitter.setup_seconds());
       if (j.contains("reason")) fmt::print("  {}\n", j["reason"].get<std::string>());
-      fmt::print("  Rwp {:.2f} %  GoF {:.2f}  median size {:.2f} nm (σ_ln {:.3f})\n",
-                 100 * j.value("rwp", 0.0), j.value("gof", 0.0), j.value("size_nm", 0.0),
-                 j.value("size_sigma_ln", 0.0));
+      if (a->debye.le_bail)
+        fmt::print("  Rwp {:.2f} %  GoF {:.2f}\n", 100 * j.value("rwp", 0.0), j.value("gof", 0.0));
+      else
+        fmt::print("  Rwp {:.2f} %  GoF {:.2f}  median size {:.2f} nm (σ_ln {:.3f})\n",
+                   100 * j.value("rwp", 0.0), j.value("gof", 0.0), j.value("size_nm", 0.0),
+                   j.value("size_sigma_ln", 0.0));
       for (const auto& name : ds.phases) {
         const auto& p = j["phases"][name];
         fmt::print("  {:<12} {:>8.4f} ± {:<6.4f}  a {:>9.5f} ± {:<7.5f}{}\n", name, p.value("fraction", 0.0),
                    p.value("fraction_esd", 0.0), p.value("a", 0.0), p.value("a_esd", 0.0),
                    p.value("absent", false) ? "  (absent)" : "");
       }
-      for (const auto& [name, g] : j["others"].items())
-        fmt::print("  {:<12} (apart)  a {:>9.5f} ± {:<7.5f}\n", name, g.value("a", 0.0),
-                   g.value("a_esd", 0.0));
+      for (const auto& [name, g] : j["others"].items()) {
+        fmt::print("  {:<12} {}  a {:>9.5f} ± {:<7.5f}", name, a->debye.le_bail ? "Le Bail" : "(apart)",
+                   g.value("a", 0.0), g.value("a_esd", 0.0));
+        if (g.contains("pressure_gpa") && g["pressure_gpa"].is_number())
+          fmt::print("  P {:.2f} ± {:.2f} GPa ({})", g["pressure_gpa"].get<double>(),
+                     g.value("pressure_esd_gpa", 0.0), g.value("pressure_standard", ""));
+        fmt::print("\n");
+        if (g.contains("warning")) fmt::print("    warning: {}\n", g["warning"].get<std::string>());
+      }
       ctx.exit_code = j.value("status", "") == "converged" ? 0 : 3;
       return;
     }

@@ -208,7 +208,8 @@ int run_debye_series(const FitSeriesArgs& a, const std::vector<series::SeriesFra
   arena.execute([&] { fitter = std::make_unique<pipeline::DebyeFitter>(ds); });
   if (!a.quiet)
     fmt::print("{}: {} frames, phases {}, others {}, Debye-function clusters built in {:.2f} s\n", a.patterns,
-               frames.size(), fmt::join(ds.phases, ","), ds.others.empty() ? "none" : a.debye.others,
+               frames.size(), fmt::join(ds.phases, ","),
+               ds.others.empty() ? "none" : fmt::format("{}", fmt::join(ds.others, ",")),
                fitter->setup_seconds());
   std::vector<double> pressures, esds;
   bool all_pressures = true;
@@ -246,10 +247,13 @@ int run_debye_series(const FitSeriesArgs& a, const std::vector<series::SeriesFra
   });
   fs::create_directories(a.output);
   const fs::path out(a.output);
-  std::vector<fs::path> written = pipeline::write_phase_tables(out, results, ds.phases);
-  for (auto& f :
-       pipeline::write_series_tables(out, results, ds.phases, series::densest_phase(fitter->powder_phases())))
-    written.push_back(f);
+  std::vector<fs::path> written;
+  if (!ds.phases.empty()) {  // (--le-bail: no sample phases, no fractions)
+    written = pipeline::write_phase_tables(out, results, ds.phases);
+    for (auto& f : pipeline::write_series_tables(out, results, ds.phases,
+                                                 series::densest_phase(fitter->powder_phases())))
+      written.push_back(f);
+  }
   if (!ds.others.empty()) written.push_back(pipeline::write_other_phases_table(out, results, ds.others));
   if (!a.no_plots)
     for (auto& f : pipeline::write_scan_plots(out, results, ds.phases)) written.push_back(f);
@@ -365,7 +369,7 @@ int run_fit_series(const FitSeriesArgs& a) {
     warnings.push_back("no --pressure and no --standard: frames have no pressure (no EOS, no transitions)");
   }
 
-  if (a.debye.model == "debye") return run_debye_series(a, frames, lambda, warnings);
+  if (a.debye.model == "debye" || a.debye.le_bail) return run_debye_series(a, frames, lambda, warnings);
 
   // Phases.
   std::vector<std::string> names = split(a.phases, ',');
