@@ -6,11 +6,16 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdint>
+#include <cstdlib>
 #include <numbers>
+#include <optional>
+#include <sstream>
 
 #include "core/error.hpp"
 #include "crystal/cif.hpp"
 #include "crystal/reflections.hpp"
+#include "io/results_file.hpp"
 #include "phase_models.hpp"
 #include "pressure/standard.hpp"
 #include "waxs_fit.hpp"
@@ -54,7 +59,106 @@ json main_lines(const powder::PowderPhase& pp, double a, double c, double a_esd,
   return lines;
 }
 
+// The pair sums' cache: one HDF5 array file per phase and cluster settings, named by the hash of
+// a text that says everything the sums depend on (and stored in the file, to rule out a hash
+// collision). kCacheVersion changes with the way the sums are computed.
+constexpr int kCacheVersion = 1;
+
+std::uint64_t fnv1a(const std::string& text) {
+  std::uint64_t h = 1469598103934665603ull;
+  for (unsigned char c : text) h = (h ^ c) * 1099511628211ull;
+  return h;
+}
+
+std::string cache_key(const crystal::Phase& p, const debye::ClusterSettings& c) {
+  std::string key = fmt::format("anvil debye pair sums v{}\ncell {:.9g} {:.9g} {:.9g} {:.9g} {:.9g} {:.9g}\n",
+                                kCacheVersion, p.cell.a, p.cell.b, p.cell.c, p.cell.alpha_deg,
+                                p.cell.beta_deg, p.cell.gamma_deg);
+  // The unit cell's atoms (the sites with their symmetry images): what the clusters are cut from.
+  key += fmt::format("z {}\n", p.z);
+  for (const auto& a : crystal::unit_cell_atoms(p))
+    key += fmt::format("atom {} {:.9g} {:.9g} {:.9g} {:.9g}\n", a.element, a.fract[0], a.fract[1], a.fract[2],
+                       a.occupancy);
+  for (const auto& s : p.sites) key += fmt::format("b {} {:.9g}\n", s.element, s.b_iso);
+  key +=
+      fmt::format("clusters {} {:.9g} {:.9g} {} {} {:.9g} [{} {} {}] {:.9g} {:.9g}\n",
+                  c.shape == debye::Shape::Sphere ? "sphere" : "cylinder", c.d_min_a, c.d_max_a, c.sizes,
+                  c.centrings, c.aspect, c.axis_uvw[0], c.axis_uvw[1], c.axis_uvw[2], c.dr_a, c.q_max_inv_a);
+  return key;
+}
+
+io::ArrayFile to_array_file(const debye::PairSums& s, const std::string& key) {
+  io::ArrayFile f;
+  f.text["key"] = key;
+  f.text["phase"] = s.phase;
+  std::string species;
+  for (const auto& e : s.species) species += (species.empty() ? "" : " ") + e;
+  f.text["species"] = species;
+  for (const auto& t : s.types) {
+    f.arrays["types"].push_back(t[0]);
+    f.arrays["types"].push_back(t[1]);
+  }
+  f.arrays["diameters_a"] = s.diameters_a;
+  f.arrays["scalars"] = {s.dq, static_cast<double>(s.nq), s.atoms_per_formula_unit,
+                         s.volume_per_formula_unit};
+  for (std::size_t t = 0; t < s.sums.size(); ++t) f.arrays[fmt::format("sums_{}", t)] = s.sums[t];
+  for (const auto& row : s.count) f.arrays["count"].insert(f.arrays["count"].end(), row.begin(), row.end());
+  f.arrays["formula_units"] = s.formula_units;
+  f.arrays["b_iso"] = s.b_iso;
+  return f;
+}
+
+// The sums of a cache file, or nothing when it is not the file for `key` or its arrays do not fit.
+std::optional<debye::PairSums> from_array_file(const io::ArrayFile& f, const std::string& key) {
+  const auto text = [&](const char* k) { return f.text.count(k) ? f.text.at(k) : std::string(); };
+  const auto array = [&](const std::string& k) -> const std::vector<double>* {
+    return f.arrays.count(k) ? &f.arrays.at(k) : nullptr;
+  };
+  if (text("key") != key) return std::nullopt;
+  debye::PairSums s;
+  s.phase = text("phase");
+  std::stringstream species(text("species"));
+  for (std::string e; species >> e;) s.species.push_back(e);
+  const auto* types = array("types");
+  const auto* scalars = array("scalars");
+  const auto* diameters = array("diameters_a");
+  const auto* count = array("count");
+  const auto* fu = array("formula_units");
+  const auto* b = array("b_iso");
+  if (!types || !scalars || !diameters || !count || !fu || !b || scalars->size() != 4 || types->size() % 2)
+    return std::nullopt;
+  for (std::size_t k = 0; k + 1 < types->size(); k += 2)
+    s.types.push_back({static_cast<int>((*types)[k]), static_cast<int>((*types)[k + 1])});
+  s.diameters_a = *diameters;
+  s.dq = (*scalars)[0];
+  s.nq = static_cast<std::size_t>((*scalars)[1]);
+  s.atoms_per_formula_unit = (*scalars)[2];
+  s.volume_per_formula_unit = (*scalars)[3];
+  const std::size_t ns = s.species.size(), nk = s.diameters_a.size();
+  if (count->size() != nk * ns || fu->size() != nk || b->size() != ns) return std::nullopt;
+  for (std::size_t k = 0; k < nk; ++k)
+    s.count.emplace_back(count->begin() + k * ns, count->begin() + (k + 1) * ns);
+  s.formula_units = *fu;
+  s.b_iso = *b;
+  for (std::size_t t = 0; t < s.types.size(); ++t) {
+    const auto* sums = array(fmt::format("sums_{}", t));
+    if (!sums || sums->size() != s.nq * nk) return std::nullopt;
+    s.sums.push_back(*sums);
+  }
+  return s;
+}
+
 }  // namespace
+
+std::filesystem::path default_debye_cache_dir() {
+  if (const char* dir = std::getenv("ANVIL_CACHE_DIR"))
+    return std::string(dir) == "none" ? std::filesystem::path() : std::filesystem::path(dir);
+  if (const char* xdg = std::getenv("XDG_CACHE_HOME"); xdg && *xdg)
+    return std::filesystem::path(xdg) / "anvil";
+  if (const char* home = std::getenv("HOME"); home && *home)
+    return std::filesystem::path(home) / ".cache" / "anvil";
+  return {};
+}
 
 DebyeFitter::DebyeFitter(DebyeFitSettings s) : settings_(std::move(s)) {
   const auto t0 = std::chrono::steady_clock::now();
@@ -68,9 +172,45 @@ DebyeFitter::DebyeFitter(DebyeFitSettings s) : settings_(std::move(s)) {
     crystal_.push_back(std::move(p));
   }
   sums_.resize(crystal_.size());
-  // Each phase's clusters in parallel; each phase's pair loop is parallel too.
-  tbb::parallel_for(std::size_t{0}, crystal_.size(),
-                    [&](std::size_t k) { sums_[k] = debye::pair_sums(crystal_[k], settings_.clusters); });
+  // Each phase's clusters in parallel (each phase's pair loop is parallel too), or from the cache.
+  std::vector<char> from_cache(crystal_.size(), 0);
+  std::vector<std::string> cache_errors(crystal_.size());
+  tbb::parallel_for(std::size_t{0}, crystal_.size(), [&](std::size_t k) {
+    const std::string key = cache_key(crystal_[k], settings_.clusters);
+    const auto file = settings_.cache_dir.empty()
+                          ? std::filesystem::path()
+                          : settings_.cache_dir / fmt::format("debye-{:016x}.h5", fnv1a(key));
+    if (!file.empty() && std::filesystem::exists(file)) {
+      try {
+        if (auto cached = from_array_file(io::read_array_file(file), key)) {
+          sums_[k] = std::move(*cached);
+          from_cache[k] = 1;
+          return;
+        }
+      } catch (const InputError& e) {
+        cache_errors[k] = fmt::format("unreadable, rebuilt: {}", e.what());  // and written again below
+      }
+    }
+    sums_[k] = debye::pair_sums(crystal_[k], settings_.clusters);
+    if (file.empty()) return;
+    try {
+      std::filesystem::create_directories(settings_.cache_dir);
+      io::write_array_file(file, to_array_file(sums_[k], key));
+    } catch (const std::filesystem::filesystem_error& e) {
+      cache_errors[k] = fmt::format("not kept: {}", e.what());
+    } catch (const InputError& e) {
+      cache_errors[k] = fmt::format("not kept: {}", e.what());
+    }
+  });
+  const auto cached = static_cast<std::size_t>(std::count(from_cache.begin(), from_cache.end(), 1));
+  if (settings_.cache_dir.empty())
+    cache_note_ = "pair sums not cached";
+  else
+    cache_note_ = fmt::format("{} of {} phases' pair sums from the cache {}", cached, crystal_.size(),
+                              settings_.cache_dir.string());
+  for (std::size_t k = 0; k < cache_errors.size(); ++k)
+    if (!cache_errors[k].empty())
+      cache_note_ += fmt::format("; {}: {}", settings_.phases[k], cache_errors[k]);
   const double energy = crystal::energy_kev_from_wavelength(settings_.wavelength_a);
   for (const auto& s : sums_) f_.push_back(debye::species_scattering(s, energy, crystal::Dispersion::Henke));
   const auto r = settings_.range_deg.value_or(integrate::Range{1.0, 60.0});
@@ -174,8 +314,9 @@ json DebyeFitter::fit(const Pattern1D& pattern, const std::vector<std::pair<doub
               {"fwhm_slope", num(g.fwhm_slope)}};
     if (others_[k].hexagonal) o["c"] = num(g.c);
     if (g.cell_at_bound)
-      o["warning"] = fmt::format("the cell ended on the edge of its ±{:.0f} % window: its lines were not found",
-                                 100 * others_[k].cell_margin);
+      o["warning"] =
+          fmt::format("the cell ended on the edge of its ±{:.0f} % window: its lines were not found",
+                      100 * others_[k].cell_margin);
     json lines = json::array();
     for (std::size_t j = 0; j < g.heights.size() && j < others_[k].hkl.size(); ++j) {
       const auto& hkl = others_[k].hkl[j];

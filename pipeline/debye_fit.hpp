@@ -27,7 +27,14 @@ struct DebyeFitSettings {
   std::optional<integrate::Range> range_deg;  // 2θ range fitted
   debye::ClusterSettings clusters;
   debye::FitOptions fit;
+  // Where the phases' pair sums are kept between runs (default_debye_cache_dir()); empty: not
+  // kept. A file that does not match the phase and cluster settings it is named for is rebuilt.
+  std::filesystem::path cache_dir;
 };
+
+// $ANVIL_CACHE_DIR, else $XDG_CACHE_HOME/anvil, else $HOME/.cache/anvil; empty when
+// ANVIL_CACHE_DIR is "none" or no home is known.
+std::filesystem::path default_debye_cache_dir();
 
 class DebyeFitter {
  public:
@@ -38,6 +45,9 @@ class DebyeFitter {
   // The sample phases as Bragg phases: for EOS seeds, main lines and the densest phase.
   const std::vector<powder::PowderPhase>& powder_phases() const { return powder_; }
   double setup_seconds() const { return setup_seconds_; }
+  // How the set-up went with the cache: "3 of 3 phases from the cache", "built, cached in …",
+  // or why it could not be kept.
+  const std::string& cache_note() const { return cache_note_; }
 
   // Fits one pattern; `start_cells` (a, c per sample phase; 0 = the CIF's) seed the cells and
   // bound them to ±1 % (±8 % around the CIF's without). The JSON of fit_result_json, with
@@ -55,6 +65,7 @@ class DebyeFitter {
   std::vector<debye::PeaksPhase> others_;
   std::vector<powder::PowderPhase> powder_;
   double setup_seconds_ = 0.0;
+  std::string cache_note_;
 };
 
 }  // namespace anvil::pipeline

@@ -474,6 +474,7 @@ RunSummary run_scan(const ScanConfig& config, const RunOptions& options) {
       ds.clusters.d_max_a = config.fit.sizes_nm->max * 10.0;
     }
     ds.fit.shared_size = config.fit.shared_size;
+    ds.cache_dir = default_debye_cache_dir();
     if (config.fit.shape == "cylinder") {
       ds.clusters.shape = debye::Shape::Cylinder;
       ds.clusters.aspect = config.fit.aspect;
@@ -482,9 +483,9 @@ RunSummary run_scan(const ScanConfig& config, const RunOptions& options) {
     debye_fitter = std::make_unique<DebyeFitter>(ds);
     summary.notes.push_back(
         fmt::format("WAXS model: Debye-function clusters ({}–{} Å, {} sizes, {} centrings), "
-                    "built in {:.2f} s",
+                    "set up in {:.2f} s ({})",
                     ds.clusters.d_min_a, ds.clusters.d_max_a, ds.clusters.sizes, ds.clusters.centrings,
-                    debye_fitter->setup_seconds()));
+                    debye_fitter->setup_seconds(), debye_fitter->cache_note()));
   } else if (waxs && !config.fit.phases.empty()) {
     WaxsFitSettings fs_;
     fs_.phases = config.fit.phases;

@@ -2,6 +2,7 @@
 
 #include <fmt/core.h>
 #include <fmt/os.h>
+#include <unistd.h>
 
 #include <cmath>
 
@@ -193,6 +194,59 @@ void write_nxcansas(const fs::path& path, const std::vector<CanSasFrame>& frames
     H5Fflush(f, H5F_SCOPE_GLOBAL);
   }
   fs::rename(tmp, path);
+}
+
+void write_array_file(const fs::path& path, const ArrayFile& content) {
+  h5::prepare();
+  const fs::path tmp = path.string() + fmt::format(".tmp{}", static_cast<long>(::getpid()));
+  {
+    Handle file(h5::check(H5Fcreate(tmp.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT), tmp.string(),
+                          "cannot create"));
+    for (const auto& [name, v] : content.arrays) write_1d(file.get(), name, v, "", tmp.string());
+    for (const auto& [name, value] : content.text) h5::write_string_attribute(file.get(), name, value);
+  }
+  std::error_code ec;
+  fs::rename(tmp, path, ec);
+  if (ec) {
+    fs::remove(tmp, ec);
+    throw InputError(path.string(), "cannot write: " + ec.message());
+  }
+}
+
+ArrayFile read_array_file(const fs::path& path) {
+  h5::prepare();
+  Handle file(h5::check(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), path.string(), "cannot open"));
+  ArrayFile out;
+  H5G_info_t info;
+  h5::check_status(H5Gget_info(file.get(), &info), path.string(), "cannot list");
+  for (hsize_t k = 0; k < info.nlinks; ++k) {
+    char name[256];
+    if (H5Lget_name_by_idx(file.get(), ".", H5_INDEX_NAME, H5_ITER_INC, k, name, sizeof name, H5P_DEFAULT) <
+        0)
+      throw InputError(path.string(), "cannot list");
+    Handle ds(h5::check(H5Dopen2(file.get(), name, H5P_DEFAULT), path.string(),
+                        std::string("cannot open ") + name));
+    Handle space(H5Dget_space(ds.get()));
+    if (H5Sget_simple_extent_ndims(space.get()) != 1)
+      throw InputError(path.string(), std::string(name) + " is not a 1-D array");
+    hsize_t n = 0;
+    H5Sget_simple_extent_dims(space.get(), &n, nullptr);
+    std::vector<double> v(n);
+    if (n)
+      h5::check_status(H5Dread(ds.get(), H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, v.data()),
+                       path.string(), std::string("cannot read ") + name);
+    out.arrays[name] = std::move(v);
+  }
+  H5O_info_t oinfo;
+  h5::check_status(H5Oget_info2(file.get(), &oinfo, H5O_INFO_NUM_ATTRS), path.string(), "cannot inspect");
+  for (hsize_t k = 0; k < oinfo.num_attrs; ++k) {
+    char name[256];
+    if (H5Aget_name_by_idx(file.get(), ".", H5_INDEX_NAME, H5_ITER_INC, k, name, sizeof name, H5P_DEFAULT) <
+        0)
+      throw InputError(path.string(), "cannot list attributes");
+    out.text[name] = h5::read_string_attribute(file.get(), name);
+  }
+  return out;
 }
 
 }  // namespace anvil::io

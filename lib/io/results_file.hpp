@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <string>
 #include <utility>
 #include <vector>
@@ -55,5 +56,16 @@ struct CanSasFrame {
   std::vector<double> q_inv_nm, intensity, sigma;
 };
 void write_nxcansas(const std::filesystem::path& path, const std::vector<CanSasFrame>& frames);
+
+// A flat HDF5 file of named 1-D float64 arrays and string attributes: what anvil caches between
+// runs (the Debye model's pair sums, pipeline/debye_fit.cpp). Written to a temporary name and
+// renamed, so a reader never sees a half-written file; read back whole. read_array_file throws
+// InputError naming the file for a file that is not one.
+struct ArrayFile {
+  std::map<std::string, std::vector<double>> arrays;
+  std::map<std::string, std::string> text;
+};
+void write_array_file(const std::filesystem::path& path, const ArrayFile& content);
+ArrayFile read_array_file(const std::filesystem::path& path);
 
 }  // namespace anvil::io

@@ -478,3 +478,69 @@ TEST(DebyeLeBail, TexturedMarkerGivesItsCellAndPressure) {
   EXPECT_NEAR(g["fwhm_slope"].get<double>(), 0.004, 0.002);
   EXPECT_LT(j["rwp"].get<double>(), 0.05);
 }
+
+// The pair sums kept between runs: the second set-up reads them (and fits identically), a
+// damaged file is rebuilt and said so, a file of other settings is not used.
+TEST(DebyeCache, PairSumsAreKeptReadBackAndRebuiltWhenDamaged) {
+  const auto dir = test::scratch_dir("debye_cache");
+  pipeline::DebyeFitSettings s;
+  s.phases = {"CdSe-ZB"};
+  s.phase_dir = kPhases;
+  s.wavelength_a = kWavelength;
+  s.clusters.sizes = 4;
+  s.clusters.centrings = 1;
+  s.clusters.d_min_a = 20.0;
+  s.clusters.d_max_a = 30.0;
+  s.cache_dir = dir / "cache";
+  s.fit.model_spread = false;
+  s.fit.hump = false;
+  // A pattern of the phase itself.
+  Pattern1D pattern;
+  pattern.unit = RadialUnit::TwoThetaDeg;
+  {
+    const pipeline::DebyeFitter first(s);
+    EXPECT_NE(first.cache_note().find("0 of 1"), std::string::npos) << first.cache_note();
+    const auto sums = debye::pair_sums(phase("CdSe-ZB"), s.clusters);
+    const auto f = debye::species_scattering(sums, crystal::energy_kev_from_wavelength(kWavelength),
+                                             crystal::Dispersion::Henke);
+    std::vector<double> q;
+    for (double tth = 5.0; tth < 30.0; tth += 0.02) {
+      pattern.x.push_back(tth);
+      q.push_back(4.0 * std::numbers::pi * std::sin(0.5 * tth * std::numbers::pi / 180.0) / kWavelength);
+    }
+    debye::PhaseState st;
+    st.median_d_a = 25.0;
+    st.b_iso = 0.5;
+    for (double v : debye::intensity_per_formula_unit(sums, f, st, q)) {
+      pattern.intensity.push_back(0.1 * v + 50.0);
+      pattern.sigma.push_back(std::sqrt(0.1 * v + 50.0));
+    }
+  }
+  ASSERT_EQ(std::distance(fs::directory_iterator(dir / "cache"), fs::directory_iterator()), 1);
+  const fs::path file = fs::directory_iterator(dir / "cache")->path();
+  const pipeline::DebyeFitter built([&] {
+    auto t = s;
+    t.cache_dir.clear();
+    return t;
+  }());
+  const pipeline::DebyeFitter cached(s);
+  EXPECT_NE(cached.cache_note().find("1 of 1"), std::string::npos) << cached.cache_note();
+  // (The pair loop sums in parallel: two builds agree to rounding, not bit for bit.)
+  const auto a = built.fit(pattern), b = cached.fit(pattern);
+  EXPECT_NEAR(a["phases"]["CdSe-ZB"]["a"].get<double>(), b["phases"]["CdSe-ZB"]["a"].get<double>(), 1e-9);
+  EXPECT_NEAR(a["phases"]["CdSe-ZB"]["size_nm"].get<double>(),
+              b["phases"]["CdSe-ZB"]["size_nm"].get<double>(), 1e-7);
+  // Damaged: rebuilt, said so, and written again.
+  fs::resize_file(file, 1000);
+  const pipeline::DebyeFitter repaired(s);
+  EXPECT_NE(repaired.cache_note().find("unreadable, rebuilt"), std::string::npos) << repaired.cache_note();
+  EXPECT_NEAR(repaired.fit(pattern)["phases"]["CdSe-ZB"]["a"].get<double>(),
+              a["phases"]["CdSe-ZB"]["a"].get<double>(), 1e-9);
+  const pipeline::DebyeFitter again(s);
+  EXPECT_NE(again.cache_note().find("1 of 1"), std::string::npos) << again.cache_note();
+  // Other cluster settings: another file.
+  auto other = s;
+  other.clusters.sizes = 5;
+  const pipeline::DebyeFitter fresh(other);
+  EXPECT_NE(fresh.cache_note().find("0 of 1"), std::string::npos) << fresh.cache_note();
+}

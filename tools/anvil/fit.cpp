@@ -75,6 +75,7 @@ void apply_debye_options(const DebyeOptions& o, pipeline::DebyeFitSettings& sett
     settings.clusters.d_max_a = 10.0 * o.sizes_nm[1];
   }
   settings.fit.shared_size = !o.own_sizes;
+  settings.cache_dir = pipeline::default_debye_cache_dir();
   if (o.le_bail) {  // every phase profile-matched: cells and widths, free intensities
     settings.others.insert(settings.others.begin(), settings.phases.begin(), settings.phases.end());
     settings.phases.clear();
@@ -173,9 +174,9 @@ void add_fit_command(CLI::App& app, Context& ctx) {
         out << j.dump(2) << "\n";
         if (!out) throw InputError(a->output, "cannot write");
       }
-      fmt::print("{}: {} ({}, set-up {:.2f} s)\n", a->pattern, j.value("status", ""),
+      fmt::print("{}: {} ({}, set-up {:.2f} s; {})\n", a->pattern, j.value("status", ""),
                  a->debye.le_bail ? "Le Bail profile matching" : "Debye-function clusters",
-                 fitter.setup_seconds());
+                 fitter.setup_seconds(), fitter.cache_note());
       if (j.contains("reason")) fmt::print("  {}\n", j["reason"].get<std::string>());
       if (a->debye.le_bail)
         fmt::print("  Rwp {:.2f} %  GoF {:.2f}\n", 100 * j.value("rwp", 0.0), j.value("gof", 0.0));
