@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
+#include <functional>
 #include <numbers>
 #include <optional>
 #include <sstream>
@@ -85,6 +86,14 @@ std::string cache_key(const crystal::Phase& p, const debye::ClusterSettings& c) 
                   c.shape == debye::Shape::Sphere ? "sphere" : "cylinder", c.d_min_a, c.d_max_a, c.sizes,
                   c.centrings, c.aspect, c.axis_uvw[0], c.axis_uvw[1], c.axis_uvw[2], c.dr_a, c.q_max_inv_a);
   return key;
+}
+
+std::string stacking_cache_key(const debye::StackingModel& m, const debye::ClusterSettings& c) {
+  return fmt::format(
+      "anvil debye stacking sums v{}\n{} {} a {:.9g} layer {:.9g} u {:.9g} alpha {:.9g}\n"
+      "clusters {:.9g} {:.9g} {} {} {:.9g} {:.9g}\n",
+      kCacheVersion, m.cation, m.anion, m.a, m.layer_spacing, m.u, m.alpha, c.d_min_a, c.d_max_a, c.sizes,
+      c.centrings, c.dr_a, c.q_max_inv_a);
 }
 
 io::ArrayFile to_array_file(const debye::PairSums& s, const std::string& key) {
@@ -171,19 +180,72 @@ DebyeFitter::DebyeFitter(DebyeFitSettings s) : settings_(std::move(s)) {
     p.name = n;
     crystal_.push_back(std::move(p));
   }
+  // Faulted WZ ↔ ZB: the hexagonal polymorph and its cubic partner (same elements) become one
+  // phase, "WZ/ZB", cut as stacked double layers from the hexagonal cell (a, c/2, u) on a grid
+  // of fault probabilities α; its fraction counts both, α says which stacking.
+  std::vector<std::string> powder_names = settings_.phases;
+  if (settings_.faulted) {
+    std::optional<std::size_t> hex, cubic;
+    for (std::size_t k = 0; k < crystal_.size(); ++k) {
+      if (is_hexagonal(crystal_[k]) && !hex) hex = k;
+    }
+    if (!hex) throw InputError("faulted", "no hexagonal (wurtzite-type) phase among the phases");
+    for (std::size_t k = 0; k < crystal_.size(); ++k)
+      if (k != *hex && crystal_[k].formula == crystal_[*hex].formula && crystal_[k].cell.gamma_deg == 90.0 &&
+          crystal::space_group_number(crystal_[k]) == 216)
+        cubic = k;
+    const auto& wz = crystal_[*hex];
+    if (wz.sites.size() != 2)
+      throw InputError(settings_.phases[*hex], "a faulted phase is built from a two-site wurtzite cell");
+    fault_model_.name = settings_.phases[*hex];
+    fault_model_.cation = wz.sites[0].element;
+    fault_model_.anion = wz.sites[1].element;
+    fault_model_.a = wz.cell.a;
+    fault_model_.layer_spacing = 0.5 * wz.cell.c;
+    fault_model_.u = std::fmod(wz.sites[1].fract[2] - wz.sites[0].fract[2] + 1.0, 1.0);
+    faulted_index_ = *hex;
+    settings_.phases[*hex] += "/" + (cubic ? settings_.phases[*cubic] : std::string("faults"));
+    if (cubic) {
+      settings_.phases.erase(settings_.phases.begin() + static_cast<std::ptrdiff_t>(*cubic));
+      powder_names.erase(powder_names.begin() + static_cast<std::ptrdiff_t>(*cubic));
+      crystal_.erase(crystal_.begin() + static_cast<std::ptrdiff_t>(*cubic));
+      if (*cubic < *faulted_index_) --*faulted_index_;
+    }
+    for (int k = 0; k <= 10; ++k) fault_alpha_.push_back(0.1 * k);
+  }
+  // What to build: each phase's sums, and a faulted phase's α grid; each in parallel (each pair
+  // loop is parallel too), or read from the cache.
+  struct Job {
+    std::string name, key;
+    std::function<debye::PairSums()> build;
+    debye::PairSums* out;
+  };
   sums_.resize(crystal_.size());
-  // Each phase's clusters in parallel (each phase's pair loop is parallel too), or from the cache.
-  std::vector<char> from_cache(crystal_.size(), 0);
-  std::vector<std::string> cache_errors(crystal_.size());
-  tbb::parallel_for(std::size_t{0}, crystal_.size(), [&](std::size_t k) {
-    const std::string key = cache_key(crystal_[k], settings_.clusters);
+  fault_sums_.resize(fault_alpha_.size());
+  std::vector<Job> jobs;
+  for (std::size_t k = 0; k < crystal_.size(); ++k) {
+    if (faulted_index_ && k == *faulted_index_) continue;
+    jobs.push_back({settings_.phases[k], cache_key(crystal_[k], settings_.clusters),
+                    [this, k] { return debye::pair_sums(crystal_[k], settings_.clusters); }, &sums_[k]});
+  }
+  for (std::size_t j = 0; j < fault_alpha_.size(); ++j) {
+    auto m = fault_model_;
+    m.alpha = fault_alpha_[j];
+    jobs.push_back({fmt::format("{} α {:.1f}", settings_.phases[*faulted_index_], m.alpha),
+                    stacking_cache_key(m, settings_.clusters),
+                    [this, m] { return debye::stacking_sums(m, settings_.clusters); }, &fault_sums_[j]});
+  }
+  std::vector<char> from_cache(jobs.size(), 0);
+  std::vector<std::string> cache_errors(jobs.size());
+  tbb::parallel_for(std::size_t{0}, jobs.size(), [&](std::size_t k) {
+    const auto& job = jobs[k];
     const auto file = settings_.cache_dir.empty()
                           ? std::filesystem::path()
-                          : settings_.cache_dir / fmt::format("debye-{:016x}.h5", fnv1a(key));
+                          : settings_.cache_dir / fmt::format("debye-{:016x}.h5", fnv1a(job.key));
     if (!file.empty() && std::filesystem::exists(file)) {
       try {
-        if (auto cached = from_array_file(io::read_array_file(file), key)) {
-          sums_[k] = std::move(*cached);
+        if (auto cached = from_array_file(io::read_array_file(file), job.key)) {
+          *job.out = std::move(*cached);
           from_cache[k] = 1;
           return;
         }
@@ -191,31 +253,31 @@ DebyeFitter::DebyeFitter(DebyeFitSettings s) : settings_(std::move(s)) {
         cache_errors[k] = fmt::format("unreadable, rebuilt: {}", e.what());  // and written again below
       }
     }
-    sums_[k] = debye::pair_sums(crystal_[k], settings_.clusters);
+    *job.out = job.build();
     if (file.empty()) return;
     try {
       std::filesystem::create_directories(settings_.cache_dir);
-      io::write_array_file(file, to_array_file(sums_[k], key));
+      io::write_array_file(file, to_array_file(*job.out, job.key));
     } catch (const std::filesystem::filesystem_error& e) {
       cache_errors[k] = fmt::format("not kept: {}", e.what());
     } catch (const InputError& e) {
       cache_errors[k] = fmt::format("not kept: {}", e.what());
     }
   });
+  if (faulted_index_) sums_[*faulted_index_] = fault_sums_.front();
   const auto cached = static_cast<std::size_t>(std::count(from_cache.begin(), from_cache.end(), 1));
   if (settings_.cache_dir.empty())
     cache_note_ = "pair sums not cached";
   else
-    cache_note_ = fmt::format("{} of {} phases' pair sums from the cache {}", cached, crystal_.size(),
+    cache_note_ = fmt::format("{} of {} pair sums from the cache {}", cached, jobs.size(),
                               settings_.cache_dir.string());
   for (std::size_t k = 0; k < cache_errors.size(); ++k)
-    if (!cache_errors[k].empty())
-      cache_note_ += fmt::format("; {}: {}", settings_.phases[k], cache_errors[k]);
+    if (!cache_errors[k].empty()) cache_note_ += fmt::format("; {}: {}", jobs[k].name, cache_errors[k]);
   const double energy = crystal::energy_kev_from_wavelength(settings_.wavelength_a);
   for (const auto& s : sums_) f_.push_back(debye::species_scattering(s, energy, crystal::Dispersion::Henke));
   const auto r = settings_.range_deg.value_or(integrate::Range{1.0, 60.0});
   if (!settings_.phases.empty())
-    powder_ = load_powder_phases(settings_.phases, settings_.phase_dir, settings_.wavelength_a, r.min, r.max);
+    powder_ = load_powder_phases(powder_names, settings_.phase_dir, settings_.wavelength_a, r.min, r.max);
   for (const auto& n : settings_.others) {
     const auto p = crystal::load_phase(n, settings_.phase_dir);
     debye::PeaksPhase g;
@@ -259,6 +321,10 @@ debye::FitResult DebyeFitter::fit_raw(const Pattern1D& pattern,
       sp.start_lambda = cells[k].first / sp.a0;
       sp.lambda_margin = 0.01;
     }
+    if (faulted_index_ && k == *faulted_index_) {
+      for (const auto& fs : fault_sums_) sp.alpha_sums.push_back(&fs);
+      sp.alpha_grid = fault_alpha_;
+    }
     phases.push_back(std::move(sp));
   }
   return debye::fit_pattern(q, y, sigma, phases, others_, settings_.fit);
@@ -299,6 +365,10 @@ json DebyeFitter::fit(const Pattern1D& pattern, const std::vector<std::pair<doub
     }
     q["volume"] = num(volume);
     q["volume_esd"] = num(3.0 * volume * p.lambda_esd / std::max(p.lambda, 1e-9));
+    if (p.alpha >= 0) {  // a faulted WZ ↔ ZB phase: P(cubic stacking step)
+      q["alpha"] = num(p.alpha);
+      q["alpha_esd"] = num(p.alpha_esd);
+    }
     q["size_nm"] = num(p.median_d_a / 10.0);
     q["size_nm_esd"] = num(p.median_d_esd / 10.0);
     q["main_lines"] = main_lines(powder_[k], p.a, c, p.a_esd, settings_.wavelength_a);

@@ -30,6 +30,9 @@ struct DebyeFitSettings {
   // Where the phases' pair sums are kept between runs (default_debye_cache_dir()); empty: not
   // kept. A file that does not match the phase and cluster settings it is named for is rebuilt.
   std::filesystem::path cache_dir;
+  // WZ ↔ ZB stacking faults: the hexagonal phase and its zinc-blende partner fitted as one
+  // faulted phase ("CdSe-WZ/CdSe-ZB") with a refined fault probability α (0: WZ, 1: ZB).
+  bool faulted = false;
 };
 
 // $ANVIL_CACHE_DIR, else $XDG_CACHE_HOME/anvil, else $HOME/.cache/anvil; empty when
@@ -65,6 +68,10 @@ class DebyeFitter {
   std::vector<debye::PeaksPhase> others_;
   std::vector<powder::PowderPhase> powder_;
   double setup_seconds_ = 0.0;
+  std::optional<std::size_t> faulted_index_;  // the faulted phase among the phases
+  debye::StackingModel fault_model_;
+  std::vector<double> fault_alpha_;
+  std::vector<debye::PairSums> fault_sums_;  // per α of fault_alpha_
   std::string cache_note_;
 };
 

@@ -18,7 +18,7 @@ namespace {
 // Where each parameter lives: one scalar Ceres block per parameter, named, not counted.
 struct Layout {
   struct Sample {
-    int scale = -1, lambda = -1;
+    int scale = -1, lambda = -1, alpha = -1;  // alpha: a faulted phase's fault probability
   };
   struct Peaks {
     int a = -1, fwhm = -1, fwhm_slope = -1;
@@ -72,7 +72,15 @@ class DacModel final : public ceres::CostFunction {
         l_(layout),
         size_ratio_(std::move(size_ratio)) {
     set_num_residuals(static_cast<int>(q.size()));
-    for (const auto& p : phases) populations_.emplace_back(*p.sums, factors_at_q(p.f, q), q);
+    for (const auto& p : phases) {
+      const auto f = factors_at_q(p.f, q);
+      std::vector<PopulationAtQ> grid;
+      if (p.alpha_sums.empty())
+        grid.emplace_back(*p.sums, f, q);
+      else
+        for (const PairSums* sums : p.alpha_sums) grid.emplace_back(*sums, f, q);
+      populations_.push_back(std::move(grid));
+    }
     for (int i = 0; i < l_.count; ++i) mutable_parameter_block_sizes()->push_back(1);
     const double lo = q.front(), hi = q.back();
     path_.resize(q.size());
@@ -115,9 +123,35 @@ class DacModel final : public ceres::CostFunction {
       const int md = l_.median_d[l_.size_of(p)], sl = l_.sigma_ln[l_.size_of(p)];
       st.median_d_a = v[md][0] * size_ratio_[p];
       st.sigma_ln = v[sl][0];
-      const bool slopes =
-          k != 0.0 && (wanted(md) || wanted(sl) || wanted(l_.b_iso) || wanted(l_.sample[p].lambda));
-      populations_[p].evaluate(st, c, slopes);
+      const int ia = l_.sample[p].alpha;
+      const bool slopes = k != 0.0 && (wanted(md) || wanted(sl) || wanted(l_.b_iso) ||
+                                       wanted(l_.sample[p].lambda) || (ia >= 0 && wanted(ia)));
+      std::vector<double> d_alpha;
+      if (ia < 0) {
+        populations_[p].front().evaluate(st, c, slopes);
+      } else {
+        // A faulted phase: the curves of the two α of its grid around α, linearly between them.
+        const auto& grid = phases_[p].alpha_grid;
+        const double alpha = v[ia][0];
+        std::size_t j = 0;
+        while (j + 2 < grid.size() && alpha > grid[j + 1]) ++j;
+        const double step = grid[j + 1] - grid[j], t = std::clamp((alpha - grid[j]) / step, 0.0, 1.0);
+        PopulationAtQ::Curves upper;
+        populations_[p][j].evaluate(st, c, slopes);
+        populations_[p][j + 1].evaluate(st, upper, slopes);
+        const auto mix = [&](std::vector<double>& lo, const std::vector<double>& hi) {
+          for (std::size_t i = 0; i < lo.size(); ++i) lo[i] = (1 - t) * lo[i] + t * hi[i];
+        };
+        d_alpha.resize(n);
+        for (std::size_t i = 0; i < n; ++i) d_alpha[i] = (upper.value[i] - c.value[i]) / step;
+        mix(c.value, upper.value);
+        if (slopes) {
+          mix(c.d_lambda, upper.d_lambda);
+          mix(c.d_median_d, upper.d_median_d);
+          mix(c.d_sigma_ln, upper.d_sigma_ln);
+          mix(c.d_b_iso, upper.d_b_iso);
+        }
+      }
       for (std::size_t i = 0; i < n; ++i) sample[i] += k * c.value[i];
       if (phase_curves) {
         std::vector<double> scaled(n);
@@ -140,6 +174,7 @@ class DacModel final : public ceres::CostFunction {
       add(md, c.d_median_d);
       add(sl, c.d_sigma_ln);
       add(l_.b_iso, c.d_b_iso);
+      if (ia >= 0) add(ia, d_alpha);
     }
     for (std::size_t i = 0; i < n; ++i) out[i] = att[i] * sample[i];
     if (l_.absorption >= 0 && wanted(l_.absorption)) {
@@ -226,8 +261,8 @@ class DacModel final : public ceres::CostFunction {
   const std::vector<PeaksPhase>& peaks_;
   const Layout& l_;
   std::vector<double> path_;
-  std::vector<std::vector<double>> chebyshev_;  // chebyshev_[term][point]
-  std::vector<PopulationAtQ> populations_;
+  std::vector<std::vector<double>> chebyshev_;           // chebyshev_[term][point]
+  std::vector<std::vector<PopulationAtQ>> populations_;  // per phase: one, or one per α of its grid
   std::vector<double> size_ratio_;  // each phase's median diameter / the size parameter's
 };
 
@@ -347,7 +382,7 @@ struct Solved {
   bool usable = false;
   std::string message;
   std::vector<double> fraction_esd;
-  std::vector<double> lambda_esd;
+  std::vector<double> lambda_esd, alpha_esd;
   std::vector<double> median_d_esd;  // per size distribution
   std::vector<double> a_esd_peaks;
 };
@@ -370,7 +405,15 @@ FitResult fit_pattern(const std::vector<double>& q, const std::vector<double>& y
   if (!(o.wavelength_a > 0)) throw InputError("debye fit", "no wavelength");
 
   Layout l;
-  for (std::size_t p = 0; p < phases.size(); ++p) l.sample.push_back({l.add(), l.add()});
+  for (std::size_t p = 0; p < phases.size(); ++p) {
+    l.sample.push_back({l.add(), l.add()});
+    if (!phases[p].alpha_sums.empty()) {
+      if (phases[p].alpha_sums.size() != phases[p].alpha_grid.size() || phases[p].alpha_grid.size() < 2 ||
+          !std::is_sorted(phases[p].alpha_grid.begin(), phases[p].alpha_grid.end()))
+        throw InputError(phases[p].name, "a faulted phase needs pair sums for an increasing grid of ≥ 2 α");
+      l.sample.back().alpha = l.add();
+    }
+  }
   for (std::size_t p = 0; p < (o.shared_size ? 1 : phases.size()); ++p) {
     l.median_d.push_back(l.add());
     l.sigma_ln.push_back(l.add());
@@ -408,6 +451,9 @@ FitResult fit_pattern(const std::vector<double>& q, const std::vector<double>& y
     const double mean_c = std::accumulate(c.begin(), c.end(), 0.0) / static_cast<double>(c.size());
     start[l.sample[p].scale] = mean_c > 0 ? 0.5 * mean_y / mean_c / static_cast<double>(phases.size()) : 0.0;
     start[l.sample[p].lambda] = phases[p].start_lambda;
+    if (l.sample[p].alpha >= 0)
+      start[l.sample[p].alpha] =
+          std::clamp(phases[p].start_alpha, phases[p].alpha_grid.front(), phases[p].alpha_grid.back());
   }
   for (std::size_t j = 0; j < l.median_d.size(); ++j) {
     start[l.median_d[j]] = o.median_d_a;
@@ -448,7 +494,9 @@ FitResult fit_pattern(const std::vector<double>& q, const std::vector<double>& y
                d_hi = phases.empty() ? o.median_d_a
                                      : phases.front().sums->diameters_a.back() /
                                            *std::max_element(size_ratio.begin(), size_ratio.end());
-  if (!phases.empty() && !(d_lo < d_hi))
+  // One size on the grid: nothing to refine about the sizes (held below).
+  const bool one_size = !phases.empty() && phases.front().sums->diameters_a.size() == 1;
+  if (!phases.empty() && !one_size && !(d_lo < d_hi))
     throw InputError(
         "debye fit",
         fmt::format("the phases' volumes per formula unit differ more than their size "
@@ -464,6 +512,9 @@ FitResult fit_pattern(const std::vector<double>& q, const std::vector<double>& y
                        phases[p].start_lambda * (1 + phases[p].lambda_margin));
         start[l.median_d[l.size_of(p)]] = s.median_d_a / size_ratio[p];
         start[l.sigma_ln[l.size_of(p)]] = std::clamp(s.sigma_ln, 0.02, 0.6);
+        if (l.sample[p].alpha >= 0 && s.alpha >= 0)
+          start[l.sample[p].alpha] =
+              std::clamp(s.alpha, phases[p].alpha_grid.front(), phases[p].alpha_grid.back());
       }
     start[l.b_iso] = std::clamp(from->b_iso, 0.0, 5.0);
     if (l.absorption >= 0) start[l.absorption] = std::clamp(from->absorption_m, 0.0, 2.0);
@@ -508,16 +559,21 @@ FitResult fit_pattern(const std::vector<double>& q, const std::vector<double>& y
     for (std::size_t p = 0; p < phases.size(); ++p) {
       const double s0 = phases[p].start_lambda, mrg = phases[p].lambda_margin;
       bound(l.sample[p].lambda, s0 * (1 - mrg), s0 * (1 + mrg));
+      if (l.sample[p].alpha >= 0)
+        bound(l.sample[p].alpha, phases[p].alpha_grid.front(), phases[p].alpha_grid.back());
       problem.SetParameterLowerBound(blocks[l.sample[p].scale], 0, 0.0);
       if (absent[p]) {
         problem.SetParameterBlockConstant(blocks[l.sample[p].scale]);
         problem.SetParameterBlockConstant(blocks[l.sample[p].lambda]);
+        if (l.sample[p].alpha >= 0) problem.SetParameterBlockConstant(blocks[l.sample[p].alpha]);
       }
     }
-    if (phases.empty()) {
-      problem.SetParameterBlockConstant(blocks[l.median_d[0]]);
-      problem.SetParameterBlockConstant(blocks[l.sigma_ln[0]]);
-      problem.SetParameterBlockConstant(blocks[l.b_iso]);
+    if (phases.empty() || one_size) {
+      for (std::size_t j = 0; j < l.median_d.size(); ++j) {
+        problem.SetParameterBlockConstant(blocks[l.median_d[j]]);
+        problem.SetParameterBlockConstant(blocks[l.sigma_ln[j]]);
+      }
+      if (phases.empty()) problem.SetParameterBlockConstant(blocks[l.b_iso]);
     } else {
       for (std::size_t j = 0; j < l.median_d.size(); ++j) {
         bound(l.median_d[j], d_lo, d_hi);
@@ -576,13 +632,17 @@ FitResult fit_pattern(const std::vector<double>& q, const std::vector<double>& y
         if (!absent[p]) free_scales.push_back(l.sample[p].scale);
       for (int a : free_scales)
         for (int b : free_scales) pairs.emplace_back(blocks[a], blocks[b]);
-      for (std::size_t p = 0; p < phases.size(); ++p)
-        if (!absent[p]) pairs.emplace_back(blocks[l.sample[p].lambda], blocks[l.sample[p].lambda]);
+      for (std::size_t p = 0; p < phases.size(); ++p) {
+        if (absent[p]) continue;
+        pairs.emplace_back(blocks[l.sample[p].lambda], blocks[l.sample[p].lambda]);
+        if (l.sample[p].alpha >= 0) pairs.emplace_back(blocks[l.sample[p].alpha], blocks[l.sample[p].alpha]);
+      }
       for (int md : l.median_d) pairs.emplace_back(blocks[md], blocks[md]);
       for (std::size_t g = 0; g < peaks.size(); ++g)
         pairs.emplace_back(blocks[l.peaks[g].a], blocks[l.peaks[g].a]);
       out.fraction_esd.assign(phases.size(), 0.0);
       out.lambda_esd.assign(phases.size(), 0.0);
+      out.alpha_esd.assign(phases.size(), 0.0);
       out.a_esd_peaks.assign(peaks.size(), 0.0);
       if (cov.Compute(pairs, &problem)) {
         const double dof = std::max(1.0, static_cast<double>(q.size()) - l.count);
@@ -607,6 +667,8 @@ FitResult fit_pattern(const std::vector<double>& q, const std::vector<double>& y
               }
             out.fraction_esd[p] = std::sqrt(std::max(var, 0.0));
             out.lambda_esd[p] = std::sqrt(std::max(c(l.sample[p].lambda, l.sample[p].lambda), 0.0));
+            if (l.sample[p].alpha >= 0)
+              out.alpha_esd[p] = std::sqrt(std::max(c(l.sample[p].alpha, l.sample[p].alpha), 0.0));
           }
         for (int md : l.median_d) out.median_d_esd.push_back(std::sqrt(std::max(c(md, md), 0.0)));
         for (std::size_t g = 0; g < peaks.size(); ++g)
@@ -749,6 +811,10 @@ FitResult fit_pattern(const std::vector<double>& q, const std::vector<double>& y
     s.lambda_esd = best.lambda_esd.empty() ? 0.0 : best.lambda_esd[p];
     s.a = s.lambda * phases[p].a0;
     s.a_esd = s.lambda_esd * phases[p].a0;
+    if (l.sample[p].alpha >= 0) {
+      s.alpha = v[l.sample[p].alpha];
+      s.alpha_esd = best.alpha_esd.empty() ? 0.0 : best.alpha_esd[p];
+    }
     s.median_d_a = v[l.median_d[l.size_of(p)]] * size_ratio[p];
     s.median_d_esd = best.median_d_esd.empty() ? 0.0 : best.median_d_esd[l.size_of(p)] * size_ratio[p];
     s.sigma_ln = v[l.sigma_ln[l.size_of(p)]];

@@ -43,6 +43,12 @@ struct SamplePhase {
   double a0 = 0.0;               // Å, the cell the clusters were cut from
   double start_lambda = 1.0;     // a/a₀ to start from (EOS at the frame's pressure)
   double lambda_margin = 0.015;  // λ kept within start·(1 ± margin)
+  // A faulted WZ ↔ ZB phase (stacking_sums): its pair sums on a grid of fault probabilities α
+  // (increasing; `sums` is one of them, for the size grid), α refined within the grid and the
+  // pattern interpolated linearly in α between its two neighbours. Empty: an ordinary phase.
+  std::vector<const PairSums*> alpha_sums;
+  std::vector<double> alpha_grid;
+  double start_alpha = 0.5;
 };
 
 struct PeaksPhase {
@@ -88,6 +94,7 @@ struct SampleResult {
   double lambda = 1, lambda_esd = 0;
   double a = 0, a_esd = 0;                                // λ·a₀
   double median_d_a = 0, median_d_esd = 0, sigma_ln = 0;  // its size distribution (shared or its own)
+  double alpha = -1, alpha_esd = 0;                       // a faulted phase's α (−1: not one)
   bool absent = false;
 };
 
@@ -96,7 +103,7 @@ struct PeaksResult {
   double a = 0, a_esd = 0, c = 0;
   double fwhm_inv_a = 0;  // FWHM = fwhm_inv_a + fwhm_slope·q (Å⁻¹)
   double fwhm_slope = 0;
-  bool cell_at_bound = false;  // the cell ended on the edge of its ±cell_margin window
+  bool cell_at_bound = false;   // the cell ended on the edge of its ±cell_margin window
   std::vector<double> heights;  // per reflection of PeaksPhase::hkl
 };
 

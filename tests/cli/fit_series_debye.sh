@@ -20,3 +20,14 @@ awk -F, 'NR == FNR { if (FNR > 1) { wz[$1 - 1] = $3; zb[$1 - 1] = $4; rs[$1 - 1]
                    if (d1 < 0) d1 = -d1; if (d2 < 0) d2 = -d2; if (d3 < 0) d3 = -d3
                    if (d1 > 0.03 || d2 > 0.03 || d3 > 0.03) { print "frame " $1 ": " $4, $6, $8 " vs " wz[$1], zb[$1], rs[$1]; bad = 1 } }
          END { if (n != 16) { print n " rows"; bad = 1 } exit bad }' "$dac/truth.csv" "$work/series/phase_fractions.csv"
+# WZ and ZB as one faulted phase (--faulted): α ≈ 0 on the pure-WZ frame 0, α ≈ 1 on frame 15
+# (0.695 ZB, 0.305 RS), the faulted phase's fraction within ±0.03.
+for f in 0 15; do
+  "$anvil" fit "$work/waxs.h5" --frame $f --wavelength 0.4859 --model debye --faulted --phases CdSe-WZ,CdSe-ZB,CdSe-RS --others Fe-fcc \
+    --sizes 2.8,7.2 --range 3,26 --pressure "$(awk -F, -v f=$((f + 1)) '$1 == f { print $2 }' "$dac/pressure.csv")" \
+    -o "$work/faulted_$f.json" | tee "$work/faulted_$f.log"
+done
+awk '$1 == "CdSe-WZ/CdSe-ZB" { if ($2 < 0.97 || $(NF - 2) > 0.1) { print "frame 0: " $0; exit 1 } found = 1 }
+     END { exit !found }' "$work/faulted_0.log"
+awk '$1 == "CdSe-WZ/CdSe-ZB" { if ($2 < 0.665 || $2 > 0.725 || $(NF - 2) < 0.9) { print "frame 15: " $0; exit 1 } found = 1 }
+     END { exit !found }' "$work/faulted_15.log"

@@ -56,6 +56,7 @@ struct DebyeOptions {
   std::vector<double> sizes_nm;  // cluster diameters min, max
   bool own_sizes = false;
   bool le_bail = false;  // every phase profile-matched (moved to `others`)
+  bool faulted = false;  // WZ and ZB as one faulted phase with a refined α
 };
 void add_debye_options(CLI::App* cmd, DebyeOptions& o);
 // Fills `others`, the size grid and the size sharing of `settings` from the options.

@@ -61,6 +61,9 @@ void add_debye_options(CLI::App* cmd, DebyeOptions& o) {
       "Profile matching (Le Bail): every phase's lines at its cell with free intensities and a "
       "Williamson–Hall width — textured, coarse-grained phases (markers, gasket, bulk metals): cells, "
       "and the pressure of a marker (Au, Pt, NaCl-B1, Ne); no fractions");
+  cmd->add_flag("--faulted", o.faulted,
+                "With --model debye: the wurtzite phase and its zinc-blende partner fitted as one faulted "
+                "phase (random h/c stacking) with a refined fault probability α (0: WZ, 1: ZB)");
   cmd->add_flag("--own-sizes", o.own_sizes,
                 "With --model debye: each phase its own size distribution (different particles), not one "
                 "shared by the polymorphs");
@@ -75,6 +78,7 @@ void apply_debye_options(const DebyeOptions& o, pipeline::DebyeFitSettings& sett
     settings.clusters.d_max_a = 10.0 * o.sizes_nm[1];
   }
   settings.fit.shared_size = !o.own_sizes;
+  settings.faulted = o.faulted;
   settings.cache_dir = pipeline::default_debye_cache_dir();
   if (o.le_bail) {  // every phase profile-matched: cells and widths, free intensities
     settings.others.insert(settings.others.begin(), settings.phases.begin(), settings.phases.end());
@@ -184,12 +188,16 @@ void add_fit_command(CLI::App& app, Context& ctx) {
         fmt::print("  Rwp {:.2f} %  GoF {:.2f}  median size {:.2f} nm (σ_ln {:.3f})\n",
                    100 * j.value("rwp", 0.0), j.value("gof", 0.0), j.value("size_nm", 0.0),
                    j.value("size_sigma_ln", 0.0));
-      for (const auto& name : ds.phases) {
+      for (const auto& name : fitter.settings().phases) {
         const auto& p = j["phases"][name];
-        fmt::print("  {:<12} {:>8.4f} ± {:<6.4f}  a {:>9.5f} ± {:<7.5f}{}\n", name, p.value("fraction", 0.0),
+        fmt::print("  {:<12} {:>8.4f} ± {:<6.4f}  a {:>9.5f} ± {:<7.5f}{}", name, p.value("fraction", 0.0),
                    p.value("fraction_esd", 0.0), p.value("a", 0.0), p.value("a_esd", 0.0),
                    p.value("absent", false) ? "  (absent)" : "");
+        if (p.contains("alpha") && p["alpha"].is_number())
+          fmt::print("  α {:.3f} ± {:.3f}", p["alpha"].get<double>(), p.value("alpha_esd", 0.0));
+        fmt::print("\n");
       }
+
       for (const auto& [name, g] : j["others"].items()) {
         fmt::print("  {:<12} {}  a {:>9.5f} ± {:<7.5f}", name, a->debye.le_bail ? "Le Bail" : "(apart)",
                    g.value("a", 0.0), g.value("a_esd", 0.0));

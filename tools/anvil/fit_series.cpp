@@ -248,15 +248,15 @@ int run_debye_series(const FitSeriesArgs& a, const std::vector<series::SeriesFra
   fs::create_directories(a.output);
   const fs::path out(a.output);
   std::vector<fs::path> written;
-  if (!ds.phases.empty()) {  // (--le-bail: no sample phases, no fractions)
-    written = pipeline::write_phase_tables(out, results, ds.phases);
-    for (auto& f : pipeline::write_series_tables(out, results, ds.phases,
+  if (!fitter->settings().phases.empty()) {  // (--le-bail: no sample phases, no fractions)
+    written = pipeline::write_phase_tables(out, results, fitter->settings().phases);
+    for (auto& f : pipeline::write_series_tables(out, results, fitter->settings().phases,
                                                  series::densest_phase(fitter->powder_phases())))
       written.push_back(f);
   }
   if (!ds.others.empty()) written.push_back(pipeline::write_other_phases_table(out, results, ds.others));
   if (!a.no_plots)
-    for (auto& f : pipeline::write_scan_plots(out, results, ds.phases)) written.push_back(f);
+    for (auto& f : pipeline::write_scan_plots(out, results, fitter->settings().phases)) written.push_back(f);
   std::size_t ok = 0;
   for (const auto& r : results) ok += r.ok() ? 1 : 0;
   if (!a.quiet) {
