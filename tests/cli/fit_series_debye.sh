@@ -23,7 +23,7 @@ awk -F, 'NR == FNR { if (FNR > 1) { wz[$1 - 1] = $3; zb[$1 - 1] = $4; rs[$1 - 1]
 # WZ and ZB as one faulted phase (--faulted): α ≈ 0 on the pure-WZ frame 0, α ≈ 1 on frame 15
 # (0.695 ZB, 0.305 RS), the faulted phase's fraction within ±0.03.
 for f in 0 15; do
-  "$anvil" fit "$work/waxs.h5" --frame $f --wavelength 0.4859 --model debye --faulted --phases CdSe-WZ,CdSe-ZB,CdSe-RS --others Fe-fcc \
+  "$anvil" fit "$work/waxs.h5" --frame $f --model debye --faulted --phases CdSe-WZ,CdSe-ZB,CdSe-RS --others Fe-fcc \
     --sizes 2.8,7.2 --range 3,26 --pressure "$(awk -F, -v f=$((f + 1)) '$1 == f { print $2 }' "$dac/pressure.csv")" \
     -o "$work/faulted_$f.json" | tee "$work/faulted_$f.log"
 done

@@ -6,6 +6,7 @@
 #include <charconv>
 #include <cmath>
 #include <limits>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -61,6 +62,15 @@ struct DebyeOptions {
 void add_debye_options(CLI::App* cmd, DebyeOptions& o);
 // Fills `others`, the size grid and the size sharing of `settings` from the options.
 void apply_debye_options(const DebyeOptions& o, pipeline::DebyeFitSettings& settings);
+
+// What an anvil pattern stack (.h5: `anvil integrate -o x.h5`, `anvil run`'s results.h5) says
+// about itself beside the patterns: the frames' numbers and the wavelength of the .poni kept in
+// its provenance (fit_series.cpp).
+struct StackInfo {
+  std::vector<std::size_t> frame_index;
+  std::optional<double> wavelength_a;
+};
+StackInfo stack_info(const std::string& path, const std::string& group);
 
 void add_info_command(CLI::App& app, Context& ctx);                                  // info.cpp
 void add_pressure_command(CLI::App& app, Context& ctx);                              // pressure.cpp

@@ -146,6 +146,7 @@ void add_fit_command(CLI::App& app, Context& ctx) {
         }
       }
       pattern = io::read_pattern_stack(a->pattern, group, a->frame);
+      if (!a->wavelength_a) a->wavelength_a = stack_info(a->pattern, group).wavelength_a;
     } else {
       std::optional<RadialUnit> unit;
       if (!a->x_unit.empty()) unit = io::parse_radial_unit(a->x_unit);

@@ -105,10 +105,7 @@ std::filesystem::path phase_dir(const FitSeriesArgs& a) {
 
 // The stack's frame numbers (/entry/<group>/frame_index) and the wavelength its provenance
 // records (the .poni text of `anvil integrate` or `anvil run`), when there is one.
-struct StackInfo {
-  std::vector<std::size_t> frame_index;
-  std::optional<double> wavelength_a;
-};
+}  // namespace
 
 StackInfo stack_info(const std::string& path, const std::string& group) {
   io::h5::prepare();
@@ -134,6 +131,8 @@ StackInfo stack_info(const std::string& path, const std::string& group) {
   }
   return out;
 }
+
+namespace {
 
 // The pressure table with repeated frames dropped (the first row of a frame wins, the others
 // are reported), so that a slip in a hand-written table does not stop the series.
