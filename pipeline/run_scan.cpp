@@ -460,7 +460,7 @@ RunSummary run_scan(const ScanConfig& config, const RunOptions& options) {
 
   std::unique_ptr<WaxsFitter> fitter;
   std::unique_ptr<DebyeFitter> debye_fitter;
-  if (waxs && !config.fit.phases.empty() && config.fit.model == "debye") {
+  if (waxs && !config.fit.phases.empty() && (config.fit.model == "debye" || config.fit.le_bail)) {
     DebyeFitSettings ds;
     ds.phases = config.fit.phases;
     ds.others = config.fit.others;
@@ -475,6 +475,11 @@ RunSummary run_scan(const ScanConfig& config, const RunOptions& options) {
     }
     ds.fit.shared_size = config.fit.shared_size;
     ds.cache_dir = default_debye_cache_dir();
+    ds.faulted = config.fit.faulted;
+    if (config.fit.le_bail) {  // every phase profile-matched: cells (and a marker's pressure), no fractions
+      ds.others.insert(ds.others.begin(), ds.phases.begin(), ds.phases.end());
+      ds.phases.clear();
+    }
     if (config.fit.shape == "cylinder") {
       ds.clusters.shape = debye::Shape::Cylinder;
       ds.clusters.aspect = config.fit.aspect;
@@ -697,13 +702,20 @@ RunSummary run_scan(const ScanConfig& config, const RunOptions& options) {
   }
   io::write_results_file(out / "results.h5", rc);
   summary.outputs.push_back(out / "results.h5");
+  // The phases of the tables: the scan description's, as the Debye fitter has them (a faulted
+  // WZ/ZB pair is one phase; with le_bail every phase is a Le Bail one).
+  const std::vector<std::string> table_phases =
+      debye_fitter ? debye_fitter->settings().phases : config.fit.phases;
+  const std::vector<std::string> table_others =
+      debye_fitter ? debye_fitter->settings().others : config.fit.others;
   if (fitter || debye_fitter) {
-    for (auto& f : write_phase_tables(out, all, config.fit.phases)) summary.outputs.push_back(f);
+    if (!table_phases.empty())
+      for (auto& f : write_phase_tables(out, all, table_phases)) summary.outputs.push_back(f);
     const auto& pp = fitter ? fitter->phases() : debye_fitter->powder_phases();
-    for (auto& f : write_series_tables(out, all, config.fit.phases, series::densest_phase(pp)))
-      summary.outputs.push_back(f);
-    if (!config.fit.others.empty())
-      summary.outputs.push_back(write_other_phases_table(out, all, config.fit.others));
+    if (!table_phases.empty())
+      for (auto& f : write_series_tables(out, all, table_phases, series::densest_phase(pp)))
+        summary.outputs.push_back(f);
+    if (!table_others.empty()) summary.outputs.push_back(write_other_phases_table(out, all, table_others));
   }
   if (saxs) {
     std::vector<io::CanSasFrame> cansas;
@@ -728,9 +740,9 @@ RunSummary run_scan(const ScanConfig& config, const RunOptions& options) {
     }
     for (auto& f : write_superlattice_outputs(out, all)) summary.outputs.push_back(f);
   }
-  for (auto& f : write_scan_plots(out, all, config.fit.phases)) summary.outputs.push_back(f);
+  for (auto& f : write_scan_plots(out, all, table_phases)) summary.outputs.push_back(f);
   summary.outputs.push_back(
-      write_report(out, config.name, all, config.fit.phases, summary.outputs, options.command_line));
+      write_report(out, config.name, all, table_phases, summary.outputs, options.command_line));
   return summary;
 }
 

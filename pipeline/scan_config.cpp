@@ -318,6 +318,13 @@ ScanConfig parse_scan_config(const std::string& text, const fs::path& source_nam
       }
       if (c.fit.axis_uvw == std::array<int, 3>{0, 0, 0}) f->fail(*ax, "axis", "[0, 0, 0] is no direction");
     }
+    if (auto v = f->boolean("faulted")) {
+      if (c.fit.model != "debye")
+        f->fail(*f->get("faulted"), "faulted",
+                "stacking faults are a Debye-model setting (model = \"debye\")");
+      c.fit.faulted = *v;
+    }
+    if (auto v = f->boolean("le_bail")) c.fit.le_bail = *v;
     if (auto v = f->boolean("shared_size")) {
       if (c.fit.model != "debye")
         f->fail(*f->get("shared_size"), "shared_size", "size distributions are a Debye-model setting");
@@ -326,8 +333,9 @@ ScanConfig parse_scan_config(const std::string& text, const fs::path& source_nam
     if ((c.fit.shape != "sphere" || c.fit.aspect != 1.0) && c.fit.model != "debye")
       f->fail(f->get("shape") ? *f->get("shape") : *f->get("aspect"), "shape",
               "particle shapes are a Debye-model setting (model = \"debye\")");
-    if (!c.fit.others.empty() && c.fit.model != "debye")
-      f->fail(*f->get("others"), "others", "gasket and marker phases are fitted with model = \"debye\"");
+    if (!c.fit.others.empty() && c.fit.model != "debye" && !c.fit.le_bail)
+      f->fail(*f->get("others"), "others",
+              "gasket and marker phases are fitted with model = \"debye\" (or le_bail = true)");
     c.fit.range = f->range("range");
     f->reject_unknown();
   }

@@ -36,6 +36,8 @@ struct FitConfig {
   double aspect = 1.0;                       // debye cylinders: length / diameter
   std::array<int, 3> axis_uvw{0, 0, 1};      // debye cylinders: the axis as a lattice direction
   bool shared_size = true;                   // debye: polymorphs share one size distribution of formula units
+  bool faulted = false;                      // debye: WZ and ZB as one faulted phase with a refined α
+  bool le_bail = false;                      // every phase profile-matched (cells, a marker's pressure)
   std::string mode = "independent";          // independent | sequential
   std::string instrument;                    // instrument profile (JSON), optional
   std::optional<integrate::Range> range;     // in the WAXS pattern's unit

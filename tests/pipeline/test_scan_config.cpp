@@ -142,6 +142,15 @@ TEST(ScanConfig, DebyeModelKeys) {
   EXPECT_DOUBLE_EQ(c.fit.aspect, 3.0);
   EXPECT_EQ(c.fit.axis_uvw[2], 1);
   EXPECT_FALSE(c.fit.shared_size);
+  EXPECT_NE(error_of(waxs + "[fit]\nphases = [\"X\"]\nfaulted = true\n").find("Debye-model setting"),
+            std::string::npos);
+  const auto lb = parse_scan_config(
+      waxs + "[fit]\nphases = [\"Au\"]\nle_bail = true\nothers = [\"Fe-fcc\"]\n", "/d/scan.toml");
+  EXPECT_TRUE(lb.fit.le_bail);
+  const auto fl = parse_scan_config(
+      waxs + "[fit]\nphases = [\"CdSe-WZ\", \"CdSe-ZB\"]\nmodel = \"debye\"\nfaulted = true\n",
+      "/d/scan.toml");
+  EXPECT_TRUE(fl.fit.faulted);
   EXPECT_NE(error_of(waxs + "[fit]\nphases = [\"X\"]\nshared_size = false\n").find("Debye-model setting"),
             std::string::npos);
   EXPECT_NE(
