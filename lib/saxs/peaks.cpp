@@ -83,7 +83,9 @@ class ClusterCost : public ceres::CostFunction {
         const double dq = q_[k] - c;
         const double d = dq * dq + 0.25 * w * w;
         const double lorentz = 0.5 * w / (std::numbers::pi * d);
-        const double e = std::exp(-4.0 * kLn2 * dq * dq / (w * w));
+        // Beyond ~6 FWHM the Gaussian is below e⁻¹⁰⁰: zero, and no exp (most points of a wide cluster).
+        const double arg = 4.0 * kLn2 * dq * dq / (w * w);
+        const double e = arg < 100.0 ? std::exp(-arg) : 0.0;
         const double gauss = gauss_norm / w * e;
         const double pv = eta * lorentz + (1.0 - eta) * gauss;
         model += area * pv;
