@@ -8,6 +8,7 @@
 #include <map>
 #include <numbers>
 
+#include "calibration/active_area.hpp"
 #include "calibration/initial_guess.hpp"
 #include "calibration/ring_model.hpp"
 
@@ -70,7 +71,9 @@ std::vector<double> line_two_thetas(const std::vector<CalibrantLine>& lines, dou
 }
 
 // Peaks of the 2θ mean profile, split into those a calibrant line explains and those none
-// does (another phase, a gasket — or the wrong calibrant or wavelength).
+// does (another phase, a gasket — or the wrong calibrant or wavelength). Inside the calibrant's
+// first line (its largest d) nothing is judged: there lie the beamstop, the direct beam's halo
+// round it and small-angle scattering, which no calibrant line explains or contradicts.
 struct ProfilePeaks {
   std::vector<double> unexplained_tth;  // rad
   double explained_height = 0.0, unexplained_height = 0.0;
@@ -115,6 +118,7 @@ ProfilePeaks profile_peaks(const ImageF& image, const Mask& mask, const geometry
     if (!is_max) continue;
     const double t = cov.tth_min + (b + 0.5) * step;
     const double tol = 4.0 * pixel_two_theta(g, t);
+    if (!line_tth.empty() && t < *std::min_element(line_tth.begin(), line_tth.end()) - tol) continue;
     const bool explained =
         std::any_of(line_tth.begin(), line_tth.end(), [&](double lt) { return std::fabs(lt - t) <= tol; });
     if (explained) {
@@ -562,6 +566,14 @@ CalibrationResult calibrate(const ImageF& image, const Mask& mask_in, const geom
   }
   for (std::size_t i = 0; i < mask.pixels.size(); ++i)
     if (std::isnan(image.pixels[i])) mask.pixels[i] = 1;
+  if (const auto inactive = find_inactive_area(image, mask)) {
+    for (std::size_t i = 0; i < mask.pixels.size(); ++i) mask.pixels[i] |= inactive->mask.pixels[i];
+    log.push_back(fmt::format(
+        "note: {} pixels ({:.1f} % of the image) hold the constant {:g} and join the image border: no "
+        "data (outside the detector's active area); masked with a {} px margin",
+        inactive->region_px, 100.0 * inactive->region_px / static_cast<double>(mask.pixels.size()),
+        inactive->value, InactiveAreaOptions{}.margin_px));
+  }
   if (lines.empty()) throw std::invalid_argument("calibrate: the calibrant has no lines");
   CalibrationOptions opt = opt_in;
   if (opt.free.rot3) {

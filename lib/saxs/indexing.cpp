@@ -66,34 +66,42 @@ struct Line {
 std::vector<Line> predicted_lines(const std::vector<ReflectionFamily>& fams, double A, double C, double q_max,
                                   double merge_dq, bool with_families = true) {
   const double qq_max = std::pow(q_max / kTwoPi, 2);
-  std::vector<Line> raw;
+  // The reflections in range as plain records, sorted by q (one-constant tables come sorted by x, so
+  // already by q, and their first family beyond q_max ends the list), then merged into lines.
+  struct Reflection {
+    double q;
+    int family;
+  };
+  std::vector<Reflection> raw;
   raw.reserve(64);
-  // One-constant tables are sorted by x: the first family beyond q_max ends the list.
   const bool sorted_by_x = C == 0;
   for (std::size_t f = 0; f < fams.size(); ++f) {
     const double qq = fams[f].x * A + fams[f].y * C;
     if (sorted_by_x && qq > qq_max) break;
     if (qq > qq_max || qq <= 0) continue;
-    const double q = kTwoPi * std::sqrt(qq);
-    raw.push_back({q, fams[f].x, fams[f].y, fams[f].strength / (q * q), {}});
-    if (with_families) raw.back().families.push_back(static_cast<int>(f));
+    raw.push_back({kTwoPi * std::sqrt(qq), static_cast<int>(f)});
   }
-  std::sort(raw.begin(), raw.end(), [](const Line& a, const Line& b) { return a.q < b.q; });
+  const auto by_q = [](const Reflection& a, const Reflection& b) { return a.q < b.q; };
+  if (!std::is_sorted(raw.begin(), raw.end(), by_q)) std::sort(raw.begin(), raw.end(), by_q);
   std::vector<Line> out;
+  out.reserve(raw.size());
   double group_start = -INFINITY;
-  for (auto& l : raw) {
-    if (!out.empty() && l.q - group_start < merge_dq) {
+  for (const auto& r : raw) {
+    const auto& fam = fams[static_cast<std::size_t>(r.family)];
+    const double weight = fam.strength / (r.q * r.q);
+    if (!out.empty() && r.q - group_start < merge_dq) {
       auto& g = out.back();
-      const double w = g.weight + l.weight;
-      g.x = (g.x * g.weight + l.x * l.weight) / w;
-      g.y = (g.y * g.weight + l.y * l.weight) / w;
+      const double w = g.weight + weight;
+      g.x = (g.x * g.weight + fam.x * weight) / w;
+      g.y = (g.y * g.weight + fam.y * weight) / w;
       g.weight = w;
-      if (!l.families.empty()) g.families.push_back(l.families.front());
+      if (with_families) g.families.push_back(r.family);
       g.q = kTwoPi * std::sqrt(g.x * A + g.y * C);
       continue;
     }
-    group_start = l.q;
-    out.push_back(std::move(l));
+    group_start = r.q;
+    out.push_back({r.q, fam.x, fam.y, weight, {}});
+    if (with_families) out.back().families.push_back(r.family);
   }
   return out;
 }

@@ -3,6 +3,7 @@
 
 #include <fmt/core.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
@@ -11,12 +12,14 @@
 #include <sstream>
 
 #include "calib_plot.hpp"
+#include "calibration/active_area.hpp"
 #include "calibration/ring_model.hpp"
 #include "commands.hpp"
 #include "geometry/detector.hpp"
 #include "geometry/poni.hpp"
 #include "io/frame_source.hpp"
 #include "io/mask.hpp"
+#include "io/tiff.hpp"
 
 namespace anvil::cli {
 
@@ -27,7 +30,7 @@ namespace {
 constexpr double kDeg = 180.0 / std::numbers::pi;
 
 struct CalibrateArgs {
-  std::string image, calibrant, detector, guess, mask, mask_orientation = "auto", output, plot;
+  std::string image, calibrant, detector, guess, mask, mask_orientation = "auto", output, plot, save_mask;
   std::optional<double> wavelength_a, energy_kev, dist_mm, pixel_um, max_rms_px;
   std::vector<double> center;
   std::vector<std::string> fix{"rot3"};
@@ -228,6 +231,22 @@ int run_calibrate(const CalibrateArgs& a) {
     throw InputError("--calibrant", fmt::format("{} has no line below 2θ = 90° at λ = {:.4f} Å", cal.name,
                                                 wavelength_m * 1e10));
 
+  if (!a.save_mask.empty()) {
+    // The pixels the calibration leaves out that integration should too: the given mask, the
+    // detector's invalid pixels and an inactive area read off the image (calibration::calibrate
+    // finds the same one), in the layout of the file as stored.
+    Mask out = mask;
+    if (const auto inactive = calibration::find_inactive_area(frame.image, mask))
+      for (std::size_t i = 0; i < out.pixels.size(); ++i) out.pixels[i] |= inactive->mask.pixels[i];
+    if (a.flip_ud) flip_up_down(out);
+    if (a.flip_lr) flip_left_right(out);
+    if (fs::path(a.save_mask).has_parent_path()) fs::create_directories(fs::path(a.save_mask).parent_path());
+    io::write_tiff_mask(a.save_mask, out);
+    const auto masked = std::count(out.pixels.begin(), out.pixels.end(), 1);
+    notes.push_back(fmt::format("mask written to {} ({} pixels masked, layout of the file as stored)",
+                                a.save_mask, masked));
+  }
+
   const auto t0 = std::chrono::steady_clock::now();
   const auto res = calibration::calibrate(frame.image, mask, det, wavelength_m, lines, start, opt);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -333,6 +352,10 @@ void add_calibrate_command(CLI::App& app, Context& ctx) {
          "its ring means, ring shape and parameter stability; the scatter alone does not refuse it")
       ->check(positive_number());
   cmd->add_option("-o,--output", a->output, "The refined geometry (.poni)")->required();
+  cmd->add_option("--save-mask", a->save_mask,
+                  "Write the mask used (--mask, the detector's invalid pixels, and an inactive area found "
+                  "on the image, e.g. the corners outside a round CCD) as a uint8 TIFF, for anvil integrate "
+                  "--mask");
   cmd->add_option("--plot", a->plot, "Diagnostic picture (PNG; default: OUT.png)");
   cmd->add_flag("--no-plot", a->no_plot, "Do not draw the diagnostic picture");
   cmd->add_flag("-v,--verbose", a->verbose, "Print every refinement pass");
