@@ -4,6 +4,7 @@
 #include <fmt/os.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cmath>
 
 #include "core/error.hpp"
@@ -198,7 +199,10 @@ void write_nxcansas(const fs::path& path, const std::vector<CanSasFrame>& frames
 
 void write_array_file(const fs::path& path, const ArrayFile& content) {
   h5::prepare();
-  const fs::path tmp = path.string() + fmt::format(".tmp{}", static_cast<long>(::getpid()));
+  // A name of this process and call: two writers of one file (two runs, two threads) never share
+  // a temporary, and the last rename wins with a whole file.
+  static std::atomic<unsigned> calls{0};
+  const fs::path tmp = path.string() + fmt::format(".tmp{}-{}", static_cast<long>(::getpid()), calls++);
   {
     Handle file(h5::check(H5Fcreate(tmp.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT), tmp.string(),
                           "cannot create"));
