@@ -88,6 +88,9 @@ std::vector<fs::path> write_phase_tables(const fs::path& dir, const std::vector<
     lat.push_back({fmt::format("d{}_a", k), "", {}, {}});
     lat.push_back({fmt::format("d{}_esd", k), "", {}, {}});
   }
+  // A faulted WZ/ZB phase's stacking-fault probability: two more columns when there is one.
+  io::TableColumn alpha{"alpha", "", {}, {}}, alpha_esd{"alpha_esd", "", {}, {}};
+  bool any_alpha = false;
   for (const auto& r : frames) {
     if (!r.waxs.present) continue;
     frame.numbers.push_back(static_cast<double>(r.index));
@@ -110,6 +113,9 @@ std::vector<fs::path> write_phase_tables(const fs::path& dir, const std::vector<
       lat[2].strings.push_back(std::string(pressure::direction_name(r.direction)));
       lat[3].strings.push_back(phases[k]);
       for (std::size_t c = 4; c < 10; ++c) lat[c].numbers.push_back(number(ph, lat[c].name.c_str()));
+      alpha.numbers.push_back(number(ph, "alpha"));
+      alpha_esd.numbers.push_back(number(ph, "alpha_esd"));
+      any_alpha = any_alpha || std::isfinite(alpha.numbers.back());
       const json lines = ph.value("main_lines", json::array());
       for (std::size_t l = 0; l < 3; ++l) {
         if (l < lines.size()) {
@@ -135,6 +141,10 @@ std::vector<fs::path> write_phase_tables(const fs::path& dir, const std::vector<
   pf.push_back(status);
   pf.push_back(reason);
   io::write_csv(dir / "phase_fractions.csv", pf);
+  if (any_alpha) {
+    lat.push_back(alpha);
+    lat.push_back(alpha_esd);
+  }
   io::write_csv(dir / "lattice.csv", lat);
   return {dir / "phase_fractions.csv", dir / "lattice.csv"};
 }
