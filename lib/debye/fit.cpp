@@ -924,7 +924,9 @@ FitResult fit_pattern(const std::vector<double>& q, const std::vector<double>& y
           for (std::size_t k = 0; k < index.size(); ++k)
             max_dev[index[k]] =
                 std::max(max_dev[index[k]], std::abs(other.phases[k].fraction - r.phases[index[k]].fraction));
-        } catch (const InputError&) {
+        } catch (const InputError& e) {
+          // A choice that cannot be fitted (too few points for its terms) adds nothing to the spread.
+          if (o.log) o.log(fmt::format("model choice not fitted: {}", e.what()));
         }
       }
       for (std::size_t p = 0; p < phases.size(); ++p) {

@@ -389,6 +389,8 @@ std::vector<PhaseEos> update_seeds(const std::vector<FrameResult>& results,
       if (f.converged && f.eos.k0_gpa > 0.3 * eos[p].eos.k0_gpa && f.eos.k0_gpa < 3.0 * eos[p].eos.k0_gpa)
         eos[p].eos = f.eos;
     } catch (const InputError&) {
+      // Too few or degenerate points for an EOS fit: the phase keeps its prior EOS (said by the
+      // EOS table, which fits the same points again and reports why it cannot).
     }
     if (phases[p].kind == powder::CellKind::Hexagonal) {
       std::vector<CellPoint> cp;

@@ -143,6 +143,7 @@ void add_fit_command(CLI::App& app, Context& ctx) {
           group = g;
           break;
         } catch (const InputError&) {
+          // No stack of that name: the next is tried, then the read below names the file.
         }
       }
       pattern = io::read_pattern_stack(a->pattern, group, a->frame);

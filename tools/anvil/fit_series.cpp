@@ -127,6 +127,7 @@ StackInfo stack_info(const std::string& path, const std::string& group) {
       out.wavelength_a = geometry::parse_poni(text, path + ":/entry/process/" + key).wavelength_m * 1e10;
       break;
     } catch (const InputError&) {
+      // Not a .poni anvil can read: the next key is tried, and without any, --wavelength is asked for.
     }
   }
   return out;
@@ -280,6 +281,7 @@ int run_fit_series(const FitSeriesArgs& a) {
         group = g;
         break;
       } catch (const InputError&) {
+        // No stack of that name: the next is tried; none at all is the error below.
       }
     }
     if (group.empty())
@@ -617,6 +619,7 @@ int run_fit_series(const FitSeriesArgs& a) {
           curve.y.push_back(fit->eos.volume_at(pr) / fit->eos.v0);
           curve.x.push_back(pr);
         } catch (const InputError&) {
+          // Beyond where this EOS has a volume (a spinodal): the drawn curve stops there.
         }
       }
       curve.rgb = pts.rgb;
