@@ -2,9 +2,12 @@
 # dac_dev's WAXS frames integrated by anvil, then refined as a series with the Debye model
 # (anvil fit-series --model debye): the same model and writers as anvil run, so every frame's
 # WZ/ZB/RS fractions are within ±0.03 of truth.csv and the gasket is reported apart.
-#   fit_series_debye.sh ANVIL DAC_DEV_DIR WORKDIR
+#   fit_series_debye.sh ANVIL DAC_DEV_DIR WORKDIR [CACHE_DIR]
+# CACHE_DIR: where the pair sums are kept (one per build tree, so that a CI machine without a
+# writable home still builds the faulted phase's eleven sets once, not once per command).
 set -euo pipefail
 anvil=$1 dac=$2 work=$3
+[ -n "${4:-}" ] && export ANVIL_CACHE_DIR=$4
 rm -rf "$work" && mkdir -p "$work"
 "$anvil" integrate "$dac/waxs_master.h5" --poni "$dac/waxs.poni" --mask "$dac/waxs_mask.tif" --unit 2th_deg \
   --npt 2000 --radial-range 2.5,27 --error azimuthal --polarization 0.99 --sigma-clip 4 -q -o "$work/waxs.h5"
