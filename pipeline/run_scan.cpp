@@ -460,7 +460,60 @@ RunSummary run_scan(const ScanConfig& config, const RunOptions& options) {
 
   std::unique_ptr<WaxsFitter> fitter;
   std::unique_ptr<DebyeFitter> debye_fitter;
-  if (waxs && !config.fit.phases.empty() && (config.fit.model == "debye" || config.fit.le_bail)) {
+  // model = "auto": the Bragg model's crystallite size on the scan's first frame decides. Below
+  // kDebyeBelowNm a Bragg peak profile misses the shifts, asymmetry and diffuse scattering of so
+  // few unit cells (docs/debye.md) and clusters of that size are cheap to build; above it the
+  // Debye model gains little and its clusters grow as d⁶ in pairs.
+  constexpr double kDebyeBelowNm = 8.0;
+  std::string model = config.fit.model;
+  std::optional<integrate::Range> auto_sizes_nm;
+  const auto build_bragg = [&] {
+    WaxsFitSettings fs_;
+    fs_.phases = config.fit.phases;
+    fs_.phase_dir = options.phase_dir;
+    if (!config.fit.instrument.empty()) read_instrument(config.fit.instrument, fs_);
+    fs_.wavelength_a = waxs->integrator->geometry().wavelength_m * 1e10;
+    fs_.range_deg = config.fit.range;
+    if (!fs_.range_deg && waxs->config->integration.unit == RadialUnit::TwoThetaDeg)
+      fs_.range_deg = waxs->config->integration.radial_range;
+    fitter = std::make_unique<WaxsFitter>(fs_);
+  };
+  if (waxs && !config.fit.phases.empty() && model == "auto" && !config.fit.le_bail) {
+    build_bragg();
+    std::string why;
+    try {
+      const auto frame = waxs->source->read(0);
+      const auto pattern = waxs->integrator->integrate(frame);
+      const auto j = fit_result_json(fitter->fit(pattern, eos_cells(fitter->phases(), std::nullopt)),
+                                     fitter->settings().phases);
+      double size = 0, weight = 0;
+      if (j.value("status", "") == "converged")
+        for (const auto& [name, ph] : j["phases"].items())
+          if (ph.value("fraction", 0.0) > 0 && ph.contains("size_nm") && ph["size_nm"].is_number()) {
+            size += ph["fraction"].get<double>() * ph["size_nm"].get<double>();
+            weight += ph["fraction"].get<double>();
+          }
+      if (weight > 0) {
+        size /= weight;
+        model = size < kDebyeBelowNm ? "debye" : "bragg";
+        why = fmt::format("crystallites {:.1f} nm by the Bragg fit of the first frame ({} {:.0f} nm)", size,
+                          size < kDebyeBelowNm ? "<" : "≥", kDebyeBelowNm);
+        if (model == "debye" && !config.fit.sizes_nm)
+          auto_sizes_nm = integrate::Range{std::max(0.5, 0.6 * size), std::min(50.0, 1.5 * size)};
+      } else {
+        model = "bragg";
+        why = "the Bragg fit of the first frame gave no size: Bragg kept";
+      }
+    } catch (const InputError& e) {
+      model = "bragg";
+      why = fmt::format("the first frame could not be fitted ({}): Bragg kept", e.what());
+    }
+    summary.notes.push_back(fmt::format("WAXS model (auto): {} — {}", model, why));
+    if (model == "bragg" && !config.fit.others.empty())
+      summary.notes.push_back("others (gasket, markers) are fitted by the Debye model only: not fitted");
+    if (model == "debye") fitter.reset();
+  }
+  if (waxs && !config.fit.phases.empty() && (model == "debye" || config.fit.le_bail)) {
     DebyeFitSettings ds;
     ds.phases = config.fit.phases;
     ds.others = config.fit.others;
@@ -469,9 +522,9 @@ RunSummary run_scan(const ScanConfig& config, const RunOptions& options) {
     ds.range_deg = config.fit.range;
     if (!ds.range_deg && waxs->config->integration.unit == RadialUnit::TwoThetaDeg)
       ds.range_deg = waxs->config->integration.radial_range;
-    if (config.fit.sizes_nm) {
-      ds.clusters.d_min_a = config.fit.sizes_nm->min * 10.0;
-      ds.clusters.d_max_a = config.fit.sizes_nm->max * 10.0;
+    if (const auto sizes = config.fit.sizes_nm ? config.fit.sizes_nm : auto_sizes_nm) {
+      ds.clusters.d_min_a = sizes->min * 10.0;
+      ds.clusters.d_max_a = sizes->max * 10.0;
     }
     ds.fit.shared_size = config.fit.shared_size;
     ds.cache_dir = default_debye_cache_dir();
@@ -491,16 +544,8 @@ RunSummary run_scan(const ScanConfig& config, const RunOptions& options) {
                     "set up in {:.2f} s ({})",
                     ds.clusters.d_min_a, ds.clusters.d_max_a, ds.clusters.sizes, ds.clusters.centrings,
                     debye_fitter->setup_seconds(), debye_fitter->cache_note()));
-  } else if (waxs && !config.fit.phases.empty()) {
-    WaxsFitSettings fs_;
-    fs_.phases = config.fit.phases;
-    fs_.phase_dir = options.phase_dir;
-    if (!config.fit.instrument.empty()) read_instrument(config.fit.instrument, fs_);
-    fs_.wavelength_a = waxs->integrator->geometry().wavelength_m * 1e10;
-    fs_.range_deg = config.fit.range;
-    if (!fs_.range_deg && waxs->config->integration.unit == RadialUnit::TwoThetaDeg)
-      fs_.range_deg = waxs->config->integration.radial_range;
-    fitter = std::make_unique<WaxsFitter>(fs_);
+  } else if (waxs && !config.fit.phases.empty() && !fitter) {
+    build_bragg();
   }
   Analysis waxs_analysis, saxs_analysis;
   if (debye_fitter)

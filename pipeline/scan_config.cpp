@@ -291,8 +291,8 @@ ScanConfig parse_scan_config(const std::string& text, const fs::path& source_nam
     }
     c.fit.instrument = resolve(base, f->string("instrument").value_or(""));
     if (auto m = f->string("model")) {
-      if (*m != "bragg" && *m != "debye")
-        f->fail(*f->get("model"), "model", "expected bragg or debye, not '" + *m + "'");
+      if (*m != "bragg" && *m != "debye" && *m != "auto")
+        f->fail(*f->get("model"), "model", "expected bragg, debye or auto, not '" + *m + "'");
       c.fit.model = *m;
     }
     if (auto o = f->strings("others")) c.fit.others = *o;
@@ -319,21 +319,21 @@ ScanConfig parse_scan_config(const std::string& text, const fs::path& source_nam
       if (c.fit.axis_uvw == std::array<int, 3>{0, 0, 0}) f->fail(*ax, "axis", "[0, 0, 0] is no direction");
     }
     if (auto v = f->boolean("faulted")) {
-      if (c.fit.model != "debye")
+      if (c.fit.model == "bragg")
         f->fail(*f->get("faulted"), "faulted",
                 "stacking faults are a Debye-model setting (model = \"debye\")");
       c.fit.faulted = *v;
     }
     if (auto v = f->boolean("le_bail")) c.fit.le_bail = *v;
     if (auto v = f->boolean("shared_size")) {
-      if (c.fit.model != "debye")
+      if (c.fit.model == "bragg")
         f->fail(*f->get("shared_size"), "shared_size", "size distributions are a Debye-model setting");
       c.fit.shared_size = *v;
     }
-    if ((c.fit.shape != "sphere" || c.fit.aspect != 1.0) && c.fit.model != "debye")
+    if ((c.fit.shape != "sphere" || c.fit.aspect != 1.0) && c.fit.model == "bragg")
       f->fail(f->get("shape") ? *f->get("shape") : *f->get("aspect"), "shape",
               "particle shapes are a Debye-model setting (model = \"debye\")");
-    if (!c.fit.others.empty() && c.fit.model != "debye" && !c.fit.le_bail)
+    if (!c.fit.others.empty() && c.fit.model == "bragg" && !c.fit.le_bail)
       f->fail(*f->get("others"), "others",
               "gasket and marker phases are fitted with model = \"debye\" (or le_bail = true)");
     c.fit.range = f->range("range");

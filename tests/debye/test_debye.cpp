@@ -607,3 +607,38 @@ TEST(DebyeReference, FaultProbabilityIsRefinedFromTheStackingSeries) {
   }
   std::printf("worst α error %.3f\n", worst);
 }
+
+// model = "auto": the Bragg model's crystallite size on the first frame picks the model. dac_dev's
+// 4.8-nm crystals take the Debye model (said in the run's notes), with a size grid around that
+// size, and give the fractions the Debye description gives.
+TEST(DebyeReference, AutoModelPicksDebyeForNanocrystalsAndSaysSo) {
+  ANVIL_REFERENCE_FILE(dac, "dac_dev/waxs_master.h5");
+  const fs::path ref = dac.parent_path();
+  const auto dir = test::scratch_dir("debye_auto_model");
+  std::ifstream example(fs::path(ANVIL_SOURCE_DIR) / "docs" / "examples" / "dac_dev.toml");
+  std::stringstream text;
+  text << example.rdbuf();
+  std::string toml = text.str();
+  const std::string rel = "../../../shared/reference/dac_dev/";
+  for (auto at = toml.find(rel); at != std::string::npos; at = toml.find(rel))
+    toml.replace(at, rel.size(), ref.string() + "/");
+  toml.replace(toml.find("model = \"debye\""), 16, "model = \"auto\" ");
+  toml.replace(toml.find("sizes_nm = [2.8, 7.2]"), 21, "");
+  const auto saxs = toml.find("[saxs]");
+  toml.erase(saxs, toml.find("[pressure]") - saxs);  // WAXS only: quicker
+  std::ofstream(dir / "dac_dev.toml") << toml;
+  pipeline::RunOptions o;
+  o.output_dir = dir / "out";
+  o.phase_dir = kPhases;
+  const auto s = pipeline::run_scan(pipeline::load_scan_config(dir / "dac_dev.toml"), o);
+  ASSERT_EQ(s.succeeded, 16u);
+  bool said = false;
+  for (const auto& n : s.notes) said = said || n.find("WAXS model (auto): debye") != std::string::npos;
+  EXPECT_TRUE(said);
+  const auto rows = read_csv(dir / "out/phase_fractions.csv");
+  const auto truth = read_csv(ref / "truth.csv");
+  ASSERT_EQ(rows.size(), 16u);
+  for (std::size_t k = 0; k < 16; ++k)
+    for (const auto& [col, t] : {std::pair{"CdSe-WZ", "f_WZ"}, {"CdSe-ZB", "f_ZB"}, {"CdSe-RS", "f_RS"}})
+      EXPECT_NEAR(std::stod(rows[k].at(col)), std::stod(truth[k].at(t)), 0.03) << col << " frame " << k;
+}

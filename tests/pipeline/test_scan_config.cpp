@@ -151,12 +151,15 @@ TEST(ScanConfig, DebyeModelKeys) {
       waxs + "[fit]\nphases = [\"CdSe-WZ\", \"CdSe-ZB\"]\nmodel = \"debye\"\nfaulted = true\n",
       "/d/scan.toml");
   EXPECT_TRUE(fl.fit.faulted);
+  const auto au = parse_scan_config(
+      waxs + "[fit]\nphases = [\"CdSe-WZ\"]\nmodel = \"auto\"\nsizes_nm = [3.0, 8.0]\n", "/d/scan.toml");
+  EXPECT_EQ(au.fit.model, "auto");
   EXPECT_NE(error_of(waxs + "[fit]\nphases = [\"X\"]\nshared_size = false\n").find("Debye-model setting"),
             std::string::npos);
   EXPECT_NE(
       error_of(waxs + "[fit]\nphases = [\"X\"]\nmodel = \"debye\"\nshared_size = 1\n").find("true or false"),
       std::string::npos);
-  EXPECT_NE(error_of(waxs + "[fit]\nphases = [\"X\"]\nmodel = \"dse\"\n").find("bragg or debye"),
+  EXPECT_NE(error_of(waxs + "[fit]\nphases = [\"X\"]\nmodel = \"dse\"\n").find("bragg, debye or auto"),
             std::string::npos);
   EXPECT_NE(error_of(waxs + "[fit]\nphases = [\"X\"]\nothers = [\"Fe-fcc\"]\n").find("'fit.others'"),
             std::string::npos);
