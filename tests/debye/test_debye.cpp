@@ -273,6 +273,19 @@ TEST(DebyeReference, NoisyMixturesOfTheTruthCurvesAreRecovered) {
   }
 }
 
+// The example scan description of the docs, with its paths made absolute (they are relative to
+// docs/examples).
+std::string dac_dev_example(const fs::path& ref) {
+  std::ifstream example(fs::path(ANVIL_SOURCE_DIR) / "docs" / "examples" / "dac_dev.toml");
+  std::stringstream text;
+  text << example.rdbuf();
+  std::string toml = text.str();
+  const std::string rel = "../../../shared/reference/dac_dev/";
+  for (auto at = toml.find(rel); at != std::string::npos; at = toml.find(rel))
+    toml.replace(at, rel.size(), ref.string() + "/");
+  return toml;
+}
+
 // The whole scan, as a user runs it: `anvil run` (run_scan) on dac_dev with the Debye model, from
 // a scan description written as docs/scan_description.md says. Every frame's WZ/ZB/RS fraction
 // within ±0.03 of truth.csv, phases the truth lacks reported absent or ≤ 0.02, retained RS
@@ -281,15 +294,7 @@ TEST(DebyeReference, DacDevScanFractionsAndCellsMatchTheTruth) {
   ANVIL_REFERENCE_FILE(dac, "dac_dev/waxs_master.h5");
   const fs::path ref = dac.parent_path();
   const auto dir = test::scratch_dir("debye_dac_dev_scan");
-  // The example of the docs, with its paths made absolute (they are relative to docs/examples).
-  std::ifstream example(fs::path(ANVIL_SOURCE_DIR) / "docs" / "examples" / "dac_dev.toml");
-  std::stringstream text;
-  text << example.rdbuf();
-  std::string toml = text.str();
-  const std::string rel = "../../../shared/reference/dac_dev/";
-  for (auto at = toml.find(rel); at != std::string::npos; at = toml.find(rel))
-    toml.replace(at, rel.size(), ref.string() + "/");
-  std::ofstream(dir / "dac_dev.toml") << toml;
+  std::ofstream(dir / "dac_dev.toml") << dac_dev_example(ref);
   pipeline::RunOptions o;
   o.output_dir = dir / "out";
   o.phase_dir = kPhases;
@@ -615,13 +620,7 @@ TEST(DebyeReference, AutoModelPicksDebyeForNanocrystalsAndSaysSo) {
   ANVIL_REFERENCE_FILE(dac, "dac_dev/waxs_master.h5");
   const fs::path ref = dac.parent_path();
   const auto dir = test::scratch_dir("debye_auto_model");
-  std::ifstream example(fs::path(ANVIL_SOURCE_DIR) / "docs" / "examples" / "dac_dev.toml");
-  std::stringstream text;
-  text << example.rdbuf();
-  std::string toml = text.str();
-  const std::string rel = "../../../shared/reference/dac_dev/";
-  for (auto at = toml.find(rel); at != std::string::npos; at = toml.find(rel))
-    toml.replace(at, rel.size(), ref.string() + "/");
+  std::string toml = dac_dev_example(ref);
   toml.replace(toml.find("model = \"debye\""), 16, "model = \"auto\" ");
   toml.replace(toml.find("sizes_nm = [2.8, 7.2]"), 21, "");
   const auto saxs = toml.find("[saxs]");
