@@ -325,6 +325,9 @@ ScanConfig parse_scan_config(const std::string& text, const fs::path& source_nam
       c.fit.faulted = *v;
     }
     if (auto v = f->boolean("le_bail")) c.fit.le_bail = *v;
+    if (c.fit.le_bail && c.fit.faulted)
+      f->fail(*f->get("le_bail"), "le_bail",
+              "profile matching has no stacking faults to refine: not with faulted");
     if (auto v = f->boolean("shared_size")) {
       if (c.fit.model == "bragg")
         f->fail(*f->get("shared_size"), "shared_size", "size distributions are a Debye-model setting");

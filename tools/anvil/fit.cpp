@@ -79,6 +79,8 @@ void apply_debye_options(const DebyeOptions& o, pipeline::DebyeFitSettings& sett
   }
   settings.fit.shared_size = !o.own_sizes;
   settings.faulted = o.faulted;
+  if (o.le_bail && o.faulted)
+    throw InputError("--faulted", "profile matching (--le-bail) has no stacking faults to refine");
   settings.cache_dir = pipeline::default_debye_cache_dir();
   if (o.le_bail) {  // every phase profile-matched: cells and widths, free intensities
     settings.others.insert(settings.others.begin(), settings.phases.begin(), settings.phases.end());
