@@ -121,7 +121,7 @@ std::vector<fs::path> write_phase_tables(const fs::path& dir, const std::vector<
         if (l < lines.size()) {
           const auto& h = lines[l]["hkl"];
           lat[10 + 3 * l].strings.push_back(
-              fmt::format("{}{}{}", h[0].get<int>(), h[1].get<int>(), h[2].get<int>()));
+              fmt::format("{} {} {}", h[0].get<int>(), h[1].get<int>(), h[2].get<int>()));
           lat[11 + 3 * l].numbers.push_back(number(lines[l], "d_a"));
           lat[12 + 3 * l].numbers.push_back(number(lines[l], "d_esd"));
         } else {

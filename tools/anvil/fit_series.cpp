@@ -179,7 +179,7 @@ io::PressureTable read_table_lenient(const std::string& path, std::vector<std::s
 std::string lines_text(const std::vector<powder::LineD>& lines, std::size_t k, int what) {
   if (k >= lines.size()) return "";
   const auto& l = lines[k];
-  if (what == 0) return fmt::format("{}{}{}", l.h, l.k, l.l);
+  if (what == 0) return fmt::format("{} {} {}", l.h, l.k, l.l);
   return "";
 }
 
