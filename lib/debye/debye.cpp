@@ -411,6 +411,10 @@ PopulationAtQ::PopulationAtQ(const PairSums& sums, const FactorsAtQ& f, const st
   const std::size_t ns = sums.species.size();
   if (f.size() != ns)
     throw InputError(sums.phase, fmt::format("{} scattering factors for {} species", f.size(), ns));
+  if (!q.empty()) {
+    q_min_ = *std::min_element(q.begin(), q.end());
+    q_max_ = *std::max_element(q.begin(), q.end());
+  }
   stol2_.resize(q.size());
   for (std::size_t i = 0; i < q.size(); ++i) stol2_[i] = std::pow(q[i] / (4.0 * std::numbers::pi), 2);
   self_.assign(ns, std::vector<double>(q.size()));
@@ -436,7 +440,6 @@ void PopulationAtQ::evaluate(const PhaseState& state, Curves& out, bool slopes) 
   const auto na = static_cast<Eigen::Index>(k_hi - k_lo);
   using Row = Eigen::Map<const Eigen::VectorXd>;
   const Row g(w.g.data() + k_lo, na), g_mu(w.d_median.data() + k_lo, na), g_sig(w.d_sigma.data() + k_lo, na);
-  Eigen::VectorXd sv(na), sd(na);
   // Per-species atoms and formula units of the population, and their derivatives.
   std::vector<double> n_e(ns, 0.0), n_e_mu(ns, 0.0), n_e_sig(ns, 0.0);
   double n_fu = 0.0, n_fu_mu = 0.0, n_fu_sig = 0.0;
@@ -463,7 +466,26 @@ void PopulationAtQ::evaluate(const PhaseState& state, Curves& out, bool slopes) 
     out.d_sigma_ln.clear();
     out.d_b_iso.clear();
   }
-  if (!(n_fu > 0)) return;
+  if (!(n_fu > 0) || n == 0) return;
+  // The population's sums, combined over the sizes once on the grid points the pattern's λq
+  // interpolate from (the grid, Δq ≈ 0.005 Å⁻¹, is coarser than a pattern's points): A_t, and
+  // for the slopes A_t along μ and σ.
+  const auto grid_at = [&](double qq) {
+    return static_cast<long>(std::floor(state.lambda * qq / s.dq - 1.0));
+  };
+  const long k_first = std::max(0L, grid_at(q_min_) - 1),
+             k_last = std::min(static_cast<long>(s.nq) - 1, grid_at(q_max_) + 2);
+  const std::size_t m = k_last >= k_first ? static_cast<std::size_t>(k_last - k_first + 1) : 0;
+  std::vector<double> pop(nt * m), pop_mu(slopes ? nt * m : 0), pop_sig(slopes ? nt * m : 0);
+  for (std::size_t ty = 0; ty < nt; ++ty)
+    for (std::size_t j = 0; j < m; ++j) {
+      const Row row(s.sums[ty].data() + (static_cast<std::size_t>(k_first) + j) * nk + k_lo, na);
+      pop[ty * m + j] = g.dot(row);
+      if (slopes) {
+        pop_mu[ty * m + j] = g_mu.dot(row);
+        pop_sig[ty * m + j] = g_sig.dot(row);
+      }
+    }
   for (std::size_t i = 0; i < n; ++i) {
     double v = 0.0, v_mu = 0.0, v_sig = 0.0, v_lam = 0.0, v_b = 0.0;
     for (std::size_t e = 0; e < ns; ++e) {
@@ -481,18 +503,17 @@ void PopulationAtQ::evaluate(const PhaseState& state, Curves& out, bool slopes) 
       const double e0 = -1.5 * t2 + 2.0 * t - 0.5, e1 = 4.5 * t2 - 5.0 * t, e2 = -4.5 * t2 + 4.0 * t + 0.5,
                    e3 = 1.5 * t2 - t;  // d b_j / dt
       const double common_t = common_b ? std::exp(-2.0 * state.b_iso * stol2_[i]) : 0.0;
+      const std::size_t at = k0 - 1 - static_cast<std::size_t>(k_first);  // k0 − 1 ≥ k_first
       for (std::size_t ty = 0; ty < nt; ++ty) {
-        // The four grid points around λq, each a row of the sizes (vectorised by Eigen).
-        const double* base = s.sums[ty].data() + (k0 - 1) * nk + k_lo;
-        const Row r0(base, na), r1(base + nk, na), r2(base + 2 * nk, na), r3(base + 3 * nk, na);
-        sv.noalias() = b0 * r0 + b1 * r1 + b2 * r2 + b3 * r3;
-        const double a = g.dot(sv);
+        const double* p = pop.data() + ty * m + at;
+        const double a = b0 * p[0] + b1 * p[1] + b2 * p[2] + b3 * p[3];
         double a_mu = 0.0, a_sig = 0.0, a_dx = 0.0;
         if (slopes) {
-          a_mu = g_mu.dot(sv);
-          a_sig = g_sig.dot(sv);
-          sd.noalias() = e0 * r0 + e1 * r1 + e2 * r2 + e3 * r3;
-          a_dx = g.dot(sd);
+          const double* pm = pop_mu.data() + ty * m + at;
+          const double* ps = pop_sig.data() + ty * m + at;
+          a_mu = b0 * pm[0] + b1 * pm[1] + b2 * pm[2] + b3 * pm[3];
+          a_sig = b0 * ps[0] + b1 * ps[1] + b2 * ps[2] + b3 * ps[3];
+          a_dx = e0 * p[0] + e1 * p[1] + e2 * p[2] + e3 * p[3];
         }
         const int sa = s.types[ty][0], sb = s.types[ty][1];
         const double tt = common_b ? common_t : std::exp(-(s.b_iso[sa] + s.b_iso[sb]) * stol2_[i]);

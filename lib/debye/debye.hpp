@@ -186,6 +186,7 @@ class PopulationAtQ {
  private:
   const PairSums* sums_;
   std::vector<double> q_, stol2_;
+  double q_min_ = 0.0, q_max_ = 0.0;
   std::vector<std::vector<double>> self_;   // self_[species][i] = |f|²
   std::vector<std::vector<double>> cross_;  // cross_[type][i] = 2 Re(f_s f_t*)
 };
