@@ -136,8 +136,11 @@ std::optional<debye::PairSums> from_array_file(const io::ArrayFile& f, const std
   const auto* b = array("b_iso");
   if (!types || !scalars || !diameters || !count || !fu || !b || scalars->size() != 4 || types->size() % 2)
     return std::nullopt;
-  for (std::size_t k = 0; k + 1 < types->size(); k += 2)
-    s.types.push_back({static_cast<int>((*types)[k]), static_cast<int>((*types)[k + 1])});
+  for (std::size_t k = 0; k + 1 < types->size(); k += 2) {
+    const double a = (*types)[k], b = (*types)[k + 1];
+    if (!(a >= 0 && b >= a && b < static_cast<double>(s.species.size()))) return std::nullopt;
+    s.types.push_back({static_cast<int>(a), static_cast<int>(b)});
+  }
   s.diameters_a = *diameters;
   s.dq = (*scalars)[0];
   s.nq = static_cast<std::size_t>((*scalars)[1]);
@@ -175,6 +178,13 @@ DebyeFitter::DebyeFitter(DebyeFitSettings s) : settings_(std::move(s)) {
     throw InputError("", "no wavelength: the Debye model needs the beam energy");
   if (settings_.phases.empty() && settings_.others.empty()) throw InputError("", "no phases to fit");
   settings_.fit.wavelength_a = settings_.wavelength_a;
+  {
+    // The pair sums must reach the largest q the fit interpolates at (λq, λ up to 1.08).
+    const auto r = settings_.range_deg.value_or(integrate::Range{1.0, 60.0});
+    const double q_max =
+        4.0 * std::numbers::pi * std::sin(0.5 * r.max * std::numbers::pi / 180.0) / settings_.wavelength_a;
+    settings_.clusters.q_max_inv_a = std::max(settings_.clusters.q_max_inv_a, 1.1 * q_max + 0.1);
+  }
   for (const auto& n : settings_.phases) {
     auto p = crystal::load_phase(n, settings_.phase_dir);
     p.name = n;
@@ -197,12 +207,21 @@ DebyeFitter::DebyeFitter(DebyeFitSettings s) : settings_(std::move(s)) {
     const auto& wz = crystal_[*hex];
     if (wz.sites.size() != 2)
       throw InputError(settings_.phases[*hex], "a faulted phase is built from a two-site wurtzite cell");
+    // Both sites on one (x, y) column of two elements; u the anion's height above its cation, the
+    // polarity with u < ½ (a CIF of the other polarity has the roles of the sites swapped).
+    const auto &s0 = wz.sites[0], &s1 = wz.sites[1];
+    if (s0.element == s1.element || std::abs(s0.fract[0] - s1.fract[0]) > 1e-3 ||
+        std::abs(s0.fract[1] - s1.fract[1]) > 1e-3)
+      throw InputError(settings_.phases[*hex],
+                       "a faulted phase needs a wurtzite cell: two elements on one "
+                       "(x, y) column, cation at z and anion at z + u");
+    const double u = std::fmod(s1.fract[2] - s0.fract[2] + 1.0, 1.0);
     fault_model_.name = settings_.phases[*hex];
-    fault_model_.cation = wz.sites[0].element;
-    fault_model_.anion = wz.sites[1].element;
+    fault_model_.cation = u <= 0.5 ? s0.element : s1.element;
+    fault_model_.anion = u <= 0.5 ? s1.element : s0.element;
+    fault_model_.u = u <= 0.5 ? u : 1.0 - u;
     fault_model_.a = wz.cell.a;
     fault_model_.layer_spacing = 0.5 * wz.cell.c;
-    fault_model_.u = std::fmod(wz.sites[1].fract[2] - wz.sites[0].fract[2] + 1.0, 1.0);
     faulted_index_ = *hex;
     settings_.phases[*hex] += "/" + (cubic ? settings_.phases[*cubic] : std::string("faults"));
     if (cubic) {
@@ -242,13 +261,15 @@ DebyeFitter::DebyeFitter(DebyeFitSettings s) : settings_(std::move(s)) {
     const auto file = settings_.cache_dir.empty()
                           ? std::filesystem::path()
                           : settings_.cache_dir / fmt::format("debye-{:016x}.h5", fnv1a(job.key));
-    if (!file.empty() && std::filesystem::exists(file)) {
+    std::error_code ec;  // the cache is an optimisation: a folder that cannot be looked at is no cache
+    if (!file.empty() && std::filesystem::exists(file, ec)) {
       try {
         if (auto cached = from_array_file(io::read_array_file(file), job.key)) {
           *job.out = std::move(*cached);
           from_cache[k] = 1;
           return;
         }
+        cache_errors[k] = "a cache file of other contents under its name: rebuilt";
       } catch (const InputError& e) {
         cache_errors[k] = fmt::format("unreadable, rebuilt: {}", e.what());  // and written again below
       }
@@ -283,6 +304,11 @@ DebyeFitter::DebyeFitter(DebyeFitSettings s) : settings_(std::move(s)) {
     debye::PeaksPhase g;
     g.name = n;
     g.hexagonal = is_hexagonal(p);
+    const bool cubic = std::abs(p.cell.a - p.cell.b) < 1e-6 && std::abs(p.cell.a - p.cell.c) < 1e-6 &&
+                       std::abs(p.cell.alpha_deg - 90) < 1e-6 && std::abs(p.cell.beta_deg - 90) < 1e-6 &&
+                       std::abs(p.cell.gamma_deg - 90) < 1e-6;
+    if (!g.hexagonal && !cubic)
+      throw InputError(n, "Le Bail phases are cubic or hexagonal (one cell constant refined, c/a kept)");
     g.a = p.cell.a;
     g.c = p.cell.c;
     // Lines within the fitted range (with room for the cell to move).
@@ -395,7 +421,9 @@ json DebyeFitter::fit(const Pattern1D& pattern, const std::vector<std::pair<doub
     o["lines"] = lines;
     // A pressure marker (a cubic standard of lib/pressure: Au, Pt, NaCl, Ne) gives the pressure
     // from its Le Bail cell, σ from the cell's: dP = |dP/da| σ_a.
-    if (const auto* standard = marker_standard(g.name); standard && r.converged && g.a > 0) {
+    // (A cell on the edge of its window is no measurement: no pressure from it.)
+    if (const auto* standard = marker_standard(g.name);
+        standard && r.converged && g.a > 0 && !g.cell_at_bound) {
       const double p = standard->pressure_from_lattice_gpa(g.a);
       const double h = 1e-5 * g.a;
       const double slope =

@@ -504,13 +504,15 @@ RunSummary run_scan(const ScanConfig& config, const RunOptions& options) {
         model = "bragg";
         why = "the Bragg fit of the first frame gave no size: Bragg kept";
       }
-    } catch (const InputError& e) {
+    } catch (const std::exception& e) {  // the choice must not stop the scan: Bragg, and why
       model = "bragg";
       why = fmt::format("the first frame could not be fitted ({}): Bragg kept", e.what());
     }
     summary.notes.push_back(fmt::format("WAXS model (auto): {} — {}", model, why));
     if (model == "bragg" && !config.fit.others.empty())
       summary.notes.push_back("others (gasket, markers) are fitted by the Debye model only: not fitted");
+    if (model == "bragg" && (config.fit.faulted || !config.fit.shared_size || config.fit.shape != "sphere"))
+      summary.notes.push_back("faulted, shared_size and shape are Debye-model settings: not used with Bragg");
     if (model == "debye") fitter.reset();
   }
   if (waxs && !config.fit.phases.empty() && (model == "debye" || config.fit.le_bail)) {

@@ -33,7 +33,7 @@ double norm(const Vec3& v) { return std::sqrt(v[0] * v[0] + v[1] * v[1] + v[2] *
 // The i-th point of the R3 low-discrepancy sequence (Roberts 2018): cluster centres that cover
 // the cell evenly, the same on every run.
 Vec3 centring(int i) {
-  const double g = 1.22074408460575947536;  // the plastic number: g³ = g + 1
+  const double g = 1.22074408460575947536;  // Roberts' φ₃: g⁴ = g + 1
   const Vec3 alpha{1.0 / g, 1.0 / (g * g), 1.0 / (g * g * g)};
   Vec3 c{};
   for (int k = 0; k < 3; ++k) c[k] = std::fmod(0.5 + alpha[k] * i, 1.0);
@@ -56,8 +56,16 @@ std::size_t shell_of(const Vec3& xyz, const ClusterSettings& s, const Vec3& axis
   return static_cast<std::size_t>(it - d.begin());
 }
 
-void check_settings(const crystal::Phase& phase, const ClusterSettings& s) {
-  const auto fail = [&](const std::string& what) { throw InputError(phase.name, what); };
+// FFTW's planner (creating and destroying plans) is not thread-safe (FFTW manual §5.4): one lock
+// for every plan this library makes or destroys, whichever thread builds which phase.
+std::mutex& fftw_planner() {
+  static std::mutex m;
+  return m;
+}
+
+// The size grid and histogram settings, for a crystal's clusters or a stacking model's.
+void check_grid(const std::string& name, const ClusterSettings& s) {
+  const auto fail = [&](const std::string& what) { throw InputError(name, what); };
   if (!(s.d_min_a >= 5.0 && s.d_max_a <= 500.0 && s.d_min_a <= s.d_max_a))
     fail(fmt::format("cluster sizes {}–{} Å: the size grid must lie within 5–500 Å", s.d_min_a, s.d_max_a));
   if (s.sizes < 1 || s.sizes > 200) fail(fmt::format("{} sizes: 1..200 allowed", s.sizes));
@@ -67,10 +75,23 @@ void check_settings(const crystal::Phase& phase, const ClusterSettings& s) {
   if (s.shape == Shape::Cylinder && !(s.aspect >= 0.05 && s.aspect <= 20))
     fail(fmt::format("cylinder aspect {}: 0.05–20 allowed", s.aspect));
   if (s.shape == Shape::Cylinder && s.axis_uvw == std::array<int, 3>{0, 0, 0}) fail("cylinder axis [000]");
+}
+
+void check_settings(const crystal::Phase& phase, const ClusterSettings& s) {
+  const auto fail = [&](const std::string& what) { throw InputError(phase.name, what); };
+  check_grid(phase.name, s);
   if (phase.sites.empty()) fail("the phase has no atoms: no cluster can be cut from it");
   const auto& c = phase.cell;
   if (!(c.a > 0.5 && c.b > 0.5 && c.c > 0.5 && c.a < 100 && c.b < 100 && c.c < 100))
     fail(fmt::format("cell {} {} {} Å: not a crystal cell anvil can build clusters from", c.a, c.b, c.c));
+  // Atoms per volume: a cell in nm, or a wrong occupancy, would fill a 72-Å sphere with 10⁹ atoms.
+  double atoms = 0;
+  for (const auto& a : crystal::unit_cell_atoms(phase)) atoms += a.occupancy;
+  const double per_atom = crystal::cell_volume(c) / std::max(atoms, 1e-9);
+  if (!(per_atom >= 2.0 && per_atom <= 500.0))
+    fail(fmt::format(
+        "{:.3g} Å³ per atom (cell volume {:.4g} Å³, {:.4g} atoms): not a crystal (is the cell in Å?)",
+        per_atom, crystal::cell_volume(c), atoms));
 }
 
 }  // namespace
@@ -240,8 +261,7 @@ PairSums sums_of(const std::string& name, const ClusterSettings& s, double atoms
   std::vector<double> in(n, 0.0), res(n, 0.0);
   fftw_plan plan;
   {
-    static std::mutex planner;  // FFTW's planner is not thread-safe
-    std::lock_guard lock(planner);
+    std::lock_guard lock(fftw_planner());
     plan = fftw_plan_r2r_1d(static_cast<int>(n), in.data(), res.data(), FFTW_RODFT00, FFTW_ESTIMATE);
   }
   out.sums.assign(out.types.size(), std::vector<double>(out.nq * nsizes, 0.0));
@@ -254,8 +274,7 @@ PairSums sums_of(const std::string& name, const ClusterSettings& s, double atoms
         out.sums[t][q * nsizes + k] = res[q] / (2.0 * (q + 1) * out.dq);
     }
   {
-    static std::mutex planner;
-    std::lock_guard lock(planner);
+    std::lock_guard lock(fftw_planner());
     fftw_destroy_plan(plan);
   }
   out.b_iso.clear();
@@ -330,6 +349,7 @@ Cluster stacked_cluster(const StackingModel& m, double diameter_a, std::uint64_t
 
 PairSums stacking_sums(const StackingModel& m, const ClusterSettings& s) {
   if (s.shape != Shape::Sphere) throw InputError(m.name, "stacking-fault clusters are spheres");
+  check_grid(m.name, s);
   return sums_of(
       m.name, s, 2.0, 0.5 * std::sqrt(3.0) * m.a * m.a * m.layer_spacing,  // one Cd–Se pair per layer site
       [&](int c) { return stacked_cluster(m, s.d_max_a, 0x5eed0000u + static_cast<std::uint64_t>(c)); },
@@ -466,7 +486,7 @@ void PopulationAtQ::evaluate(const PhaseState& state, Curves& out, bool slopes) 
     out.d_sigma_ln.clear();
     out.d_b_iso.clear();
   }
-  if (!(n_fu > 0) || n == 0) return;
+  if (!(n_fu > 0) || n == 0 || !std::isfinite(state.lambda) || !(state.lambda > 0)) return;
   // The population's sums, combined over the sizes once on the grid points the pattern's λq
   // interpolate from (the grid, Δq ≈ 0.005 Å⁻¹, is coarser than a pattern's points): A_t, and
   // for the slopes A_t along μ and σ.

@@ -91,7 +91,9 @@ class DacModel final : public ceres::CostFunction {
         chebyshev_[t][i] = chebyshev(static_cast<int>(t), x);
       const double s = q[i] * o.wavelength_a / (4.0 * std::numbers::pi);
       const double two_theta = 2.0 * std::asin(std::clamp(s, 0.0, 1.0));
-      path_[i] = 1.0 / std::cos(two_theta) - 1.0;
+      // The extra path through a flat downstream anvil; beyond 2θ ≈ 84° (where no DAC pattern
+      // reaches) held at its value there rather than growing to infinity at 90°.
+      path_[i] = 1.0 / std::max(std::cos(two_theta), 0.1) - 1.0;
     }
   }
 
@@ -782,7 +784,11 @@ FitResult fit_pattern(const std::vector<double>& q, const std::vector<double>& y
     const Solved without = solve(trial_absent, best.values, false);
     // Quasi-likelihood BIC: with a model that misfits (χ²_red > 1) the σ of the data understate
     // the real error, and Δχ² is judged in units of χ²_red (Burnham & Anderson 2002, QAIC).
-    const double penalty = 2.0 * std::log(n_points);
+    // The parameters leaving with it: scale and cell, α for a faulted phase, and its own size
+    // distribution when the phases do not share one.
+    const double dropped_parameters =
+        2.0 + (l.sample[weakest].alpha >= 0 ? 1.0 : 0.0) + (l.median_d.size() > 1 ? 2.0 : 0.0);
+    const double penalty = dropped_parameters * std::log(n_points);
     const double chi2_red = std::max(1.0, best.chi2 / std::max(1.0, n_points - static_cast<double>(l.count)));
     if (without.usable &&
         ((without.chi2 - best.chi2) / chi2_red < penalty || weakest_fraction < o.min_fraction)) {

@@ -641,3 +641,46 @@ TEST(DebyeReference, AutoModelPicksDebyeForNanocrystalsAndSaysSo) {
     for (const auto& [col, t] : {std::pair{"CdSe-WZ", "f_WZ"}, {"CdSe-ZB", "f_ZB"}, {"CdSe-RS", "f_RS"}})
       EXPECT_NEAR(std::stod(rows[k].at(col)), std::stod(truth[k].at(t)), 0.03) << col << " frame " << k;
 }
+
+// The analytic derivatives of a population's pattern (PopulationAtQ) against central differences,
+// along λ, the median diameter, σ of ln d and B — on clusters cut here, no reference needed.
+TEST(DebyeSums, AnalyticDerivativesMatchCentralDifferences) {
+  debye::ClusterSettings cs;
+  cs.d_min_a = 20.0;
+  cs.d_max_a = 32.0;
+  cs.sizes = 6;
+  cs.centrings = 1;
+  const auto sums = debye::pair_sums(phase("CdSe-ZB"), cs);
+  const auto f = debye::species_scattering(sums, crystal::energy_kev_from_wavelength(kWavelength),
+                                           crystal::Dispersion::Henke);
+  std::vector<double> q;
+  for (double x = 1.0; x < 5.0; x += 0.013) q.push_back(x);
+  const debye::PopulationAtQ pop(sums, debye::factors_at_q(f, q), q);
+  debye::PhaseState st;
+  st.lambda = 0.985;
+  st.median_d_a = 26.0;
+  st.sigma_ln = 0.09;
+  st.b_iso = 0.6;
+  debye::PopulationAtQ::Curves c;
+  pop.evaluate(st, c, true);
+  const auto check = [&](const char* what, const std::vector<double>& analytic, double h, auto&& moved) {
+    debye::PopulationAtQ::Curves up, down;
+    auto su = st, sd = st;
+    moved(su, +h);
+    moved(sd, -h);
+    pop.evaluate(su, up, false);
+    pop.evaluate(sd, down, false);
+    double worst = 0, scale = 0;
+    for (std::size_t i = 0; i < q.size(); ++i) {
+      const double numeric = (up.value[i] - down.value[i]) / (2 * h);
+      worst = std::max(worst, std::abs(numeric - analytic[i]));
+      scale = std::max(scale, std::abs(numeric));
+    }
+    EXPECT_LT(worst, 2e-3 * scale) << what << ": worst difference " << worst << " of " << scale;
+  };
+  // (λ moves λq along the interpolated grid: a step well inside one grid cell.)
+  check("lambda", c.d_lambda, 2e-6, [](debye::PhaseState& s, double h) { s.lambda += h; });
+  check("median d", c.d_median_d, 1e-3, [](debye::PhaseState& s, double h) { s.median_d_a += h; });
+  check("sigma ln d", c.d_sigma_ln, 1e-4, [](debye::PhaseState& s, double h) { s.sigma_ln += h; });
+  check("B", c.d_b_iso, 1e-4, [](debye::PhaseState& s, double h) { s.b_iso += h; });
+}

@@ -202,6 +202,10 @@ int run_debye_series(const FitSeriesArgs& a, const std::vector<series::SeriesFra
   apply_debye_options(a.debye, ds);
   ds.phase_dir = phase_dir(a);
   ds.wavelength_a = lambda;
+  if (!a.range.empty()) {
+    const auto r = numbers(a.range, 2, "--range");
+    ds.range_deg = integrate::Range{r[0], r[1]};
+  }
   ds.fit.background_terms = a.background_terms;
   tbb::task_arena arena(a.threads > 0 ? a.threads : tbb::task_arena::automatic);
   std::unique_ptr<pipeline::DebyeFitter> fitter;
@@ -240,7 +244,7 @@ int run_debye_series(const FitSeriesArgs& a, const std::vector<series::SeriesFra
                                         : std::vector<std::pair<double, double>>{};
       try {
         r.waxs.analysis = fitter->fit(r.waxs.pattern, cells);
-      } catch (const InputError& e) {
+      } catch (const std::exception& e) {  // one frame's failure is that frame's (as anvil run)
         r.waxs.analysis = {{"status", "failed"}, {"reason", e.what()}};
       }
     });
@@ -706,6 +710,7 @@ void add_fit_series_command(CLI::App& app, Context& ctx) {
   cmd->add_option("--phase-dir", a->phase_dir, "Where named phases are found (default: calib/phases)");
   cmd->add_option("-o,--output", a->output, "Output folder")->required();
   cmd->add_flag("--no-plots", a->no_plots, "Tables only");
+  cmd->add_flag("-q,--quiet", a->quiet, "No summary");
   add_debye_options(cmd, a->debye);
   cmd->footer(
       "Writes phase_fractions.csv, lattice.csv, eos.csv, transitions.csv, phase_fractions.png, "
