@@ -323,7 +323,8 @@ DebyeFitter::DebyeFitter(DebyeFitSettings s) : settings_(std::move(s)) {
 }
 
 debye::FitResult DebyeFitter::fit_raw(const Pattern1D& pattern,
-                                      const std::vector<std::pair<double, double>>& cells) const {
+                                      const std::vector<std::pair<double, double>>& cells,
+                                      std::optional<double> pressure_gpa) const {
   const auto data = fit_pattern_data(pattern, settings_.wavelength_a, settings_.range_deg);
   std::vector<double> q, y, sigma;
   for (std::size_t i = 0; i < data.two_theta_deg.size(); ++i) {
@@ -353,11 +354,24 @@ debye::FitResult DebyeFitter::fit_raw(const Pattern1D& pattern,
     }
     phases.push_back(std::move(sp));
   }
-  return debye::fit_pattern(q, y, sigma, phases, others_, settings_.fit);
+  // A pressure marker's window around its EOS at the frame's pressure: the ±3 % around its
+  // ambient cell would stop Au near 20 GPa, NaCl near 3.
+  auto others = others_;
+  if (pressure_gpa && std::isfinite(*pressure_gpa))
+    for (auto& g : others)
+      if (const auto* standard = marker_standard(g.name)) {
+        const double a = standard->lattice_at(*pressure_gpa);
+        if (std::isfinite(a) && a > 0) {
+          if (g.hexagonal) g.c *= a / g.a;  // (markers are cubic; c/a kept all the same)
+          g.a = a;
+        }
+      }
+  return debye::fit_pattern(q, y, sigma, phases, others, settings_.fit);
 }
 
-json DebyeFitter::fit(const Pattern1D& pattern, const std::vector<std::pair<double, double>>& cells) const {
-  const auto r = fit_raw(pattern, cells);
+json DebyeFitter::fit(const Pattern1D& pattern, const std::vector<std::pair<double, double>>& cells,
+                      std::optional<double> pressure_gpa) const {
+  const auto r = fit_raw(pattern, cells, pressure_gpa);
   json j;
   j["model"] = "debye";
   j["status"] = r.converged ? "converged" : "failed";

@@ -53,12 +53,14 @@ class DebyeFitter {
   const std::string& cache_note() const { return cache_note_; }
 
   // Fits one pattern; `start_cells` (a, c per sample phase; 0 = the CIF's) seed the cells and
-  // bound them to ±1 % (±8 % around the CIF's without). The JSON of fit_result_json, with
-  // "model": "debye".
-  nlohmann::json fit(const Pattern1D& pattern,
-                     const std::vector<std::pair<double, double>>& start_cells = {}) const;
+  // bound them to ±1 % (±8 % around the CIF's without). `pressure_gpa`, when known, centres a
+  // pressure marker's Le Bail window on its EOS there (else on its CIF's cell). The JSON of
+  // fit_result_json, with "model": "debye".
+  nlohmann::json fit(const Pattern1D& pattern, const std::vector<std::pair<double, double>>& start_cells = {},
+                     std::optional<double> pressure_gpa = std::nullopt) const;
   debye::FitResult fit_raw(const Pattern1D& pattern,
-                           const std::vector<std::pair<double, double>>& start_cells) const;
+                           const std::vector<std::pair<double, double>>& start_cells,
+                           std::optional<double> pressure_gpa = std::nullopt) const;
 
  private:
   DebyeFitSettings settings_;

@@ -552,7 +552,7 @@ RunSummary run_scan(const ScanConfig& config, const RunOptions& options) {
   Analysis waxs_analysis, saxs_analysis;
   if (debye_fitter)
     waxs_analysis = [&](const Pattern1D& p, std::optional<double> pressure_gpa) {
-      return debye_fitter->fit(p, eos_cells(debye_fitter->powder_phases(), pressure_gpa));
+      return debye_fitter->fit(p, eos_cells(debye_fitter->powder_phases(), pressure_gpa), pressure_gpa);
     };
   if (fitter)
     // Each frame starts from the cells its phases' equations of state predict at its pressure

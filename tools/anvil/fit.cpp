@@ -176,7 +176,8 @@ void add_fit_command(CLI::App& app, Context& ctx) {
       ds.range_deg = s.range_deg;
       if (a->verbose) ds.fit.log = [](const std::string& line) { fmt::print(stderr, "  {}\n", line); };
       const pipeline::DebyeFitter fitter(ds);
-      const auto j = fitter.fit(pattern, pipeline::eos_cells(fitter.powder_phases(), a->pressure_gpa));
+      const auto j =
+          fitter.fit(pattern, pipeline::eos_cells(fitter.powder_phases(), a->pressure_gpa), a->pressure_gpa);
       {
         std::ofstream out(a->output);
         out << j.dump(2) << "\n";

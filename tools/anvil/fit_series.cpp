@@ -243,7 +243,7 @@ int run_debye_series(const FitSeriesArgs& a, const std::vector<series::SeriesFra
       const auto cells = r.pressure_gpa ? pipeline::eos_cells(fitter->powder_phases(), *r.pressure_gpa)
                                         : std::vector<std::pair<double, double>>{};
       try {
-        r.waxs.analysis = fitter->fit(r.waxs.pattern, cells);
+        r.waxs.analysis = fitter->fit(r.waxs.pattern, cells, r.pressure_gpa);
       } catch (const std::exception& e) {  // one frame's failure is that frame's (as anvil run)
         r.waxs.analysis = {{"status", "failed"}, {"reason", e.what()}};
       }
