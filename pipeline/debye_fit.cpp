@@ -14,6 +14,7 @@
 #include <sstream>
 
 #include "core/error.hpp"
+#include "core/text.hpp"
 #include "crystal/cif.hpp"
 #include "crystal/reflections.hpp"
 #include "io/results_file.hpp"
@@ -32,12 +33,8 @@ bool is_hexagonal(const crystal::Phase& p) { return std::abs(p.cell.gamma_deg - 
 // The pressure standard of a Le Bail phase named after its material ("Au", "Pt", "NaCl-B1",
 // "Ne"; case ignored), or null.
 const pressure::PressureStandard* marker_standard(const std::string& name) {
-  for (const auto& s : pressure::pressure_standards()) {
-    std::string a = s.material, b = name;
-    for (auto& ch : a) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-    for (auto& ch : b) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-    if (a == b) return &s;  // the first entry of a material is its default
-  }
+  for (const auto& s : pressure::pressure_standards())
+    if (lower(s.material) == lower(name)) return &s;  // the first entry of a material is its default
   return nullptr;
 }
 
@@ -64,12 +61,6 @@ json main_lines(const powder::PowderPhase& pp, double a, double c, double a_esd,
 // a text that says everything the sums depend on (and stored in the file, to rule out a hash
 // collision). kCacheVersion changes with the way the sums are computed.
 constexpr int kCacheVersion = 1;
-
-std::uint64_t fnv1a(const std::string& text) {
-  std::uint64_t h = 1469598103934665603ull;
-  for (unsigned char c : text) h = (h ^ c) * 1099511628211ull;
-  return h;
-}
 
 std::string cache_key(const crystal::Phase& p, const debye::ClusterSettings& c) {
   std::string key = fmt::format("anvil debye pair sums v{}\ncell {:.9g} {:.9g} {:.9g} {:.9g} {:.9g} {:.9g}\n",

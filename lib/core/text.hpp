@@ -2,6 +2,8 @@
 #pragma once
 
 #include <cctype>
+#include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -20,5 +22,14 @@ inline std::string lower(std::string_view s) {
   for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return out;
 }
+
+// FNV-1a: a stable 64-bit fingerprint of bytes (config text, masks, cache keys) for provenance,
+// resume and cache file names; `h` chains several pieces.
+inline std::uint64_t fnv1a(const void* data, std::size_t n, std::uint64_t h = 1469598103934665603ull) {
+  const auto* p = static_cast<const unsigned char*>(data);
+  for (std::size_t i = 0; i < n; ++i) h = (h ^ p[i]) * 1099511628211ull;
+  return h;
+}
+inline std::uint64_t fnv1a(std::string_view text) { return fnv1a(text.data(), text.size()); }
 
 }  // namespace anvil
