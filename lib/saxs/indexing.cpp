@@ -15,6 +15,9 @@ namespace {
 
 constexpr double kTwoPi = 2.0 * std::numbers::pi;
 
+// Kass & Raftery (1995): ΔBIC ≥ 10 is "very strong", decisive evidence.
+constexpr double kDecisiveEvidence = 10.0;
+
 double median(std::vector<double> v) {
   if (v.empty()) return 0;
   std::nth_element(v.begin(), v.begin() + v.size() / 2, v.end());
@@ -1034,29 +1037,51 @@ IndexResult index_pattern(const FlatCurve& curve, const std::vector<Peak>& peaks
   // second constant (hcp, hex3d) that only adds peaks to what a one-constant lattice explains must add
   // min_extra_nested of the intensity (a free c/a can always pick up a stray weak peak or two).
   std::optional<LatticeSolution> demoted;
-  if (all.size() > 1) {
+  // Whether every peak `inner` explains is one `outer` explains too (−1 if not), and how many it adds.
+  const auto added_to = [](const LatticeSolution& outer, const LatticeSolution& inner) -> int {
+    for (const auto& x : inner.assignments) {
+      bool in = false;
+      for (const auto& y : outer.assignments) in = in || y.peak == x.peak;
+      if (!in) return -1;
+    }
+    return static_cast<int>(outer.assignments.size()) - static_cast<int>(inner.assignments.size());
+  };
+  // A second constant tested by nothing: a two-constant solution that adds fewer than two peaks (or
+  // less than min_extra_nested of the intensity) to an evident one-constant solution whose peaks it
+  // contains explains what it adds by construction (its constant fitted to that peak). It gives way,
+  // and the next best by evidence takes its place.
+  const auto untested = [&](const LatticeSolution& two) {
+    if (free_parameters(two.lattice) != 2) return false;
+    for (const auto& o : all) {
+      const auto& one = o.sol;
+      if (free_parameters(one.lattice) != 1 || one.score < s.min_evidence) continue;
+      const int added = added_to(two, one);
+      if (added >= 0 && (added < 2 || two.explained_fraction < one.explained_fraction + s.min_extra_nested))
+        return true;
+    }
+    return false;
+  };
+  if (all.size() > 1 && untested(all.front().sol)) {
+    demoted = all.front().sol;
+    std::rotate(all.begin(), all.begin() + 1, all.end());
+    for (std::size_t k = 0; k + 1 < all.size() && untested(all[k].sol); ++k)
+      std::rotate(all.begin() + static_cast<long>(k), all.begin() + static_cast<long>(k) + 1, all.end());
+  }
+  // Then the structure-factor intensity explained: the best gives way to the best-scoring evident
+  // solution carrying min_extra_explained more of the peak intensity than it claims, unless the
+  // evidence against that one is decisive or it is a second constant tested by nothing.
+  if (all.size() > 1 && !demoted) {
     const auto& top = all.front().sol;
     const double top_claim = claimed_fraction(peaks, top);
     for (std::size_t k = 1; k < all.size(); ++k) {
       const auto& other = all[k].sol;
-      if (other.score < s.min_evidence) continue;
-      bool prefer = other.explained_fraction >= top_claim + s.min_extra_explained;
-      if (!prefer && free_parameters(top.lattice) == 2 && free_parameters(other.lattice) == 1 &&
-          other.assignments.size() < top.assignments.size() &&
-          top.explained_fraction < other.explained_fraction + s.min_extra_nested) {
-        bool nested = true;
-        for (const auto& x : other.assignments) {
-          bool in = false;
-          for (const auto& y : top.assignments) in = in || y.peak == x.peak;
-          nested = nested && in;
-        }
-        prefer = nested;
-      }
-      if (prefer) {  // once: the best by evidence among those that explain clearly more
-        demoted = top;
-        std::rotate(all.begin(), all.begin() + static_cast<long>(k), all.begin() + static_cast<long>(k) + 1);
-        break;
-      }
+      if (other.score < s.min_evidence || top.score - other.score >= kDecisiveEvidence) continue;
+      if (other.explained_fraction < top_claim + s.min_extra_explained) continue;
+      const int added = added_to(other, top);
+      if (free_parameters(other.lattice) > free_parameters(top.lattice) && added >= 0 && added < 2) continue;
+      demoted = top;
+      std::rotate(all.begin(), all.begin() + static_cast<long>(k), all.begin() + static_cast<long>(k) + 1);
+      break;
     }
   }
   // σ of the Le Bail intensities, for the answer.
@@ -1125,7 +1150,7 @@ IndexResult index_pattern(const FlatCurve& curve, const std::vector<Peak>& peaks
     return result;
   }
   result.lattice = first.lattice;
-  result.confidence = first.score >= 10                  ? "very strong"
+  result.confidence = first.score >= kDecisiveEvidence   ? "very strong"
                       : first.score >= s.strong_evidence ? "strong"
                                                          : "weak";
   result.best = first;

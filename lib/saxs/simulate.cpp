@@ -68,17 +68,26 @@ SimulatedPattern simulate_saxs(const SimulationSettings& s) {
       if (refl[j].q >= s.q_min_inv_nm) w_max = std::max(w_max, weight[j]);
     }
     if (!(w_max > 0)) continue;
+    const double split = std::clamp(ph.split_weight, 0.0, 1.0);
     for (std::size_t j = 0; j < refl.size(); ++j) {
       const double h = ph.peak_height * weight[j] / w_max;
-      out.peaks.push_back({ph.lattice, refl[j].hkl, refl[j].q, fwhm, h});
+      out.peaks.push_back({ph.lattice, refl[j].hkl, refl[j].q, fwhm, h * (1 - split)});
+      // The strained population: every reflection at q/(1 + δ).
+      const double q_split = refl[j].q / (1 + ph.split_strain);
+      if (split > 0) out.peaks.push_back({ph.lattice, refl[j].hkl, q_split, fwhm, h * split});
       const double reach = 12 * fwhm;
       for (std::size_t i = 0; i < n; ++i) {
         const double dq = p.x[i] - refl[j].q;
         if (std::abs(dq) > reach && s.lorentzian_fraction == 0) continue;
-        structure[i] += h * pseudo_voigt_unit_height(dq, fwhm, s.lorentzian_fraction);
+        structure[i] += (1 - split) * h * pseudo_voigt_unit_height(dq, fwhm, s.lorentzian_fraction);
+        if (split > 0)
+          structure[i] += split * h * pseudo_voigt_unit_height(p.x[i] - q_split, fwhm, s.lorentzian_fraction);
       }
     }
   }
+  for (const auto& e : s.extra_peaks)
+    for (std::size_t i = 0; i < n; ++i)
+      structure[i] += e.height * pseudo_voigt_unit_height(p.x[i] - e.q, e.fwhm, s.lorentzian_fraction);
 
   std::vector<double> ff(n, 1.0);
   if (s.form_factor) ff = form_factor(*s.form_factor, p.x);
@@ -88,8 +97,16 @@ SimulatedPattern simulate_saxs(const SimulationSettings& s) {
   p.sigma.resize(n);
   for (std::size_t i = 0; i < n; ++i) {
     const double q = p.x[i];
-    const double model = ff[i] * structure[i] + s.background_amplitude * std::pow(q, -s.background_exponent) +
-                         s.background_constant;
+    const auto& par = s.parasitic;
+    double model = ff[i] * structure[i] + s.background_amplitude * std::pow(q, -s.background_exponent) +
+                   s.background_constant + par.power_law_amplitude * std::pow(q, -par.power_law_exponent);
+    if (par.bump_height > 0 && par.bump_fwhm > 0)
+      model += par.bump_height * pseudo_voigt_unit_height(q - par.bump_q, par.bump_fwhm, 0.0);
+    if (s.beamstop_edge_inv_nm > 0) {
+      const double t = s.beamstop_transmission;
+      const double w = std::max(s.beamstop_edge_width_inv_nm, 1e-9);
+      model *= t + (1 - t) * 0.5 * (1 + std::erf((q - s.beamstop_edge_inv_nm) / w));
+    }
     const double mean = std::max(model * s.counts, 0.0);
     double value = mean;
     if (s.poisson_noise) {

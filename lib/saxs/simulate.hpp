@@ -1,7 +1,8 @@
 // A forward model of superlattice SAXS, for tests and benchmarks: powder-averaged lattice peaks
 // (multiplicity × |F|² / q², Debye–Waller damping, pseudo-Voigt of Scherrer width) multiplied by a
 // particle form factor, plus a power-law + constant background, with Poisson counting noise.
-//   I(q) = counts · [ P(q) · S(q) + B q^-α + C ],   S(q) = 1 + Σ_phases Σ_hkl peaks
+//   I(q) = counts · T(q) · [ P(q) · S(q) + B q^-α + C + parasitic(q) ],
+//   S(q) = 1 + Σ_phases Σ_hkl peaks + extra peaks,  T(q) the beamstop edge's transmission
 // A disordered assembly uses the Percus–Yevick hard-sphere S(q) instead of peaks
 // (Wertheim, Phys. Rev. Lett. 10 (1963) 321; Ashcroft & Lekner, Phys. Rev. 145 (1966) 83).
 #pragma once
@@ -23,6 +24,25 @@ struct SimulatedPhase {
   double peak_height = 30;       // height of the strongest reflection of S(q) above the diffuse 1
   double domain_nm = 100;        // Scherrer size: FWHM = 2π·K/L (K = scherrer_k)
   bool hide_first_peak = false;  // the lowest reflection suppressed (beamstop, form-factor zero)
+  // Split or shouldered peaks: a second population of domains with a and c scaled by (1 + split_strain)
+  // carries split_weight of the phase's peak intensity (non-hydrostatic stress, two domain families).
+  double split_strain = 0;
+  double split_weight = 0;
+};
+
+// A sharp peak that is no reflection of the superlattice (an impurity, a crystalline ligand, a spot
+// of the cell), in units of the diffuse level like the lattice peaks.
+struct ExtraPeak {
+  double q = 0, fwhm = 0, height = 0;
+};
+
+// What the sample cell and the instrument add to a measured pattern (issue 15), all relative to
+// P(0) = 1 and not multiplied by the form factor: the windows' and diamonds' steep scattering
+// A·q⁻⁴, and a broad bump (a window's amorphous halo, the medium's correlation peak).
+struct Parasitic {
+  double power_law_amplitude = 0;
+  double power_law_exponent = 4.0;
+  double bump_q = 0, bump_fwhm = 0, bump_height = 0;
 };
 
 struct SimulationSettings {
@@ -42,7 +62,14 @@ struct SimulationSettings {
   double background_amplitude = 1e-3;  // B, relative to P(0) = 1
   double background_exponent = 3.0;    // α
   double background_constant = 1e-3;   // C
-  double counts = 1e4;                 // expected counts at P·S = 1
+  std::vector<ExtraPeak> extra_peaks;
+  Parasitic parasitic;
+  // Beamstop edge: the transmission rises from beamstop_transmission to 1 as an error function centred
+  // at beamstop_edge_inv_nm with width beamstop_edge_width_inv_nm (0: no edge in the pattern).
+  double beamstop_edge_inv_nm = 0;
+  double beamstop_edge_width_inv_nm = 0.01;
+  double beamstop_transmission = 0.02;
+  double counts = 1e4;  // expected counts at P·S = 1
   bool poisson_noise = true;
   std::uint64_t seed = 1;
 };
