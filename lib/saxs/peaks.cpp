@@ -66,7 +66,16 @@ class ClusterCost : public ceres::CostFunction {
     const double* x = parameters[0];
     const int np = 3 + 3 * peaks_;
     const double eta = x[2];
-    const double gauss_norm = 2.0 * std::sqrt(kLn2 / std::numbers::pi);
+    constexpr double kPi = std::numbers::pi;
+    const double gauss_norm = 2.0 * std::sqrt(kLn2 / kPi);
+    // Per peak, what does not depend on the point (one division per point and peak remains: 1/d).
+    shapes_.resize(static_cast<std::size_t>(peaks_));
+    for (int p = 0; p < peaks_; ++p) {
+      const double c = x[3 + 3 * p], w = x[4 + 3 * p], area = x[5 + 3 * p];
+      const double inv_w = 1.0 / w;
+      shapes_[p] = {
+          c, w, area, 0.25 * w * w, 0.5 * w / kPi, 4.0 * kLn2 * inv_w * inv_w, gauss_norm * inv_w, inv_w};
+    }
     for (int i = 0; i < num_residuals(); ++i) {
       const std::size_t k = lo_ + i;
       const double inv_s = 1.0 / sigma_[k];
@@ -79,24 +88,26 @@ class ClusterCost : public ceres::CostFunction {
         jrow[2] = 0;
       }
       for (int p = 0; p < peaks_; ++p) {
-        const double c = x[3 + 3 * p], w = x[4 + 3 * p], area = x[5 + 3 * p];
-        const double dq = q_[k] - c;
-        const double d = dq * dq + 0.25 * w * w;
-        const double lorentz = 0.5 * w / (std::numbers::pi * d);
+        const auto& sh = shapes_[p];
+        const double dq = q_[k] - sh.c;
+        const double inv_d = 1.0 / (dq * dq + sh.half_w2);
+        const double lorentz = sh.l_num * inv_d;
         // Beyond ~6 FWHM the Gaussian is below e⁻¹⁰⁰: zero, and no exp (most points of a wide cluster).
-        const double arg = 4.0 * kLn2 * dq * dq / (w * w);
-        const double e = arg < 100.0 ? std::exp(-arg) : 0.0;
-        const double gauss = gauss_norm / w * e;
+        const double arg = sh.g_k * dq * dq;
+        const double gauss = arg < 100.0 ? sh.g_norm * std::exp(-arg) : 0.0;
         const double pv = eta * lorentz + (1.0 - eta) * gauss;
-        model += area * pv;
+        model += sh.area * pv;
         if (jrow) {
-          const double dl_ddq = -w * dq / (std::numbers::pi * d * d);
-          const double dg_ddq = gauss * (-8.0 * kLn2 * dq / (w * w));
-          const double dl_dw = 1.0 / (2.0 * std::numbers::pi * d) - w * w / (4.0 * std::numbers::pi * d * d);
-          const double dg_dw = gauss * (-1.0 / w + 8.0 * kLn2 * dq * dq / (w * w * w));
-          jrow[2] += area * (lorentz - gauss) * inv_s;
-          jrow[3 + 3 * p] = -area * (eta * dl_ddq + (1.0 - eta) * dg_ddq) * inv_s;
-          jrow[4 + 3 * p] = area * (eta * dl_dw + (1.0 - eta) * dg_dw) * inv_s;
+          // d lorentz/d dq = −2 dq · lorentz / d; d lorentz/dw = lorentz (1/w − w/(2d));
+          // d gauss/d dq = −2 g_k dq · gauss; d gauss/dw = gauss (2 arg − 1)/w.
+          const double dl_ddq = -2.0 * dq * lorentz * inv_d;
+          const double dg_ddq = -2.0 * sh.g_k * dq * gauss;
+          const double dl_dw = lorentz * (sh.inv_w - 0.5 * sh.w * inv_d);
+          const double dg_dw = gauss * (2.0 * arg - 1.0) * sh.inv_w;
+          const double a_s = sh.area * inv_s;
+          jrow[2] += a_s * (lorentz - gauss);
+          jrow[3 + 3 * p] = -a_s * (eta * dl_ddq + (1.0 - eta) * dg_ddq);
+          jrow[4 + 3 * p] = a_s * (eta * dl_dw + (1.0 - eta) * dg_dw);
           jrow[5 + 3 * p] = pv * inv_s;
         }
       }
@@ -112,6 +123,10 @@ class ClusterCost : public ceres::CostFunction {
   std::size_t lo_;
   int peaks_;
   double q_ref_;
+  struct Shape {
+    double c, w, area, half_w2, l_num, g_k, g_norm, inv_w;
+  };
+  mutable std::vector<Shape> shapes_;  // scratch of one Evaluate (a cost function is used by one solve)
 };
 
 struct ClusterFit {
