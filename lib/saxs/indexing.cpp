@@ -1046,15 +1046,25 @@ IndexResult index_pattern(const FlatCurve& curve, const std::vector<Peak>& peaks
     }
     return static_cast<int>(outer.assignments.size()) - static_cast<int>(inner.assignments.size());
   };
+  // Whether the one-constant lattice is a sublattice of the two-constant one (same constant): the
+  // 00l ladder of a simple hexagonal lattice (d = c) or of hcp (d = c/2), the hk0 lines of either (a).
+  const auto sublattice = [](const LatticeSolution& two, const LatticeSolution& one) {
+    constexpr double kSame = 0.005;
+    if (two.lattice != Lattice::hex3d && two.lattice != Lattice::hcp) return false;
+    if (one.lattice == Lattice::hex2d) return std::abs(one.a_nm / two.a_nm - 1) < kSame;
+    if (one.lattice != Lattice::lamellar) return false;
+    const double d = two.lattice == Lattice::hcp ? 0.5 * two.c_nm : two.c_nm;
+    return std::abs(one.a_nm / d - 1) < kSame;
+  };
   // A second constant tested by nothing: a two-constant solution that adds fewer than two peaks (or
-  // less than min_extra_nested of the intensity) to an evident one-constant solution whose peaks it
-  // contains explains what it adds by construction (its constant fitted to that peak). It gives way,
-  // and the next best by evidence takes its place.
+  // less than min_extra_nested of the intensity) to an evident solution of its sublattice whose peaks
+  // it contains explains what it adds by construction (its constant fitted to that peak). It gives
+  // way, and the next best by evidence takes its place.
   const auto untested = [&](const LatticeSolution& two) {
     if (free_parameters(two.lattice) != 2) return false;
     for (const auto& o : all) {
       const auto& one = o.sol;
-      if (free_parameters(one.lattice) != 1 || one.score < s.min_evidence) continue;
+      if (!sublattice(two, one) || one.score < s.min_evidence) continue;
       const int added = added_to(two, one);
       if (added >= 0 && (added < 2 || two.explained_fraction < one.explained_fraction + s.min_extra_nested))
         return true;
@@ -1078,7 +1088,7 @@ IndexResult index_pattern(const FlatCurve& curve, const std::vector<Peak>& peaks
       if (other.score < s.min_evidence || top.score - other.score >= kDecisiveEvidence) continue;
       if (other.explained_fraction < top_claim + s.min_extra_explained) continue;
       const int added = added_to(other, top);
-      if (free_parameters(other.lattice) > free_parameters(top.lattice) && added >= 0 && added < 2) continue;
+      if (sublattice(other, top) && added >= 0 && added < 2) continue;
       demoted = top;
       std::rotate(all.begin(), all.begin() + static_cast<long>(k), all.begin() + static_cast<long>(k) + 1);
       break;

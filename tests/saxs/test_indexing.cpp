@@ -40,6 +40,18 @@ SimulationSettings one_phase(Lattice l, double a, double c, double q_min, double
 
 const LatticeSolution& best(const SaxsResult& r) { return r.phases.at(0).solution; }
 
+// With ANVIL_SAXS_DUMP=DIR, a pattern a sweep got wrong is written to DIR/NAME.xye for `anvil index`.
+void dump_if_asked(const std::string& name, const Pattern1D& p) {
+  const char* dir = std::getenv("ANVIL_SAXS_DUMP");
+  if (!dir) return;
+  FILE* f = std::fopen(fmt::format("{}/{}.xye", dir, name).c_str(), "w");
+  if (!f) return;
+  std::fprintf(f, "# q_nm^-1 I sigma\n");
+  for (std::size_t i = 0; i < p.x.size(); ++i)
+    std::fprintf(f, "%.8g %.8g %.8g\n", p.x[i], p.intensity[i], p.sigma[i]);
+  std::fclose(f);
+}
+
 }  // namespace
 
 // The claim of issue 7: the right lattice in ≥ 95 % of synthetic cases, a (and c) within 0.5 %.
@@ -51,13 +63,15 @@ TEST(SaxsIndexing, SyntheticSuperlatticesOfEveryTypeAreIndexedIn95PercentOfCases
     int ok = 0;
     for (int k = 0; k < kPerLattice; ++k) {
       const auto c = test::synthetic_case(l, k);
-      const auto r = analyse_saxs(simulate_saxs(c.settings).pattern, SaxsSettings{});
+      const auto pattern = simulate_saxs(c.settings).pattern;
+      const auto r = analyse_saxs(pattern, SaxsSettings{});
       bool good = r.lattice == l;
       if (good) {
         const auto& sol = best(r);
         good = std::abs(sol.a_nm / c.phase.a_nm - 1) < 0.005;
         if (has_c_axis(l)) good = good && std::abs(sol.c_nm / c.phase.c_nm - 1) < 0.005;
       }
+      if (!good) dump_if_asked(fmt::format("plain_{}_{}", lattice_name(l), k), pattern);
       ok += good;
     }
     report += fmt::format(" {} {}/{}", lattice_name(l), ok, kPerLattice);
@@ -393,14 +407,7 @@ TEST(SaxsIndexing, MeasuredLikeSuperlatticesAreIndexedIn95PercentOfCasesPerLatti
         good = std::abs(sol.a_nm / c.phase.a_nm - 1) < 0.005;
         if (has_c_axis(l)) good = good && std::abs(sol.c_nm / c.phase.c_nm - 1) < 0.005;
       }
-      if (!good && std::getenv("ANVIL_SAXS_DUMP")) {
-        FILE* f = std::fopen(
-            fmt::format("{}/{}_{}.xye", std::getenv("ANVIL_SAXS_DUMP"), lattice_name(l), k).c_str(), "w");
-        std::fprintf(f, "# q_nm^-1 I sigma\n");
-        for (std::size_t i = 0; i < pattern.x.size(); ++i)
-          std::fprintf(f, "%.8g %.8g %.8g\n", pattern.x[i], pattern.intensity[i], pattern.sigma[i]);
-        std::fclose(f);
-      }
+      if (!good) dump_if_asked(fmt::format("{}_{}", lattice_name(l), k), pattern);
       if (!good && std::getenv("ANVIL_SAXS_VERBOSE"))
         std::printf("  %s case %d: got %s %s\n", lattice_name(l), k, lattice_name(r.lattice),
                     r.lattice == Lattice::none
@@ -426,14 +433,7 @@ TEST(SaxsIndexing, MeasuredLikeDisorderedAssembliesAreNoLatticeIn98PercentOfCase
   for (int k = 0; k < kCases; ++k) {
     const auto pattern = simulate_saxs(test::disordered_case(k)).pattern;
     const auto r = analyse_saxs(pattern, SaxsSettings{});
-    if (r.lattice != Lattice::none && std::getenv("ANVIL_SAXS_DUMP")) {
-      FILE* f =
-          std::fopen(fmt::format("{}/disordered_{}.xye", std::getenv("ANVIL_SAXS_DUMP"), k).c_str(), "w");
-      std::fprintf(f, "# q_nm^-1 I sigma\n");
-      for (std::size_t i = 0; i < pattern.x.size(); ++i)
-        std::fprintf(f, "%.8g %.8g %.8g\n", pattern.x[i], pattern.intensity[i], pattern.sigma[i]);
-      std::fclose(f);
-    }
+    if (r.lattice != Lattice::none) dump_if_asked(fmt::format("disordered_{}", k), pattern);
     none += r.lattice == Lattice::none;
     if (r.lattice != Lattice::none && std::getenv("ANVIL_SAXS_VERBOSE"))
       std::printf("  disordered case %d: %s a = %.3f\n", k, lattice_name(r.lattice), best(r).a_nm);
