@@ -18,6 +18,7 @@
 #include <ctime>
 #include <fstream>
 #include <limits>
+#include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <regex>
@@ -111,7 +112,7 @@ struct StageClock {
 };
 
 // An analysis of one pattern, given the frame's pressure when known.
-using Analysis = std::function<json(const Pattern1D&, std::optional<double> pressure_gpa)>;
+using Analysis = std::function<json(std::size_t frame, const Pattern1D&, std::optional<double> pressure_gpa)>;
 
 // The position in a detector's source of scan frame `number`, if it has that frame.
 std::optional<std::size_t> position_of(const DetectorSetup& d, std::size_t number) {
@@ -156,7 +157,7 @@ DetectorOutcome process(const DetectorSetup& d, std::size_t number, std::optiona
   if (analyse) {
     const auto t = std::chrono::steady_clock::now();
     try {
-      out.analysis = analyse(out.pattern, pressure_gpa);
+      out.analysis = analyse(number, out.pattern, pressure_gpa);
     } catch (const std::exception& e) {
       out.analysis = {{"status", "failed"}, {"reason", e.what()}};
     }
@@ -545,17 +546,22 @@ RunSummary run_scan(const ScanConfig& config, const RunOptions& options) {
   }
   Analysis waxs_analysis, saxs_analysis;
   if (debye_fitter)
-    waxs_analysis = [&](const Pattern1D& p, std::optional<double> pressure_gpa) {
+    waxs_analysis = [&](std::size_t, const Pattern1D& p, std::optional<double> pressure_gpa) {
       return debye_fitter->fit(p, eos_cells(debye_fitter->powder_phases(), pressure_gpa), pressure_gpa);
     };
   if (fitter)
     // Each frame starts from the cells its phases' equations of state predict at its pressure
     // (lib/series' starting EOS), so fits begin near their answer whatever the frame order.
-    waxs_analysis = [&](const Pattern1D& p, std::optional<double> pressure_gpa) {
+    waxs_analysis = [&](std::size_t, const Pattern1D& p, std::optional<double> pressure_gpa) {
       return fit_result_json(fitter->fit(p, eos_cells(fitter->phases(), pressure_gpa)),
                              fitter->settings().phases);
     };
   saxs::SaxsSettings saxs_settings;
+  // Each frame's SAXS analysis by frame number (a few tens of kB each; beyond kSaxsAnalysedKept frames
+  // the series pass analyses afresh).
+  constexpr std::size_t kSaxsAnalysedKept = 4000;
+  std::map<std::size_t, saxs::SaxsResult> saxs_analysed;
+  std::mutex saxs_analysed_mutex;
   if (saxs) {
     saxs_settings.index.lattices.clear();
     for (const auto& name : config.saxs_index.lattices)
@@ -565,8 +571,14 @@ RunSummary run_scan(const ScanConfig& config, const RunOptions& options) {
       saxs_settings.q_min_inv_nm = config.saxs_index.q_range_inv_nm->min;
       saxs_settings.q_max_inv_nm = config.saxs_index.q_range_inv_nm->max;
     }
-    saxs_analysis = [&](const Pattern1D& p, std::optional<double>) {
-      return saxs_result_json(saxs::analyse_saxs(p, saxs_settings), saxs_settings);
+    saxs_analysis = [&](std::size_t frame, const Pattern1D& p, std::optional<double>) {
+      auto result = saxs::analyse_saxs(p, saxs_settings);
+      json j = saxs_result_json(result, saxs_settings);
+      // Kept for the series pass below, which then takes only the lattice decisions again (the
+      // flattening and peak search, most of the time, do not depend on the prior).
+      const std::lock_guard lock(saxs_analysed_mutex);
+      if (saxs_analysed.size() < kSaxsAnalysedKept) saxs_analysed.emplace(frame, std::move(result));
+      return j;
     };
   }
   StageClock clock;
@@ -674,15 +686,18 @@ RunSummary run_scan(const ScanConfig& config, const RunOptions& options) {
   if (saxs && saxs_analysis) {
     std::vector<std::size_t> which;
     std::vector<Pattern1D> patterns;
+    std::vector<const saxs::SaxsResult*> analysed;  // null for a resumed frame: analysed afresh
     std::vector<double> saxs_pressures;
     for (std::size_t k = 0; k < all.size(); ++k) {
       const auto& o = all[k].saxs;
       if (!o.ok || !o.analysis.is_object() || o.analysis_failed()) continue;
       which.push_back(k);
       patterns.push_back(o.pattern);
+      const auto kept = saxs_analysed.find(all[k].index);
+      analysed.push_back(kept != saxs_analysed.end() ? &kept->second : nullptr);
       saxs_pressures.push_back(all[k].pressure_gpa.value_or(NAN));
     }
-    const auto series = saxs::analyse_series(patterns, saxs_settings, {}, saxs_pressures);
+    const auto series = saxs::analyse_series(patterns, analysed, saxs_settings, {}, saxs_pressures);
     for (std::size_t i = 0; i < series.size(); ++i) {
       if (!series[i].error.empty()) continue;
       json j = saxs_result_json(series[i].result, saxs_settings);

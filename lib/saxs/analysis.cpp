@@ -116,6 +116,43 @@ DomainSize domain_size(const std::vector<Peak>& peaks, const LatticeSolution& so
   return d;
 }
 
+namespace {
+
+// The lattice decision and the per-phase report on the flattened curve and peaks of r.
+void index_peaks(SaxsResult& r, const SaxsSettings& settings) {
+  IndexSettings is = settings.index;
+  is.q_min = r.q_min_inv_nm;
+  is.q_max = r.q_max_inv_nm;
+  r.index = index_pattern(FlatCurve{r.q, r.flattened, r.flattened_sigma}, r.peaks, is);
+  r.lattice = r.index.lattice;
+  if (r.lattice == Lattice::none) {
+    r.reason = r.index.reason;
+    return;
+  }
+
+  double total_area = 0;
+  for (const auto& ph : r.index.phases)
+    for (const auto& a : ph.assignments) total_area += r.peaks[a.peak].area;
+  for (const auto& sol : r.index.phases) {
+    PhaseReport rep;
+    rep.solution = sol;
+    const double c = sol.c_nm > 0 ? sol.c_nm : sol.a_nm;
+    rep.d_nn_nm = nearest_neighbour_distance(sol.lattice, sol.a_nm, c);
+    rep.d_nn_esd_nm = rep.d_nn_nm * sol.a_esd_nm / sol.a_nm;
+    rep.volume_per_particle_nm3 = volume_per_particle(sol.lattice, sol.a_nm, c);
+    rep.area_per_column_nm2 = area_per_column(sol.lattice, sol.a_nm);
+    rep.domain = domain_size(r.peaks, sol, settings.scherrer_k, settings.instrument_fwhm_inv_nm);
+    rep.reflections = reflections(sol.lattice, sol.a_nm, c, r.q_max_inv_nm);
+    std::erase_if(rep.reflections, [&](const Reflection& x) { return x.q < r.q_min_inv_nm; });
+    double area = 0;
+    for (const auto& a : sol.assignments) area += r.peaks[a.peak].area;
+    rep.area_fraction = total_area > 0 ? area / total_area : 0;
+    r.phases.push_back(std::move(rep));
+  }
+}
+
+}  // namespace
+
 SaxsResult analyse_saxs(const Pattern1D& input, const SaxsSettings& settings) {
   const Pattern1D pattern = to_q_inv_nm(input);
   const std::size_t n_in = pattern.x.size();
@@ -290,41 +327,36 @@ SaxsResult analyse_saxs(const Pattern1D& input, const SaxsSettings& settings) {
   }
   r.peaks = refine_peaks(q, r.flattened, flat_sigma, candidates, settings.peaks);
 
-  IndexSettings is = settings.index;
-  is.q_min = r.q_min_inv_nm;
-  is.q_max = r.q_max_inv_nm;
-  r.index = index_pattern(FlatCurve{q, r.flattened, flat_sigma}, r.peaks, is);
-  r.lattice = r.index.lattice;
-  if (r.lattice == Lattice::none) {
-    r.reason = r.index.reason;
-    return r;
-  }
-
-  double total_area = 0;
-  for (const auto& ph : r.index.phases)
-    for (const auto& a : ph.assignments) total_area += r.peaks[a.peak].area;
-  for (const auto& sol : r.index.phases) {
-    PhaseReport rep;
-    rep.solution = sol;
-    const double c = sol.c_nm > 0 ? sol.c_nm : sol.a_nm;
-    rep.d_nn_nm = nearest_neighbour_distance(sol.lattice, sol.a_nm, c);
-    rep.d_nn_esd_nm = rep.d_nn_nm * sol.a_esd_nm / sol.a_nm;
-    rep.volume_per_particle_nm3 = volume_per_particle(sol.lattice, sol.a_nm, c);
-    rep.area_per_column_nm2 = area_per_column(sol.lattice, sol.a_nm);
-    rep.domain = domain_size(r.peaks, sol, settings.scherrer_k, settings.instrument_fwhm_inv_nm);
-    rep.reflections = reflections(sol.lattice, sol.a_nm, c, r.q_max_inv_nm);
-    std::erase_if(rep.reflections, [&](const Reflection& x) { return x.q < r.q_min_inv_nm; });
-    double area = 0;
-    for (const auto& a : sol.assignments) area += r.peaks[a.peak].area;
-    rep.area_fraction = total_area > 0 ? area / total_area : 0;
-    r.phases.push_back(std::move(rep));
-  }
+  r.flattened_sigma = std::move(flat_sigma);
+  index_peaks(r, settings);
   return r;
+}
+
+SaxsResult reindex_saxs(SaxsResult analysed, const SaxsSettings& settings) {
+  // A pattern that stopped before its peak search (no positive intensity) has nothing to index.
+  if (analysed.flattened.empty()) return analysed;
+  analysed.lattice = Lattice::none;
+  analysed.reason.clear();
+  analysed.phases.clear();
+  analysed.index = {};
+  index_peaks(analysed, settings);
+  return analysed;
 }
 
 std::vector<SeriesFrame> analyse_series(const std::vector<Pattern1D>& frames, const SaxsSettings& settings,
                                         const SeriesSettings& series,
                                         const std::vector<double>& pressure_gpa) {
+  return analyse_series(frames, std::vector<const SaxsResult*>(frames.size(), nullptr), settings, series,
+                        pressure_gpa);
+}
+
+std::vector<SeriesFrame> analyse_series(const std::vector<Pattern1D>& frames,
+                                        const std::vector<const SaxsResult*>& analysed,
+                                        const SaxsSettings& settings, const SeriesSettings& series,
+                                        const std::vector<double>& pressure_gpa) {
+  if (analysed.size() != frames.size())
+    throw InputError(kSource,
+                     fmt::format("{} analysed patterns for {} frames", analysed.size(), frames.size()));
   if (!pressure_gpa.empty() && pressure_gpa.size() != frames.size())
     throw InputError(kSource, fmt::format("{} pressures for {} frames", pressure_gpa.size(), frames.size()));
   std::vector<SeriesFrame> out;
@@ -343,7 +375,7 @@ std::vector<SeriesFrame> analyse_series(const std::vector<Pattern1D>& frames, co
     }
     SeriesFrame f;
     try {
-      f.result = analyse_saxs(frames[k], s);
+      f.result = analysed[k] ? reindex_saxs(*analysed[k], s) : analyse_saxs(frames[k], s);
     } catch (const InputError& e) {
       // One unusable frame (too few points, a corrupt q axis) does not stop the series.
       f.error = e.what();

@@ -51,8 +51,8 @@ struct SaxsResult {
   IndexResult index;
   std::vector<Peak> peaks;
   BackgroundFit background;
-  // The flattened curve the peaks were found on, I/B − 1, and the baseline B (for plots).
-  std::vector<double> q, baseline, flattened;
+  // The flattened curve the peaks were found on, I/B − 1, its σ, and the baseline B (for plots).
+  std::vector<double> q, baseline, flattened, flattened_sigma;
 };
 
 // Converts the pattern to q in nm⁻¹ (q_A^-1 × 10); other radial units throw InputError.
@@ -61,6 +61,12 @@ Pattern1D to_q_inv_nm(const Pattern1D& pattern);
 // Throws InputError for a malformed pattern (sizes, non-q axis, fewer than min_points points in
 // range); a pattern with no positive intensity or no significant peak is lattice none.
 SaxsResult analyse_saxs(const Pattern1D& pattern, const SaxsSettings& settings);
+
+// The lattice decision taken again on an analysed pattern with other index settings (a series'
+// prior): the flattening and the peaks, which do not depend on them, are kept. Equal to
+// analyse_saxs(pattern, settings) when `analysed` came from analyse_saxs with the same background,
+// peak and q-range settings.
+SaxsResult reindex_saxs(SaxsResult analysed, const SaxsSettings& settings);
 
 DomainSize domain_size(const std::vector<Peak>& peaks, const LatticeSolution& solution, double scherrer_k,
                        double instrument_fwhm);
@@ -88,6 +94,14 @@ struct SeriesFrame {
 // (`pressure_gpa`, one per frame, or empty), jumps of a or c beyond max_relative_jump are flagged.
 std::vector<SeriesFrame> analyse_series(const std::vector<Pattern1D>& frames, const SaxsSettings& settings,
                                         const SeriesSettings& series = {},
+                                        const std::vector<double>& pressure_gpa = {});
+
+// The same from patterns already analysed (analyse_saxs without a prior): only the lattice decisions
+// are taken again, each with its predecessor's prior. A null entry is a frame to analyse afresh from
+// frames[k].
+std::vector<SeriesFrame> analyse_series(const std::vector<Pattern1D>& frames,
+                                        const std::vector<const SaxsResult*>& analysed,
+                                        const SaxsSettings& settings, const SeriesSettings& series = {},
                                         const std::vector<double>& pressure_gpa = {});
 
 }  // namespace anvil::saxs

@@ -262,6 +262,25 @@ TEST(SaxsSeries, CompressionIsFollowedAndTheLamellarTransitionFlagged) {
   EXPECT_NE(series[5].change.find("a "), std::string::npos) << series[5].change;
   EXPECT_TRUE(series[6].discontinuity);
   EXPECT_NE(series[6].change.find("lamellar"), std::string::npos) << series[6].change;
+
+  // From the frames' own analyses (what `anvil run` keeps), only the lattice decisions are taken
+  // again: the same series to the last digit, and a missing analysis is done afresh.
+  std::vector<SaxsResult> own;
+  for (const auto& f : frames) own.push_back(analyse_saxs(f, SaxsSettings{}));
+  std::vector<const SaxsResult*> analysed;
+  for (const auto& r : own) analysed.push_back(&r);
+  analysed[2] = nullptr;
+  const auto again = analyse_series(frames, analysed, SaxsSettings{});
+  ASSERT_EQ(again.size(), series.size());
+  for (std::size_t k = 0; k < series.size(); ++k) {
+    EXPECT_EQ(again[k].result.lattice, series[k].result.lattice) << k;
+    EXPECT_EQ(again[k].change, series[k].change) << k;
+    if (series[k].result.lattice == Lattice::none) continue;
+    EXPECT_EQ(again[k].result.phases[0].solution.a_nm, series[k].result.phases[0].solution.a_nm) << k;
+    EXPECT_EQ(again[k].result.phases[0].solution.score, series[k].result.phases[0].solution.score) << k;
+  }
+  EXPECT_THROW(analyse_series(frames, std::vector<const SaxsResult*>(2, nullptr), SaxsSettings{}),
+               anvil::InputError);
 }
 
 TEST(SaxsBadInput, TooFewPointsIsAnInputError) {
