@@ -17,6 +17,8 @@ PACKAGES=(
   gemmi-dev tao-pegtl-dev libcli11-dev libtomlplusplus-dev nlohmann-json3-dev
   libplplot-dev plplot-driver-cairo
   libopenmpi-dev openmpi-bin
+  python3-dev pybind11-dev python3-numpy python3-pytest
+  python3-nbconvert python3-ipykernel python3-matplotlib
 )
 
 log() { printf '[setup] %s\n' "$*"; }
@@ -63,7 +65,7 @@ sanitize() {
     ctest --test-dir build-fuzz --output-on-failure -j "$JOBS"
   if [ ! -f build-asan/build.ninja ]; then
     cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_FLAGS_RELEASE="-O1 -g1" \
-      -DANVIL_SANITIZE=address -DANVIL_BUILD_BENCHMARKS=OFF >/dev/null
+      -DANVIL_SANITIZE=address -DANVIL_BUILD_BENCHMARKS=OFF -DANVIL_PYTHON=OFF >/dev/null
   fi
   cmake --build build-asan -j "$JOBS"
   # Leak detection stays with the readers' job above: in the whole suite, plug-ins that are

@@ -121,6 +121,20 @@ std::vector<float> to_float(const Image<double>& img) { return {img.pixels.begin
 
 }  // namespace
 
+std::optional<integrate::PixelSplit> parse_pixel_split(std::string_view name) {
+  if (name == "no" || name == "none") return integrate::PixelSplit::none;
+  if (name == "bbox" || name == "csr") return integrate::PixelSplit::bbox;
+  if (name == "full") return integrate::PixelSplit::full;
+  return std::nullopt;
+}
+
+std::optional<integrate::ErrorModel> parse_error_model(std::string_view name) {
+  if (name == "poisson") return integrate::ErrorModel::poisson;
+  if (name == "azimuthal") return integrate::ErrorModel::azimuthal;
+  if (name == "none") return integrate::ErrorModel::none;
+  return std::nullopt;
+}
+
 geometry::FramesGeometry frame_geometry(const std::string& poni, const std::string& detector_preset,
                                         geometry::ImageFlips flips) {
   geometry::PoniInfo info;
@@ -203,14 +217,17 @@ std::vector<double> DetectorIntegrator::radial_axis() const {
   return x;
 }
 
-integrate::IntegrationResult DetectorIntegrator::run(const io::Frame& frame) const {
-  if (frame.image.shape != integrator_.shape())
-    throw FrameError(frame.origin, frame.index,
-                     fmt::format("frame is {}x{}, the integrator {}x{}", frame.image.rows(),
-                                 frame.image.cols(), integrator_.shape().rows, integrator_.shape().cols));
+integrate::IntegrationResult DetectorIntegrator::run(const PixelsView& frame) const {
+  if (frame.shape != integrator_.shape() || frame.pixels.size() != frame.shape.pixel_count())
+    throw FrameError(std::string(frame.origin), frame.index,
+                     fmt::format("frame is {}x{}, the integrator {}x{}", frame.shape.rows, frame.shape.cols,
+                                 integrator_.shape().rows, integrator_.shape().cols));
+  if (!frame.invalid.empty() && frame.invalid.size() != frame.pixels.size())
+    throw FrameError(std::string(frame.origin), frame.index,
+                     "the invalid-pixel mask is not the frame's size");
   integrate::FrameInput in;
-  in.pixels = frame.image.pixels;
-  if (!frame.invalid.empty()) in.invalid = frame.invalid.pixels;
+  in.pixels = frame.pixels;
+  if (!frame.invalid.empty()) in.invalid = frame.invalid;
   if (settings_.sigma_clip) {
     integrate::SigmaClipOptions o;
     o.threshold = *settings_.sigma_clip;
@@ -234,7 +251,7 @@ integrate::IntegrationResult DetectorIntegrator::run(const io::Frame& frame) con
 }
 
 // A frame with no usable pixel is an error for that frame, never a pattern of 0 ± 0.
-static void check_usable(const io::Frame& frame, const integrate::IntegrationResult& r) {
+static void check_usable(const PixelsView& frame, const integrate::IntegrationResult& r) {
   double pixels = 0, signal = 0;
   for (std::size_t i = 0; i < r.intensity.size(); ++i) {
     const double c = i < r.count.size() ? r.count[i] : 0.0;
@@ -243,21 +260,65 @@ static void check_usable(const io::Frame& frame, const integrate::IntegrationRes
       signal += std::abs(r.intensity[i]);
     }
   }
-  const std::size_t invalid = std::count(frame.invalid.pixels.begin(), frame.invalid.pixels.end(), 1);
-  if (!(pixels > 0))
-    throw FrameError(frame.origin, frame.index,
+  if (!(pixels > 0)) {
+    const std::size_t invalid = std::count(frame.invalid.begin(), frame.invalid.end(), 1);
+    throw FrameError(std::string(frame.origin), frame.index,
                      fmt::format("no valid pixel in the integration range ({} of {} pixels invalid: NaN, "
                                  "negative, saturated or detector-flagged; the rest masked)",
-                                 invalid, frame.image.pixels.size()));
+                                 invalid, frame.pixels.size()));
+  }
   if (signal == 0)
-    throw FrameError(frame.origin, frame.index,
+    throw FrameError(std::string(frame.origin), frame.index,
                      "every valid pixel reads 0 counts (detector not read out, or shutter closed?)");
 }
 
-Pattern1D DetectorIntegrator::integrate(const io::Frame& frame) const {
+PixelsView DetectorIntegrator::view(const io::Frame& frame) {
+  return {frame.image.shape, frame.image.pixels, frame.invalid.pixels, frame.origin, frame.index};
+}
+
+Pattern1D DetectorIntegrator::integrate(const io::Frame& frame) const { return integrate(view(frame)); }
+
+Cake DetectorIntegrator::integrate_cake(const io::Frame& frame) const { return integrate_cake(view(frame)); }
+
+Pattern1D DetectorIntegrator::integrate(const PixelsView& frame) const {
   if (integrator_.is_cake()) throw InputError("", "this integrator makes 2D cakes: use integrate_cake");
   const auto r = run(frame);
   check_usable(frame, r);
+  return to_pattern(r);
+}
+
+std::vector<Pattern1D> DetectorIntegrator::integrate(std::span<const PixelsView> frames) const {
+  if (integrator_.is_cake()) throw InputError("", "this integrator makes 2D cakes: use integrate_cake");
+  std::vector<Pattern1D> out;
+  out.reserve(frames.size());
+  // Sigma clipping and quantile filtering work frame by frame.
+  if (settings_.sigma_clip || settings_.median_quantiles) {
+    for (const auto& f : frames) out.push_back(integrate(f));
+    return out;
+  }
+  std::vector<integrate::FrameInput> in(frames.size());
+  for (std::size_t k = 0; k < frames.size(); ++k) {
+    const auto& f = frames[k];
+    if (f.shape != integrator_.shape() || f.pixels.size() != f.shape.pixel_count())
+      throw FrameError(std::string(f.origin), f.index,
+                       fmt::format("frame is {}x{}, the integrator {}x{}", f.shape.rows, f.shape.cols,
+                                   integrator_.shape().rows, integrator_.shape().cols));
+    if (!f.invalid.empty() && f.invalid.size() != f.pixels.size())
+      throw FrameError(std::string(f.origin), f.index, "the invalid-pixel mask is not the frame's size");
+    in[k].pixels = f.pixels;
+    in[k].invalid = f.invalid;
+  }
+  integrate::IntegrateOptions o;
+  o.error_model = settings_.error_model;
+  const auto results = integrator_.integrate_frames(in, corrections_, o);
+  for (std::size_t k = 0; k < frames.size(); ++k) {
+    check_usable(frames[k], results[k]);
+    out.push_back(to_pattern(results[k]));
+  }
+  return out;
+}
+
+Pattern1D DetectorIntegrator::to_pattern(const integrate::IntegrationResult& r) const {
   Pattern1D p;
   p.unit = settings_.unit;
   p.x = radial_axis();
@@ -273,7 +334,7 @@ Pattern1D DetectorIntegrator::integrate(const io::Frame& frame) const {
   return p;
 }
 
-Cake DetectorIntegrator::integrate_cake(const io::Frame& frame) const {
+Cake DetectorIntegrator::integrate_cake(const PixelsView& frame) const {
   if (!integrator_.is_cake())
     throw InputError("", "this integrator makes 1D patterns: set azimuth bins for cakes");
   const auto r = run(frame);

@@ -362,7 +362,10 @@ debye::FitResult DebyeFitter::fit_raw(const Pattern1D& pattern,
 
 json DebyeFitter::fit(const Pattern1D& pattern, const std::vector<std::pair<double, double>>& cells,
                       std::optional<double> pressure_gpa) const {
-  const auto r = fit_raw(pattern, cells, pressure_gpa);
+  return result_json(fit_raw(pattern, cells, pressure_gpa));
+}
+
+json DebyeFitter::result_json(const debye::FitResult& r) const {
   json j;
   j["model"] = "debye";
   j["status"] = r.converged ? "converged" : "failed";

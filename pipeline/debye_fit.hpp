@@ -58,6 +58,8 @@ class DebyeFitter {
   // fit_result_json, with "model": "debye".
   nlohmann::json fit(const Pattern1D& pattern, const std::vector<std::pair<double, double>>& start_cells = {},
                      std::optional<double> pressure_gpa = std::nullopt) const;
+  // The JSON of a fit_raw result (what fit() returns).
+  nlohmann::json result_json(const debye::FitResult& result) const;
   debye::FitResult fit_raw(const Pattern1D& pattern,
                            const std::vector<std::pair<double, double>>& start_cells,
                            std::optional<double> pressure_gpa = std::nullopt) const;

@@ -151,16 +151,12 @@ std::string resolve(const fs::path& base, const std::string& p) {
 }
 
 integrate::PixelSplit parse_split(const std::string& s, const Table& t, const toml::node* n) {
-  if (s == "none" || s == "no") return integrate::PixelSplit::none;
-  if (s == "bbox") return integrate::PixelSplit::bbox;
-  if (s == "full") return integrate::PixelSplit::full;
+  if (const auto v = parse_pixel_split(s)) return *v;
   t.fail(*n, "split", "expected none, bbox or full, not '" + s + "'");
 }
 
 integrate::ErrorModel parse_error(const std::string& s, const Table& t, const toml::node* n) {
-  if (s == "poisson") return integrate::ErrorModel::poisson;
-  if (s == "azimuthal") return integrate::ErrorModel::azimuthal;
-  if (s == "none") return integrate::ErrorModel::none;
+  if (const auto v = parse_error_model(s)) return *v;
   t.fail(*n, "error_model", "expected poisson, azimuthal or none, not '" + s + "'");
 }
 

@@ -83,22 +83,12 @@ int run_integrate(const IntegrateArgs& a) {
   s.unit = io::parse_radial_unit(a.unit);
   s.radial_bins = a.npt;
   s.azimuth_bins = a.azimuth_bins;
-  if (a.split == "none" || a.split == "no")
-    s.split = integrate::PixelSplit::none;
-  else if (a.split == "bbox")
-    s.split = integrate::PixelSplit::bbox;
-  else if (a.split == "full")
-    s.split = integrate::PixelSplit::full;
-  else
-    throw InputError("--split", "expected none, bbox or full, not '" + a.split + "'");
-  if (a.error == "poisson")
-    s.error_model = integrate::ErrorModel::poisson;
-  else if (a.error == "azimuthal")
-    s.error_model = integrate::ErrorModel::azimuthal;
-  else if (a.error == "none")
-    s.error_model = integrate::ErrorModel::none;
-  else
-    throw InputError("--error", "expected poisson, azimuthal or none, not '" + a.error + "'");
+  const auto split = pipeline::parse_pixel_split(a.split);
+  if (!split) throw InputError("--split", "expected none, bbox or full, not '" + a.split + "'");
+  s.split = *split;
+  const auto error = pipeline::parse_error_model(a.error);
+  if (!error) throw InputError("--error", "expected poisson, azimuthal or none, not '" + a.error + "'");
+  s.error_model = *error;
   s.correct_solid_angle = !a.no_solid_angle;
   s.polarization_factor = a.polarization;
   if (!a.radial_range.empty()) s.radial_range = range_of(a.radial_range, "--radial-range");

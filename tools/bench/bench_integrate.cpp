@@ -132,6 +132,24 @@ void frames(benchmark::State& state, const DetectorSpec& d) {
   state.SetLabel(std::string(name_of(state.range(0))) + ", nnz " + std::to_string(integrator.matrix().nnz()));
 }
 
+// One frame per call (Integrator::integrate), as `anvil run`, `anvil integrate` and the Python
+// integrate1d call it: the latency of a frame, not the batched throughput above.
+void BM_IntegrateOneFrame(benchmark::State& state) {
+  const Setup& s = setup(kPilatus1M);
+  const Integrator integrator(s.positions, nullptr,
+                              Binning{.radial_bins = 1000, .split = split_of(state.range(0))});
+  const PreparedCorrections corrections(kPilatus1M.rows * kPilatus1M.cols, s.corrections);
+  const IntegrateOptions options{.error_model = ErrorModel::poisson};
+  std::size_t f = 0;
+  benchmark::DoNotOptimize(integrator.integrate(FrameInput{.pixels = s.frames[0]}, corrections, options));
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(integrator.integrate(FrameInput{.pixels = s.frames[f]}, corrections, options));
+    f = (f + 1) % s.frames.size();
+  }
+  state.SetLabel(name_of(state.range(0)));
+}
+BENCHMARK(BM_IntegrateOneFrame)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond)->UseRealTime();
+
 void BM_IntegratorBuild(benchmark::State& state) { build(state, kPilatus1M); }
 BENCHMARK(BM_IntegratorBuild)->ArgsProduct({{0, 1, 2}, {1, 2}})->Unit(benchmark::kMillisecond)->UseRealTime();
 
