@@ -8,6 +8,7 @@
 // call that reads, integrates or fits, so Python threads run them in parallel.
 // Errors: anvil's InputError (bad input: shapes, values, file contents) is ValueError; a file that
 // cannot be opened is OSError (FileNotFoundError when it does not exist).
+#include <dlfcn.h>
 #include <fmt/core.h>
 #include <pybind11/functional.h>
 #include <pybind11/numpy.h>
@@ -22,12 +23,15 @@
 #include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <numbers>
 #include <optional>
 #include <span>
 #include <string>
 #include <vector>
 
 #include "azimuthal.hpp"
+#include "calib_dirs.hpp"
+#include "calibration/calibrate.hpp"
 #include "core/error.hpp"
 #include "core/text.hpp"
 #include "crystal/cif.hpp"
@@ -36,6 +40,7 @@
 #include "crystal/phase.hpp"
 #include "crystal/reflections.hpp"
 #include "debye_fit.hpp"
+#include "geometry/detector.hpp"
 #include "geometry/geometry.hpp"
 #include "geometry/poni.hpp"
 #include "io/frame_source.hpp"
@@ -169,10 +174,18 @@ py::dict metadata_dict(const io::FrameMetadata& m) {
   return d;
 }
 
+// The folder this module was loaded from: calib/ is found from there (pipeline/calib_dirs.hpp),
+// in an install (lib/python3.X/dist-packages/anvil → share/anvil/calib) or a build tree.
+fs::path module_dir() {
+  Dl_info info{};
+  if (dladdr(reinterpret_cast<void*>(&module_dir), &info) && info.dli_fname)
+    return fs::path(info.dli_fname).parent_path();
+  return {};
+}
+
 fs::path phase_dir_or_default(const std::string& given) {
   if (!given.empty()) return given;
-  if (const char* env = std::getenv("ANVIL_PHASE_DIR")) return env;
-  return ANVIL_PHASE_DIR;
+  return pipeline::phase_dir(module_dir());
 }
 
 // ---------------------------------------------------------------- frames
@@ -305,6 +318,17 @@ class Geometry {
     note_ = fg.note;
     source_ = poni;
   }
+  // From the text of a .poni (a calibration's answer), for frames read as stored.
+  static std::unique_ptr<Geometry> from_text(const std::string& text, const std::string& source) {
+    geometry::PoniInfo info;
+    const auto g = geometry::parse_poni(text, source, {}, &info);
+    auto out = std::unique_ptr<Geometry>(new Geometry());
+    auto fg = geometry::geometry_for_frames(g, info, {}, source);
+    out->geometry_ = fg.geometry;
+    out->note_ = fg.note;
+    out->source_ = source;
+    return out;
+  }
 
   py::dict describe() const {
     py::dict d;
@@ -408,6 +432,7 @@ class Geometry {
   }
 
  private:
+  Geometry() = default;
   static py::tuple pattern_tuple(Pattern1D&& p) {
     return py::make_tuple(to_numpy(std::move(p.x)), to_numpy(std::move(p.intensity)),
                           p.sigma.empty() ? py::object(py::none()) : py::object(to_numpy(std::move(p.sigma))),
@@ -640,6 +665,102 @@ py::dict index_pattern(const py::array& q, const py::array& intensity, const py:
   return out;
 }
 
+// ---------------------------------------------------------------- calibration
+
+// Geometry from a calibrant image, as `anvil calibrate` (without its flips and figure): the
+// answer as a dict — status, message, the .poni text, parameters with σ, rings, points and
+// residuals, and the log.
+py::dict calibrate_image(const py::array& image, const std::string& calibrant, double wavelength_a,
+                         const std::string& detector, std::optional<double> pixel_um, const py::object& mask,
+                         std::optional<double> dist_mm, const py::object& center_xy, const std::string& guess,
+                         const std::vector<std::string>& fix, bool refine_wavelength, bool refine_distortion,
+                         std::optional<double> max_rms_px) {
+  if (!(wavelength_a > 0)) throw InputError("calibrate", "the wavelength (Å) must be positive");
+  const ImageF img = image_of(image, "image");
+  Mask m = mask.is_none() ? Mask(img.shape, 0) : mask_of(mask.cast<py::array>(), img.shape);
+  // NaN (no measurement) is masked, as the readers' invalid pixels are.
+  for (std::size_t i = 0; i < img.pixels.size(); ++i)
+    if (!std::isfinite(img.pixels[i])) m.pixels[i] = 1;
+  std::optional<geometry::Geometry> start_geometry;
+  if (!guess.empty()) start_geometry = pipeline::frame_geometry(guess, detector, {}).geometry;
+  geometry::Detector det;
+  if (!detector.empty()) {
+    det = geometry::detector_preset(detector);
+  } else if (pixel_um) {
+    det = geometry::generic_detector(*pixel_um * 1e-6, *pixel_um * 1e-6);
+  } else if (start_geometry) {
+    det = start_geometry->detector;
+  } else {
+    throw InputError("calibrate",
+                     "no pixel size: name the detector (detector=\"Pilatus1M\") or give pixel_um=");
+  }
+  if (det.shape.pixel_count() != 0 && det.shape != img.shape)
+    throw InputError("calibrate", fmt::format("image is {} x {} but detector {} is {} x {}", img.shape.rows,
+                                              img.shape.cols, det.name, det.shape.rows, det.shape.cols));
+  calibration::CalibrationStart start;
+  start.guess = start_geometry;
+  if (dist_mm) start.dist_m = *dist_mm * 1e-3;
+  if (!center_xy.is_none()) {
+    const auto c = center_xy.cast<std::pair<double, double>>();
+    start.center_px = std::array<double, 2>{c.second, c.first};
+  }
+  calibration::CalibrationOptions opt;
+  opt.free.wavelength = refine_wavelength;
+  opt.free.distortion = refine_distortion;
+  opt.free.rot3 = true;
+  for (const auto& f : fix)
+    if (!opt.free.fix(f))
+      throw InputError("fix", fmt::format("unknown parameter '{}': dist, poni1, poni2, rot1, rot2, rot3", f));
+  if (max_rms_px) opt.max_rms_px = *max_rms_px;
+  const auto cal = pipeline::load_calibrant(calibrant, pipeline::calib_dir(module_dir()) / "calibrants");
+  const double wavelength_m = wavelength_a * 1e-10;
+  const auto lines = calibration::calibrant_lines_to_two_theta(cal, wavelength_m, std::numbers::pi / 2);
+  if (lines.empty())
+    throw InputError("calibrant",
+                     fmt::format("{} has no line below 2θ = 90° at λ = {:.4f} Å", cal.name, wavelength_a));
+  calibration::CalibrationResult r;
+  {
+    py::gil_scoped_release release;
+    r = calibration::calibrate(img, m, det, wavelength_m, lines, start, opt);
+  }
+  py::dict d;
+  d["status"] = calibration::status_name(r.status);
+  d["ok"] = r.ok();
+  d["message"] = r.message;
+  d["calibrant"] = cal.name;
+  auto g = r.geometry;
+  if (g.detector.shape.pixel_count() == 0) g.detector.shape = img.shape;
+  d["poni"] = geometry::format_poni(g);
+  const char* names[7] = {"dist", "poni1", "poni2", "rot1", "rot2", "rot3", "wavelength"};
+  const double values[7] = {g.dist_m, g.poni1_m, g.poni2_m, g.rot1, g.rot2, g.rot3, g.wavelength_m};
+  py::dict params, sigma;
+  for (int k = 0; k < 7; ++k) params[names[k]] = values[k], sigma[names[k]] = r.sigma[k];
+  d["parameters"] = params;
+  d["sigma"] = sigma;
+  d["rms_px"] = r.rms_px;
+  d["rms_rad"] = r.rms_rad;
+  py::list rings;
+  for (const auto& f : r.rings) {
+    py::dict ring;
+    const auto& h = f.calibrant_line.hkl;
+    ring["hkl"] = py::make_tuple(h[0], h[1], h[2]);
+    ring["d_spacing_a"] = f.calibrant_line.d_angstrom;
+    ring["two_theta_expected_deg"] = f.two_theta_expected_rad * 180 / std::numbers::pi;
+    ring["two_theta_observed_deg"] = f.two_theta_observed_rad * 180 / std::numbers::pi;
+    ring["points"] = f.points;
+    ring["mean_residual_rad"] = f.mean_residual_rad;
+    ring["rms_residual_rad"] = f.rms_residual_rad;
+    rings.append(ring);
+  }
+  d["rings"] = rings;
+  std::vector<double> pts;
+  for (const auto& p : r.points) pts.insert(pts.end(), {p.d1, p.d2, static_cast<double>(p.line)});
+  d["points"] = to_numpy(std::move(pts), {static_cast<py::ssize_t>(r.points.size()), 3});
+  d["residuals_rad"] = to_numpy(r.residuals_rad);
+  d["log"] = r.log;
+  return d;
+}
+
 // ---------------------------------------------------------------- runs
 
 py::dict run(const std::string& scan_toml, const std::string& out_dir, std::size_t threads,
@@ -739,6 +860,7 @@ PYBIND11_MODULE(_anvil, m) {
   py::class_<Geometry>(m, "Geometry")
       .def(py::init<const std::string&, const std::string&, bool, bool>(), py::arg("poni"),
            py::arg("detector") = "", py::arg("flip_ud") = false, py::arg("flip_lr") = false)
+      .def_static("from_text", &Geometry::from_text, py::arg("text"), py::arg("source") = "calibration")
       .def("describe", &Geometry::describe)
       .def("integrate", &Geometry::integrate, py::arg("image"), py::arg("args"), py::arg("mask") = py::none(),
            py::arg("dark") = py::none(), py::arg("flat") = py::none())
@@ -746,6 +868,10 @@ PYBIND11_MODULE(_anvil, m) {
 
   m.def("read_mask", &read_mask, py::arg("spec"), py::arg("shape") = py::none(),
         py::arg("orientation") = "auto", py::arg("flip_ud") = false, py::arg("flip_lr") = false);
+  m.def("calibrate", &calibrate_image, py::arg("image"), py::arg("calibrant"), py::arg("wavelength"),
+        py::arg("detector"), py::arg("pixel_um"), py::arg("mask"), py::arg("dist_mm"), py::arg("center"),
+        py::arg("guess"), py::arg("fix"), py::arg("refine_wavelength"), py::arg("refine_distortion"),
+        py::arg("max_rms_px"));
   m.def("phase_table", &phase_table, py::arg("name"), py::arg("energy_kev") = py::none(),
         py::arg("wavelength") = py::none(), py::arg("tth_min") = 2.0, py::arg("tth_max") = 60.0,
         py::arg("phase_dir") = "");

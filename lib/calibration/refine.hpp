@@ -9,6 +9,7 @@
 #include <array>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "calibration/calibrant.hpp"
@@ -26,6 +27,20 @@ struct FreeParameters {
   int count() const {
     return dist + poni1 + poni2 + rot1 + rot2 + rot3 + wavelength +
            (distortion ? kDistortionParameterCount : 0);
+  }
+  // Holds the parameter named as pyFAI names it ("dist", "poni1", "poni2", "rot1", "rot2", "rot3",
+  // "wavelength") fixed; false for any other name.
+  bool fix(std::string_view name) {
+    bool* p = name == "dist"         ? &dist
+              : name == "poni1"      ? &poni1
+              : name == "poni2"      ? &poni2
+              : name == "rot1"       ? &rot1
+              : name == "rot2"       ? &rot2
+              : name == "rot3"       ? &rot3
+              : name == "wavelength" ? &wavelength
+                                     : nullptr;
+    if (p) *p = false;
+    return p != nullptr;
   }
 };
 

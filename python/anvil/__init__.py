@@ -35,8 +35,8 @@ import numpy as np
 from . import _anvil
 
 __all__ = [
-    "open", "load", "read_mask", "phase", "fit", "index", "pressure", "run", "read_results",
-    "FrameSource", "AzimuthalIntegrator", "Integrate1dResult", "Integrate2dResult",
+    "open", "load", "read_mask", "calibrate", "phase", "fit", "index", "pressure", "run", "read_results",
+    "FrameSource", "AzimuthalIntegrator", "Integrate1dResult", "Integrate2dResult", "CalibrationResult",
     "FitResult", "IndexResult", "RunResult",
 ]
 
@@ -142,7 +142,16 @@ class AzimuthalIntegrator:
     attributes: ``dist``, ``poni1``, ``poni2`` (m), ``rot1..3`` (rad), ``wavelength`` (m)."""
 
     def __init__(self, poni: str, detector: Optional[str] = None, flip_ud: bool = False, flip_lr: bool = False):
-        self._g = _anvil.Geometry(_os.fspath(poni), detector or "", flip_ud, flip_lr)
+        self._set(_anvil.Geometry(_os.fspath(poni), detector or "", flip_ud, flip_lr))
+
+    @classmethod
+    def _from_geometry(cls, g) -> "AzimuthalIntegrator":
+        self = cls.__new__(cls)
+        self._set(g)
+        return self
+
+    def _set(self, g):
+        self._g = g
         d = self._g.describe()
         self.poni_file = d["poni"]
         self.dist, self.poni1, self.poni2 = d["dist_m"], d["poni1_m"], d["poni2_m"]
@@ -245,6 +254,61 @@ def load(poni: Union[str, _os.PathLike], detector: Optional[str] = None, flip_ud
     """A pyFAI .poni (any version) as an integrator; ``detector`` a preset replacing the .poni's
     (e.g. "Pilatus1M"); ``flip_ud``/``flip_lr`` for frames flipped as Dioptas shows them."""
     return AzimuthalIntegrator(poni, detector, flip_ud, flip_lr)
+
+
+# ------------------------------------------------------------------------------------ calibration
+
+class CalibrationResult:
+    """A calibration: ``ok`` and ``status`` ("converged", "no rings", "poor fit", "not
+    converged"), ``message`` (what was found, or why it failed), ``poni`` (the .poni text),
+    ``parameters`` and ``sigma`` (dist, poni1, poni2 in m; rot1..3 in rad; wavelength in m),
+    ``rms_px``, ``rings`` (per calibrant line: hkl, d, 2θ expected and observed, points, residuals),
+    ``points`` (row, column, line index of each control point), ``residuals_rad``, ``log``;
+    ``save(path)`` writes the .poni, ``integrator()`` gives its :class:`AzimuthalIntegrator`."""
+
+    def __init__(self, raw: dict):
+        self.raw = raw
+        for key in ("status", "ok", "message", "calibrant", "poni", "parameters", "sigma", "rms_px", "rms_rad",
+                    "rings", "points", "residuals_rad", "log"):
+            setattr(self, key, raw[key])
+
+    def save(self, path: Union[str, _os.PathLike]) -> None:
+        if not self.ok:
+            raise ValueError(f"calibration {self.status}: {self.message}")
+        with _os.fdopen(_os.open(_os.fspath(path), _os.O_WRONLY | _os.O_CREAT | _os.O_TRUNC, 0o644), "w") as f:
+            f.write(self.poni)
+
+    def integrator(self) -> "AzimuthalIntegrator":
+        return AzimuthalIntegrator._from_geometry(_anvil.Geometry.from_text(self.poni, "calibration"))
+
+    def __repr__(self) -> str:
+        p = self.parameters
+        return (f"<anvil.CalibrationResult {self.status}: dist {p['dist'] * 1e3:.3f} mm, {len(self.rings)} rings, "
+                f"rms {self.rms_px:.3f} px>")
+
+
+def calibrate(image, calibrant: str = "CeO2", wavelength: Optional[float] = None, energy_kev: Optional[float] = None,
+              detector: Optional[str] = None, pixel_um: Optional[float] = None, mask=None,
+              dist_mm: Optional[float] = None, center: Optional[Tuple[float, float]] = None,
+              guess: Optional[Union[str, _os.PathLike]] = None, fix: Sequence[str] = (),
+              refine_wavelength: bool = False, refine_distortion: bool = False,
+              max_rms_px: Optional[float] = None) -> CalibrationResult:
+    """Detector geometry from a calibrant image (rows × columns, as stored), as ``anvil calibrate``:
+    ``calibrant`` a library name (CeO2, LaB6, Si, alpha_Al2O3, AgBh, Au, Pt), a .toml/.cif file or a
+    cell ("Fm-3m:5.4116"); the beam by ``wavelength`` (Å) or ``energy_kev``; the pixels by
+    ``detector`` (a preset, e.g. "Pilatus1M"), ``pixel_um`` or the ``guess`` .poni; a rough
+    ``dist_mm`` and beam ``center`` (column, row in pixels), or a full ``guess``, or nothing;
+    ``fix`` parameters held ("dist", "poni1", …); ``mask`` (array or file, 1 = excluded)."""
+    if (wavelength is None) == (energy_kev is None):
+        raise ValueError("calibrate: give wavelength= (Å) or energy_kev=, one of them")
+    lam = wavelength if wavelength is not None else 12.398419843320026 / energy_kev
+    data = np.asarray(image)
+    if isinstance(mask, (str, _os.PathLike)):
+        mask = read_mask(mask, data.shape)
+    raw = _anvil.calibrate(data, calibrant, float(lam), detector or "", pixel_um, mask, dist_mm, _pair(center),
+                           _os.fspath(guess) if guess else "", list(fix), bool(refine_wavelength),
+                           bool(refine_distortion), max_rms_px)
+    return CalibrationResult(raw)
 
 
 # ----------------------------------------------------------------------------------------- phases

@@ -142,6 +142,31 @@ def test_integrate2d_pixel_arrays_and_threads():
         np.testing.assert_array_equal(batched[k].sigma, alone.sigma)
 
 
+# ------------------------------------------------------------------------------------ calibration
+
+def test_calibrate_recovers_the_sample_calibrant_geometry(tmp_path):
+    image = anvil.open(SAMPLE / "ceo2_waxs.tif")[0]
+    r = anvil.calibrate(image, calibrant="CeO2", wavelength=0.4859, detector="Pilatus300k",
+                        mask=SAMPLE / "waxs.mask", dist_mm=200)
+    assert r.ok, r.message
+    truth = anvil.load(SAMPLE / "ceo2_waxs.poni")
+    p = r.parameters
+    assert p["dist"] == pytest.approx(truth.dist, abs=2e-4)
+    assert p["poni1"] == pytest.approx(truth.poni1, abs=2e-4)
+    assert p["poni2"] == pytest.approx(truth.poni2, abs=2e-4)
+    assert p["rot1"] == pytest.approx(truth.rot1, abs=2e-3) and p["rot2"] == pytest.approx(truth.rot2, abs=2e-3)
+    assert len(r.rings) >= 5 and r.points.shape[1] == 3 and len(r.residuals_rad) == len(r.points)
+    # The answer as a .poni and as an integrator: the CeO2 111 ring where it belongs.
+    r.save(tmp_path / "fit.poni")
+    ai = anvil.load(tmp_path / "fit.poni")
+    assert ai.dist == pytest.approx(p["dist"], rel=1e-12)
+    tth, i = r.integrator().integrate1d(image, 2000, unit="2th_deg", mask=SAMPLE / "waxs.mask", radial_range=(5, 12))
+    d111 = 5.411651 / np.sqrt(3)
+    assert tth[np.argmax(i)] == pytest.approx(np.degrees(2 * np.arcsin(0.4859 / (2 * d111))), abs=0.02)
+    with pytest.raises(ValueError, match="calibrant"):
+        anvil.calibrate(image, calibrant="unobtainium", wavelength=0.4859, detector="Pilatus300k")
+
+
 # ------------------------------------------------------------------------------ phases, fit, index
 
 def test_phase_table_has_the_zinc_blende_lines():

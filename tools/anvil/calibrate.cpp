@@ -11,6 +11,7 @@
 #include <numbers>
 #include <sstream>
 
+#include "calib_dirs.hpp"
 #include "calib_plot.hpp"
 #include "calibration/active_area.hpp"
 #include "calibration/ring_model.hpp"
@@ -38,50 +39,6 @@ struct CalibrateArgs {
   bool flip_ud = false, flip_lr = false, refine_wavelength = false, refine_distortion = false,
        no_plot = false, verbose = false;
 };
-
-std::string read_text(const fs::path& p) {
-  std::ifstream in(p);
-  if (!in) throw InputError(p.string(), "cannot open");
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-// Where calib/calibrants lives: $ANVIL_CALIB_DIR, then the source tree this binary was built from.
-fs::path calibrant_dir() {
-  if (const char* env = std::getenv("ANVIL_CALIB_DIR")) return fs::path(env) / "calibrants";
-  return fs::path(ANVIL_CALIB_DIR) / "calibrants";
-}
-
-// A library name (CeO2, LaB6, Si, alpha_Al2O3, AgBh, Au, Pt), a .toml or .cif file, or a cell
-// ("Fm-3m:4.0786", "lamellar:58.38").
-calibration::Calibrant load_calibrant(const std::string& spec) {
-  const fs::path p(spec);
-  if (p.extension() == ".toml" && fs::exists(p)) return calibration::parse_calibrant(read_text(p), spec);
-  if (p.extension() == ".cif" && fs::exists(p)) return calibration::calibrant_from_cif(read_text(p), spec);
-  if (spec.find(':') != std::string::npos) return calibration::calibrant_from_cell_spec(spec);
-  const fs::path dir = calibrant_dir();
-  std::vector<std::string> known;
-  if (fs::is_directory(dir))
-    for (const auto& e : fs::directory_iterator(dir)) {
-      if (e.path().extension() != ".toml") continue;
-      const std::string stem = e.path().stem().string();
-      known.push_back(stem);
-      auto lower = [](std::string s) {
-        for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-        return s;
-      };
-      if (lower(stem) == lower(spec))
-        return calibration::parse_calibrant(read_text(e.path()), e.path().string());
-    }
-  std::sort(known.begin(), known.end());
-  std::string names;
-  for (const auto& k : known) names += (names.empty() ? "" : ", ") + k;
-  throw InputError("--calibrant",
-                   fmt::format("unknown calibrant '{}': give one of {} (in {}), a .toml or .cif "
-                               "file, or a cell such as Fm-3m:4.0786",
-                               spec, names.empty() ? "(none found)" : names, dir.string()));
-}
 
 void print_table(const calibration::CalibrationResult& r) {
   fmt::print("{:>12} {:>10} {:>12} {:>12} {:>7} {:>16} {:>10}\n", "hkl", "d (Å)", "2θ exp (°)", "2θ obs (°)",
@@ -204,28 +161,14 @@ int run_calibrate(const CalibrateArgs& a) {
   opt.free.wavelength = a.refine_wavelength;
   opt.free.distortion = a.refine_distortion;
   opt.free.rot3 = true;
-  for (const auto& f : a.fix) {
-    if (f == "dist")
-      opt.free.dist = false;
-    else if (f == "poni1")
-      opt.free.poni1 = false;
-    else if (f == "poni2")
-      opt.free.poni2 = false;
-    else if (f == "rot1")
-      opt.free.rot1 = false;
-    else if (f == "rot2")
-      opt.free.rot2 = false;
-    else if (f == "rot3")
-      opt.free.rot3 = false;
-    else if (f == "none")
-      continue;
-    else
+  for (const auto& f : a.fix)
+    if (f != "none" && !opt.free.fix(f))
       throw InputError("--fix",
                        fmt::format("unknown parameter '{}': dist, poni1, poni2, rot1, rot2, rot3", f));
-  }
   if (a.max_rms_px) opt.max_rms_px = *a.max_rms_px;
 
-  const calibration::Calibrant cal = load_calibrant(a.calibrant);
+  const calibration::Calibrant cal =
+      pipeline::load_calibrant(a.calibrant, pipeline::calib_dir() / "calibrants", "--calibrant");
   const auto lines = calibration::calibrant_lines_to_two_theta(cal, wavelength_m, std::numbers::pi / 2);
   if (lines.empty())
     throw InputError("--calibrant", fmt::format("{} has no line below 2θ = 90° at λ = {:.4f} Å", cal.name,

@@ -6,6 +6,7 @@
 #include <regex>
 #include <sstream>
 
+#include "calib_dirs.hpp"
 #include "commands.hpp"
 #include "core/error.hpp"
 #include "debye_fit.hpp"
@@ -127,9 +128,7 @@ void add_fit_command(CLI::App& app, Context& ctx) {
     std::stringstream ss(a->phases);
     for (std::string p; std::getline(ss, p, ',');)
       if (!p.empty()) s.phases.push_back(p);
-    s.phase_dir = !a->phase_dir.empty()            ? fs::path(a->phase_dir)
-                  : std::getenv("ANVIL_PHASE_DIR") ? fs::path(std::getenv("ANVIL_PHASE_DIR"))
-                                                   : fs::path(ANVIL_PHASE_DIR);
+    s.phase_dir = !a->phase_dir.empty() ? fs::path(a->phase_dir) : pipeline::phase_dir();
     if (!a->instrument.empty()) pipeline::read_instrument(a->instrument, s);
     if (a->range.size() == 2) s.range_deg = integrate::Range{a->range[0], a->range[1]};
     s.refine_instrument = a->refine_instrument;

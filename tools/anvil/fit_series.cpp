@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "calib_dirs.hpp"
 #include "commands.hpp"
 #include "core/error.hpp"
 #include "debye_fit.hpp"
@@ -99,8 +100,7 @@ std::vector<double> numbers(const std::string& s, std::size_t n, const char* wha
 
 std::filesystem::path phase_dir(const FitSeriesArgs& a) {
   if (!a.phase_dir.empty()) return a.phase_dir;
-  if (const char* env = std::getenv("ANVIL_PHASE_DIR"); env && *env) return env;
-  return ANVIL_PHASE_DIR;
+  return pipeline::phase_dir();
 }
 
 // The stack's frame numbers (/entry/<group>/frame_index) and the wavelength its provenance

@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 
+#include "calib_dirs.hpp"
 #include "commands.hpp"
 #include "core/error.hpp"
 #include "crystal/cif.hpp"
@@ -32,11 +33,10 @@ struct PhaseArgs {
   bool list = false;
 };
 
-// --phase-dir, else $ANVIL_PHASE_DIR, else the source tree's calib/phases.
+// --phase-dir, else $ANVIL_PHASE_DIR, else calib/phases (pipeline/calib_dirs.hpp).
 std::filesystem::path phase_dir(const PhaseArgs& a) {
   if (!a.phase_dir.empty()) return a.phase_dir;
-  if (const char* env = std::getenv("ANVIL_PHASE_DIR"); env && *env) return env;
-  return ANVIL_PHASE_DIR;
+  return pipeline::phase_dir();
 }
 
 std::string hkl_text(const crystal::Miller& h, bool hexagonal) {

@@ -9,6 +9,7 @@
 #include <optional>
 #include <thread>
 
+#include "calib_dirs.hpp"
 #include "commands.hpp"
 #include "core/error.hpp"
 #include "progress.hpp"
@@ -69,8 +70,7 @@ void add_run_command(CLI::App& app, Context& ctx, const std::string& command_lin
                                            pipeline::default_output_name(config.name)
                                      : std::filesystem::path(a->output);
     o.threads = a->threads;
-    o.phase_dir = std::getenv("ANVIL_PHASE_DIR") ? std::filesystem::path(std::getenv("ANVIL_PHASE_DIR"))
-                                                 : std::filesystem::path(ANVIL_PHASE_DIR);
+    o.phase_dir = pipeline::phase_dir();
     o.force = a->force;
     o.growing = a->follow;
     o.command_line = command_line;

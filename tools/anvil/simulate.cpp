@@ -10,6 +10,7 @@
 #include <memory>
 #include <optional>
 
+#include "calib_dirs.hpp"
 #include "commands.hpp"
 
 namespace anvil::cli {
@@ -40,9 +41,8 @@ void add_simulate_command(CLI::App& app, Context& ctx) {
   cmd->add_flag("-q,--quiet", a->quiet, "Print nothing but errors");
   cmd->callback([a, &ctx] {
     pipeline::SimulationConfig c;
-    c.phase_dir =
-        std::getenv("ANVIL_PHASE_DIR") ? fs::path(std::getenv("ANVIL_PHASE_DIR")) : fs::path(ANVIL_PHASE_DIR);
-    c.calibrant_dir = fs::path(ANVIL_CALIB_DIR) / "calibrants";
+    c.phase_dir = pipeline::phase_dir();
+    c.calibrant_dir = pipeline::calib_dir() / "calibrants";
     if (!a->truth.empty()) pipeline::load_simulation_truth(a->truth, c);
     if (a->frames) c.frames = *a->frames;
     if (a->seed) c.seed = *a->seed;
