@@ -368,8 +368,18 @@ std::string DetectorIntegrator::describe() const {
                   unit_name(settings_.unit), err, settings_.correct_solid_angle ? "yes" : "no");
   if (settings_.polarization_factor)
     s += fmt::format(", polarization_factor={}", *settings_.polarization_factor);
+  if (settings_.radial_range)
+    s += fmt::format(", radial_range={}..{}", settings_.radial_range->min, settings_.radial_range->max);
+  if (settings_.azimuth_range_deg)
+    s += fmt::format(", azimuth_range={}..{} deg", settings_.azimuth_range_deg->min,
+                     settings_.azimuth_range_deg->max);
+  // ASCII only: GSAS-II and Fit2D-era readers take the header as bytes.
   if (settings_.sigma_clip)
-    s += fmt::format(", sigma_clip={}σ x{}", *settings_.sigma_clip, settings_.sigma_clip_iterations);
+    s += fmt::format(", sigma_clip={} sigma x{} passes", *settings_.sigma_clip,
+                     settings_.sigma_clip_iterations);
+  if (settings_.median_quantiles)
+    s += fmt::format(", quantiles={}..{} (trimmed mean)", settings_.median_quantiles->min,
+                     settings_.median_quantiles->max);
   return s;
 }
 

@@ -79,14 +79,18 @@ std::vector<fs::path> write_phase_tables(const fs::path& dir, const std::vector<
   }
   io::TableColumn rwp{"rwp", "", {}, {}}, status{"status", "", {}, {}}, reason{"reason", "", {}, {}};
   // lattice.csv, one row per frame and phase
-  std::vector<io::TableColumn> lat = {
-      {"frame", "", {}, {}},  {"pressure_gpa", "", {}, {}}, {"direction", "", {}, {}}, {"phase", "", {}, {}},
-      {"a", "", {}, {}},      {"a_esd", "", {}, {}},        {"c", "", {}, {}},         {"c_esd", "", {}, {}},
-      {"volume", "", {}, {}}, {"volume_esd", "", {}, {}}};
+  // Columns 4–9 come from the fit result's keys (a, a_esd, c, c_esd, volume, volume_esd); the
+  // headers carry their units.
+  const char* const kCellKeys[6] = {"a", "a_esd", "c", "c_esd", "volume", "volume_esd"};
+  std::vector<io::TableColumn> lat = {{"frame", "", {}, {}},        {"pressure_gpa", "GPa", {}, {}},
+                                      {"direction", "", {}, {}},    {"phase", "", {}, {}},
+                                      {"a_A", "Å", {}, {}},         {"a_esd_A", "Å", {}, {}},
+                                      {"c_A", "Å", {}, {}},         {"c_esd_A", "Å", {}, {}},
+                                      {"volume_A3", "Å^3", {}, {}}, {"volume_esd_A3", "Å^3", {}, {}}};
   for (int k = 1; k <= 3; ++k) {
     lat.push_back({fmt::format("d{}_hkl", k), "", {}, {}});
-    lat.push_back({fmt::format("d{}_a", k), "", {}, {}});
-    lat.push_back({fmt::format("d{}_esd", k), "", {}, {}});
+    lat.push_back({fmt::format("d{}_spacing_A", k), "Å", {}, {}});
+    lat.push_back({fmt::format("d{}_spacing_esd_A", k), "Å", {}, {}});
   }
   // A faulted WZ/ZB phase's stacking-fault probability: two more columns when there is one.
   io::TableColumn alpha{"alpha", "", {}, {}}, alpha_esd{"alpha_esd", "", {}, {}};
@@ -112,7 +116,7 @@ std::vector<fs::path> write_phase_tables(const fs::path& dir, const std::vector<
       lat[1].numbers.push_back(r.pressure_gpa.value_or(NAN));
       lat[2].strings.push_back(std::string(pressure::direction_name(r.direction)));
       lat[3].strings.push_back(phases[k]);
-      for (std::size_t c = 4; c < 10; ++c) lat[c].numbers.push_back(number(ph, lat[c].name.c_str()));
+      for (std::size_t c = 4; c < 10; ++c) lat[c].numbers.push_back(number(ph, kCellKeys[c - 4]));
       alpha.numbers.push_back(number(ph, "alpha"));
       alpha_esd.numbers.push_back(number(ph, "alpha_esd"));
       any_alpha = any_alpha || std::isfinite(alpha.numbers.back());
@@ -141,12 +145,13 @@ std::vector<fs::path> write_phase_tables(const fs::path& dir, const std::vector<
   pf.push_back(status);
   pf.push_back(reason);
   io::write_csv(dir / "phase_fractions.csv", pf);
+  write_fractions_long_csv(dir / "phase_fractions_long.csv", frame, p, dirn, phases, frac, esd);
   if (any_alpha) {
     lat.push_back(alpha);
     lat.push_back(alpha_esd);
   }
   io::write_csv(dir / "lattice.csv", lat);
-  return {dir / "phase_fractions.csv", dir / "lattice.csv"};
+  return {dir / "phase_fractions.csv", dir / "phase_fractions_long.csv", dir / "lattice.csv"};
 }
 
 std::vector<fs::path> write_series_tables(const fs::path& dir, const std::vector<FrameResult>& frames,

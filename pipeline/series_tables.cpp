@@ -16,8 +16,8 @@ constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
 void write_eos_csv(const std::filesystem::path& path, const std::vector<series::PhaseSeriesEos>& eos,
                    const std::vector<series::ParametricPhase>& parametric) {
-  io::TableColumn phase{"phase"}, form{"form"}, v0{"v0"}, v0e{"v0_esd"}, k0{"k0_gpa"}, k0e{"k0_esd"},
-      kp{"k0p"}, kpe{"k0p_esd"}, chi{"chi2_red"}, n{"n_points"}, status{"status"};
+  io::TableColumn phase{"phase"}, form{"form"}, v0{"v0_A3"}, v0e{"v0_esd_A3"}, k0{"k0_gpa"},
+      k0e{"k0_esd_gpa"}, kp{"k0p"}, kpe{"k0p_esd"}, chi{"chi2_red"}, n{"n_points"}, status{"status"};
   const auto row = [&](const std::string& ph, const std::string& f, double a0, double a0e, double b,
                        double be, double c, double ce, double x, double np, std::string st) {
     phase.strings.push_back(ph);
@@ -102,6 +102,25 @@ void write_transitions_csv(const std::filesystem::path& path, const series::Tran
         tr.retained_esd, "fraction",
         fmt::format("frame {} at {:.3f} GPa", tr.retained_frame, tr.retained_at_gpa));
   io::write_csv(path, {q, dir, from, to, val, esd, unit, note});
+}
+
+void write_fractions_long_csv(const std::filesystem::path& path, const io::TableColumn& frame,
+                              const io::TableColumn& pressure_gpa, const io::TableColumn& direction,
+                              const std::vector<std::string>& phases,
+                              const std::vector<io::TableColumn>& fraction,
+                              const std::vector<io::TableColumn>& fraction_esd) {
+  io::TableColumn f{"frame"}, p{"pressure_gpa", "GPa"}, d{"direction"}, ph{"phase"}, x{"fraction"},
+      xe{"fraction_esd"};
+  for (std::size_t r = 0; r < frame.numbers.size(); ++r)
+    for (std::size_t k = 0; k < phases.size(); ++k) {
+      f.numbers.push_back(frame.numbers[r]);
+      p.numbers.push_back(r < pressure_gpa.numbers.size() ? pressure_gpa.numbers[r] : NAN);
+      d.strings.push_back(r < direction.strings.size() ? direction.strings[r] : "");
+      ph.strings.push_back(phases[k]);
+      x.numbers.push_back(r < fraction[k].numbers.size() ? fraction[k].numbers[r] : NAN);
+      xe.numbers.push_back(r < fraction_esd[k].numbers.size() ? fraction_esd[k].numbers[r] : NAN);
+    }
+  io::write_csv(path, {f, p, d, ph, x, xe});
 }
 
 }  // namespace anvil::pipeline

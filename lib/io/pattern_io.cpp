@@ -69,25 +69,33 @@ RadialUnit parse_radial_unit(const std::string& name) {
 }
 
 void write_pattern_text(const std::string& path, const Pattern1D& p, const std::vector<std::string>& header,
-                        bool with_sigma) {
+                        bool with_sigma, std::optional<double> wavelength_a) {
   if (p.x.size() != p.intensity.size()) throw InputError(path, "x and I differ in length");
   const bool sigma = with_sigma && p.sigma.size() == p.x.size();
   const std::string tmp = path + ".part";
+  double x_scale = 1.0;
   {
     auto out = fmt::output_file(tmp);
     const auto ext = lower(fs::path(path).extension().string());
     if (ext == ".chi") {
-      out.print("{}\n{}\nIntensity\n{:>7}\n", fs::path(path).filename().string(), axis_label(p.unit),
-                p.x.size());
+      std::string label = axis_label(p.unit);
+      const bool q = p.unit == RadialUnit::QInvNm || p.unit == RadialUnit::QInvA;
+      if (q && wavelength_a && *wavelength_a > 0) {
+        // GSAS-II (imports/G2pwd_xye.py): a ".chi" axis line with "q " takes its second word as
+        // λ (Å) and the x column as Q in Å⁻¹.
+        label = fmt::format("Q {:.8g} (A^-1; wavelength in A)", *wavelength_a);
+        if (p.unit == RadialUnit::QInvNm) x_scale = 0.1;
+      }
+      out.print("{}\n{}\nIntensity\n{:>7}\n", fs::path(path).filename().string(), label, p.x.size());
     } else {
       for (const auto& h : header) out.print("# {}\n", h);
       out.print("# {:>14} {:>16}{}\n", unit_name(p.unit), "I", sigma ? fmt::format(" {:>16}", "sigma") : "");
     }
     for (std::size_t i = 0; i < p.x.size(); ++i) {
       if (sigma)
-        out.print("{:16.9e} {:16.9e} {:16.9e}\n", p.x[i], p.intensity[i], p.sigma[i]);
+        out.print("{:16.9e} {:16.9e} {:16.9e}\n", x_scale * p.x[i], p.intensity[i], p.sigma[i]);
       else
-        out.print("{:16.9e} {:16.9e}\n", p.x[i], p.intensity[i]);
+        out.print("{:16.9e} {:16.9e}\n", x_scale * p.x[i], p.intensity[i]);
     }
   }
   fs::rename(tmp, path);

@@ -13,8 +13,11 @@ namespace anvil::io {
 
 // Writes x, I (and σ when present and `with_sigma`) as text. Header lines are written after
 // "# " as pyFAI does (geometry, method, date); ".chi" files get Fit2D's 4-line header instead.
+// A q pattern as ".chi" is written as GSAS-II reads one: q in Å⁻¹ and the axis line
+// "Q <wavelength Å> (A^-1)" when `wavelength_a` is given (GSAS-II needs it to go to 2θ).
 void write_pattern_text(const std::string& path, const Pattern1D& pattern,
-                        const std::vector<std::string>& header, bool with_sigma = true);
+                        const std::vector<std::string>& header, bool with_sigma = true,
+                        std::optional<double> wavelength_a = std::nullopt);
 
 // Reads 2- or 3-column text (x, I[, σ]); '#' lines are comments. The unit comes from a header
 // naming it (pyFAI's "# ... q_nm^-1", "2th_deg", "q_A^-1", a column header "# q_nm^-1 I sigma"),

@@ -333,7 +333,7 @@ TEST(DebyeReference, DacDevScanFractionsAndCellsMatchTheTruth) {
     const std::string f = ph == "CdSe-WZ" ? "f_WZ" : ph == "CdSe-ZB" ? "f_ZB" : "f_RS";
     const std::string a = ph == "CdSe-WZ" ? "a_WZ" : ph == "CdSe-ZB" ? "a_ZB" : "a_RS";
     if (std::stod(truth[k].at(f)) < 0.1) continue;  // a minor phase's cell is loosely determined
-    EXPECT_NEAR(std::stod(row.at("a")) / std::stod(truth[k].at(a)), 1.0, 0.002) << ph << " frame " << k;
+    EXPECT_NEAR(std::stod(row.at("a_A")) / std::stod(truth[k].at(a)), 1.0, 0.002) << ph << " frame " << k;
   }
   ASSERT_EQ(others.size(), 16u);
   for (std::size_t k = 0; k < 16; ++k)

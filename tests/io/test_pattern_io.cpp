@@ -2,9 +2,11 @@
 #include <gtest/gtest.h>
 #include <hdf5.h>
 
+#include <cctype>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 
 #include "core/error.hpp"
 #include "io/pattern_io.hpp"
@@ -50,6 +52,31 @@ TEST(PatternText, XyeAndChiRoundTripWithTheirUnit) {
       if (std::string(ext) != ".chi") EXPECT_EQ(back.sigma.size(), p.sigma.size());
     }
   }
+}
+
+// GSAS-II (imports/G2pwd_xye.py) reads a q ".chi" only with the wavelength: in the first four lines,
+// one containing "q " whose second word is λ (Å); the x column is then Q in Å⁻¹.
+TEST(PatternText, QChiCarriesTheWavelengthAsGsasIIReadsIt) {
+  const auto dir = scratch();
+  const auto p = sample(RadialUnit::QInvNm);
+  const auto path = (dir / "q.chi").string();
+  write_pattern_text(path, p, {}, true, 0.4859);
+  std::ifstream in(path);
+  std::string line;
+  double wavelength = 0;
+  for (int i = 0; i < 4 && std::getline(in, line); ++i) {
+    std::string low = line;
+    for (auto& c : low) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (low.find("q ") == std::string::npos) continue;
+    std::istringstream words(line);
+    std::string first;
+    words >> first >> wavelength;
+  }
+  EXPECT_DOUBLE_EQ(wavelength, 0.4859);
+  const auto back = read_pattern_text(path);
+  EXPECT_EQ(back.unit, RadialUnit::QInvA);
+  ASSERT_EQ(back.x.size(), p.x.size());
+  for (std::size_t i = 0; i < p.x.size(); ++i) EXPECT_NEAR(back.x[i], 0.1 * p.x[i], 1e-8 * p.x[i]);
 }
 
 TEST(PatternText, UnitMustBeKnownAndBadRowsAreNamed) {

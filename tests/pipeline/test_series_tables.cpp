@@ -41,8 +41,8 @@ TEST(SeriesTables, EosRowsPerFormWithStatus) {
   write_eos_csv(dir / "eos.csv", eos);
   const auto rows = read_csv(dir / "eos.csv");
   ASSERT_GE(rows.size(), 8u);
-  EXPECT_EQ(rows[0], (std::vector<std::string>{"phase", "form", "v0", "v0_esd", "k0_gpa", "k0_esd", "k0p",
-                                               "k0p_esd", "chi2_red", "n_points", "status"}));
+  EXPECT_EQ(rows[0], (std::vector<std::string>{"phase", "form", "v0_A3", "v0_esd_A3", "k0_gpa", "k0_esd_gpa",
+                                               "k0p", "k0p_esd", "chi2_red", "n_points", "status"}));
   EXPECT_EQ(rows[1][0], "CdSe-WZ");
   EXPECT_EQ(rows[1][1], "BM3");
   EXPECT_NEAR(std::stod(rows[1][4]), 53.0, 0.5);

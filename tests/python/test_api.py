@@ -236,6 +236,14 @@ def test_run_of_the_sample_scan_and_read_results(tmp_path):
     assert len(calls) == 20 and calls[-1][0] == 20
     fr = result.tables["phase_fractions"]
     assert len(fr["frame"]) == 20
+    # The long ("tidy") table holds the same numbers, one row per frame and phase.
+    long = result.tables["phase_fractions_long"]
+    assert len(long["frame"]) == 60
+    for name in ("CdSe-WZ", "CdSe-ZB", "CdSe-RS"):
+        rows = long["phase"] == name
+        np.testing.assert_array_equal(long["fraction"][rows], fr[name])
+        np.testing.assert_array_equal(long["fraction_esd"][rows], fr[name + "_esd"])
+    assert "a_A" in result.tables["lattice"] and "v0_A3" in result.tables["eos"]
     again = anvil.read_results(out)
     assert sorted(again.tables) == sorted(result.tables)
     np.testing.assert_array_equal(again.tables["frames"]["pressure_gpa"], result.tables["frames"]["pressure_gpa"])

@@ -482,16 +482,25 @@ int run_fit_series(const FitSeriesArgs& a) {
     for (auto& c : frac) cols.push_back(c);
     for (auto* c : {&rwp, &status, &pesd, &psrc, &pstd, &notes}) cols.push_back(*c);
     io::write_csv(out / "phase_fractions.csv", cols);
+    std::vector<std::string> sample_names;
+    std::vector<io::TableColumn> values, esds;
+    for (std::size_t k = 0; k < sample.size(); ++k) {
+      sample_names.push_back(names[sample[k]]);
+      values.push_back(frac[2 * k]);
+      esds.push_back(frac[2 * k + 1]);
+    }
+    pipeline::write_fractions_long_csv(out / "phase_fractions_long.csv", frame, pres, dir, sample_names,
+                                       values, esds);
   }
   // lattice.csv
   {
-    io::TableColumn frame{"frame"}, pres{"pressure_gpa"}, phase{"phase"}, ca{"a"}, cae{"a_esd"}, cc{"c"},
-        cce{"c_esd"}, v{"volume"}, ve{"volume_esd"}, size{"size_nm"}, sizee{"size_esd"};
+    io::TableColumn frame{"frame"}, pres{"pressure_gpa"}, phase{"phase"}, ca{"a_A"}, cae{"a_esd_A"},
+        cc{"c_A"}, cce{"c_esd_A"}, v{"volume_A3"}, ve{"volume_esd_A3"}, size{"size_nm"}, sizee{"size_esd_nm"};
     std::vector<io::TableColumn> d;
     for (int k = 1; k <= 3; ++k) {
       d.push_back({fmt::format("d{}_hkl", k)});
-      d.push_back({fmt::format("d{}_a", k)});
-      d.push_back({fmt::format("d{}_esd", k)});
+      d.push_back({fmt::format("d{}_spacing_A", k)});
+      d.push_back({fmt::format("d{}_spacing_esd_A", k)});
     }
     for (const auto& f : res.frames) {
       if (!f.ok()) continue;

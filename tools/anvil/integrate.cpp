@@ -42,7 +42,7 @@ enum class OutputKind { Hdf5, TextFile, TextFolder };
 OutputKind output_kind(const std::string& out, std::size_t frames) {
   const auto ext = fs::path(out).extension().string();
   if (ext == ".h5" || ext == ".hdf5" || ext == ".nxs") return OutputKind::Hdf5;
-  if (ext == ".xy" || ext == ".xye" || ext == ".chi" || ext == ".dat") {
+  if (ext == ".xy" || ext == ".xye" || ext == ".chi" || ext == ".dat" || ext == ".txt") {
     if (frames != 1)
       throw InputError(
           out, fmt::format("one text file cannot hold {} frames: give a folder or an .h5 file", frames));
@@ -51,7 +51,8 @@ OutputKind output_kind(const std::string& out, std::size_t frames) {
   return OutputKind::TextFolder;
 }
 
-std::vector<std::string> header_lines(const pipeline::DetectorIntegrator& di, const std::string& origin) {
+std::vector<std::string> header_lines(const pipeline::DetectorIntegrator& di, const std::string& origin,
+                                      const IntegrateArgs& a) {
   const auto& g = di.geometry();
   std::vector<std::string> h;
   h.push_back("== anvil " ANVIL_VERSION " azimuthal integration ==");
@@ -64,6 +65,11 @@ std::vector<std::string> header_lines(const pipeline::DetectorIntegrator& di, co
   h.push_back(fmt::format("Rot1: {:.10g}  Rot2: {:.10g}  Rot3: {:.10g} rad", g.rot1, g.rot2, g.rot3));
   h.push_back(fmt::format("Wavelength: {:.10g} m", g.wavelength_m));
   h.push_back(di.describe());
+  const auto masked = std::count(di.static_mask().pixels.begin(), di.static_mask().pixels.end(), 1);
+  h.push_back(fmt::format("Mask: {} ({} pixels masked, detector gaps included)",
+                          a.mask.empty() ? "none" : a.mask, masked));
+  h.push_back(
+      fmt::format("Dark: {}  Flat: {}", a.dark.empty() ? "none" : a.dark, a.flat.empty() ? "none" : a.flat));
   return h;
 }
 
@@ -192,7 +198,8 @@ int run_integrate(const IntegrateArgs& a) {
                           const auto stem = fs::path(source->info().path).stem().string();
                           path = (fs::path(a.output) / fmt::format("{}_{:05d}.xye", stem, it.index)).string();
                         }
-                        io::write_pattern_text(path, *it.pattern, header_lines(di, it.origin));
+                        io::write_pattern_text(path, *it.pattern, header_lines(di, it.origin, a), true,
+                                               di.geometry().wavelength_m * 1e10);
                       }
                     }
                     if (!a.quiet) progress.advance();

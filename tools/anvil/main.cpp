@@ -30,8 +30,12 @@ int main(int argc, char** argv) {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     // --help and --version exit 0; every usage error (unknown option, bad value) exits 2, as
-    // input errors do, after CLI11 has printed what was wrong.
-    return app.exit(e) == 0 ? 0 : 2;
+    // input errors do, with one line saying what was wrong.
+    if (e.get_exit_code() == 0) return app.exit(e);
+    std::string where = "anvil";
+    for (const auto* sub : app.get_subcommands()) where += " " + sub->get_name();
+    fmt::print(stderr, "anvil: error: {} (see `{} --help`)\n", e.what(), where);
+    return 2;
   } catch (const anvil::InputError& e) {
     fmt::print(stderr, "anvil: error: {}\n", e.what());
     return 2;
