@@ -1078,15 +1078,25 @@ IndexResult index_pattern(const FlatCurve& curve, const std::vector<Peak>& peaks
       std::rotate(all.begin() + static_cast<long>(k), all.begin() + static_cast<long>(k) + 1, all.end());
   }
   // Then the structure-factor intensity explained: the best gives way to the best-scoring evident
-  // solution carrying min_extra_explained more of the peak intensity than it claims, unless the
-  // evidence against that one is decisive or it is a second constant tested by nothing.
+  // solution carrying min_extra_explained more of the peak intensity than it claims.
   if (all.size() > 1 && !demoted) {
     const auto& top = all.front().sol;
     const double top_claim = claimed_fraction(peaks, top);
     for (std::size_t k = 1; k < all.size(); ++k) {
       const auto& other = all[k].sol;
-      if (other.score < s.min_evidence || top.score - other.score >= kDecisiveEvidence) continue;
+      if (other.score < s.min_evidence) continue;
       if (other.explained_fraction < top_claim + s.min_extra_explained) continue;
+      // One peak of its own that falls on one of its lines within the tolerance is a coincidence as
+      // often as not (a stray peak on sc's 211 beside a lamellar ladder): it does not overturn
+      // decisive evidence (ΔBIC ≥ 10) against that solution; two peaks or more do (the 10l lines
+      // of a simple hexagonal lattice beside its 00l ladder).
+      int new_peaks = 0;
+      for (const auto& x : other.assignments) {
+        bool in_top = false;
+        for (const auto& y : top.assignments) in_top = in_top || y.peak == x.peak;
+        new_peaks += !in_top;
+      }
+      if (new_peaks < 2 && top.score - other.score >= kDecisiveEvidence) continue;
       const int added = added_to(other, top);
       if (sublattice(other, top) && added >= 0 && added < 2) continue;
       demoted = top;

@@ -133,6 +133,17 @@ TEST(SaxsIndexing, NanorodSimpleHexagonalWorkedExample) {
   EXPECT_GT(best(r).c_esd_nm, 0);
 }
 
+// The same lattice with 150-nm domains (bench_saxs's pattern): the 00l ladder alone scores higher
+// (ΔBIC 15.7) but leaves 39 % of the peak intensity, the 10l lines, unexplained: hex3d.
+TEST(SaxsIndexing, NanorodLatticeIsNotTakenForItsOwn00lLadder) {
+  auto s = one_phase(Lattice::hex3d, 6.72, 26.2, 0.15, 2.0, 0, 150, 1e4);
+  s.counts = SimulationSettings{}.counts;
+  const auto r = analyse_saxs(simulate_saxs(s).pattern, SaxsSettings{});
+  ASSERT_EQ(r.lattice, Lattice::hex3d) << r.reason << r.index.notes;
+  EXPECT_NEAR(best(r).a_nm, 6.72, 0.005 * 6.72);
+  EXPECT_NEAR(best(r).c_nm, 26.2, 0.005 * 26.2);
+}
+
 TEST(SaxsIndexing, The00lLadderAloneIsLamellarButFlaggedAsPossiblySimpleHexagonal) {
   // The same nanorod lattice seen only below q100 = 1.0796 nm⁻¹: 001…004.
   const auto s = one_phase(Lattice::hex3d, 6.72, 26.2, 0.15, 1.02, 0, 200, 1e4);
@@ -440,8 +451,8 @@ TEST(SaxsIndexing, MeasuredLikeSuperlatticesAreIndexedIn95PercentOfCasesPerLatti
     right += ok;
   }
   std::printf("SAXS indexing on measured-like patterns: %d/%d (%s)\n", right, total, report.c_str());
-  // Measured (docs/saxs.md): 156/168 = 92.9 %; fcc, bcc, sc, hex2d ≥ 95 % as issue 15 asks, lamellar
-  // 22/24, hcp 21/24 and hex3d 19/24 below it. A guard against losing ground, not the issue's claim.
+  // Measured (docs/saxs.md): 155/168 = 92.3 %; fcc, bcc, sc ≥ 95 % as issue 15 asks, hex2d and
+  // lamellar 22/24, hcp 21/24 and hex3d 19/24 below it. A guard against losing ground, not the claim.
   EXPECT_GE(right, 0.92 * total) << report;
   for (const auto& [l, ok] : rates) EXPECT_GE(ok, 0.75 * kPerLattice) << lattice_name(l) << ":" << report;
 }
