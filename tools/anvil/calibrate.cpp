@@ -302,6 +302,7 @@ void add_calibrate_command(CLI::App& app, Context& ctx) {
   cmd->add_option("--plot", a->plot, "Diagnostic picture (PNG; default: OUT.png)");
   cmd->add_flag("--no-plot", a->no_plot, "Do not draw the diagnostic picture");
   cmd->add_flag("-v,--verbose", a->verbose, "Print every refinement pass");
+  add_threads_option(cmd, ctx);
   cmd->callback([a, &ctx] { ctx.exit_code = run_calibrate(*a); });
 }
 

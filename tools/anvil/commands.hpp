@@ -2,10 +2,13 @@
 // process exit code through `exit_code` (0 only on success).
 #pragma once
 
+#include <tbb/global_control.h>
+
 #include <CLI/CLI.hpp>
 #include <charconv>
 #include <cmath>
 #include <limits>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -16,7 +19,23 @@ namespace anvil::cli {
 
 struct Context {
   int exit_code = 0;
+  std::size_t threads = 0;                            // --threads of a command that has it; 0: all cores
+  std::unique_ptr<tbb::global_control> thread_limit;  // holds it while the command runs
 };
+
+// `--threads N` on a command whose work runs on TBB threads (integration, calibration, fits,
+// indexing, simulation): at most N worker threads for the whole command; results do not depend on
+// it. (`anvil run` and `anvil fit-series` have their own, with the same meaning.)
+inline void add_threads_option(CLI::App* cmd, Context& ctx) {
+  cmd->add_option("--threads", ctx.threads,
+                  "Worker threads (default: all cores); results do not depend on it")
+      ->check(CLI::Range(1, 4096));
+  cmd->parse_complete_callback([&ctx] {
+    if (ctx.threads > 0)
+      ctx.thread_limit =
+          std::make_unique<tbb::global_control>(tbb::global_control::max_allowed_parallelism, ctx.threads);
+  });
+}
 
 // Numbers entering from the command line: NaN and inf parse as doubles but are never
 // settings, and CLI11's Range lets NaN through (every comparison with NaN is false). These

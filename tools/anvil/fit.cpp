@@ -123,6 +123,7 @@ void add_fit_command(CLI::App& app, Context& ctx) {
                 "Calibrant mode: refine the Caglioti U, V, W of the instrument (e.g. --phases CeO2)");
   cmd->add_option("--write-instrument", a->write_instrument,
                   "With --refine-instrument: write the refined instrument (JSON) for --instrument");
+  add_threads_option(cmd, ctx);
   cmd->callback([a, &ctx] {
     pipeline::WaxsFitSettings s;
     std::stringstream ss(a->phases);

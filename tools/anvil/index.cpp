@@ -321,6 +321,7 @@ void add_index_command(CLI::App& app, Context& ctx) {
   cmd->add_option("--max-jump", a->max_jump, "With --all-frames: relative change of a or c flagged")
       ->capture_default_str()
       ->check(positive_number());
+  add_threads_option(cmd, ctx);
   cmd->callback([a, &ctx] { ctx.exit_code = run_index(*a); });
 }
 

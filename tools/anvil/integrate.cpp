@@ -269,6 +269,7 @@ void add_integrate_command(CLI::App& app, Context& ctx) {
       "made in Dioptas; a mask follows --mask-orientation");
   cmd->add_flag("--flip-lr", a->flip_lr, "Flip frames left-right");
   cmd->add_flag("-q,--quiet", a->quiet, "No progress bar");
+  add_threads_option(cmd, ctx);
   cmd->callback([a, &ctx] { ctx.exit_code = run_integrate(*a); });
 }
 

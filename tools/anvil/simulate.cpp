@@ -39,6 +39,7 @@ void add_simulate_command(CLI::App& app, Context& ctx) {
   cmd->add_option("--detector-size", a->detector_size, "small (Pilatus 300K) or pilatus1m")
       ->check(CLI::IsMember({"small", "pilatus1m"}));
   cmd->add_flag("-q,--quiet", a->quiet, "Print nothing but errors");
+  add_threads_option(cmd, ctx);
   cmd->callback([a, &ctx] {
     pipeline::SimulationConfig c;
     c.phase_dir = pipeline::phase_dir();
