@@ -147,11 +147,16 @@ DetectorOutcome process(const DetectorSetup& d, std::size_t number, std::optiona
     out.pattern = d.integrator->integrate(frame);
     clock.add(first_stage + 1, t);
     out.ok = true;
-  } catch (const InputError& e) {
+  } catch (const FrameError& e) {
     out.error = e.what();
+    out.reason = e.reason();
+    return out;
+  } catch (const InputError& e) {
+    out.error = e.what();  // the reason is read off it (error_reason)
     return out;
   } catch (const std::exception& e) {
     out.error = fmt::format("frame {}: {}", number, e.what());
+    out.reason = e.what();
     return out;
   }
   if (analyse) {
@@ -174,6 +179,7 @@ json outcome_to_json(const DetectorOutcome& o) {
   j["present"] = o.present;
   j["ok"] = o.ok;
   if (!o.error.empty()) j["error"] = o.error;
+  if (!o.reason.empty()) j["reason"] = o.reason;
   if (!o.source.empty()) j["source"] = o.source;
   if (o.ok) {
     j["unit"] = unit_name(o.pattern.unit);
@@ -191,6 +197,7 @@ DetectorOutcome outcome_from_json(const json& j) {
   o.present = j.value("present", false);
   o.ok = j.value("ok", false);
   o.error = j.value("error", "");
+  o.reason = j.value("reason", "");
   o.source = j.value("source", "");
   if (o.ok) {
     const std::string u = j.at("unit");
@@ -285,7 +292,8 @@ io::PatternStackData stack_of(const std::string& name, const std::vector<FrameRe
 }  // namespace
 
 std::string DetectorOutcome::error_reason() const {
-  // Errors read "<file>: frame <N>: <reason>": the reason is what groups frames.
+  if (!reason.empty()) return reason;
+  // A checkpoint from before `reason` was kept: errors read "<file>: frame <N>: <reason>".
   static const std::regex frame_prefix(R"(^.*?frame [0-9]+: )");
   std::smatch m;
   if (std::regex_search(error, m, frame_prefix)) return m.suffix().str();

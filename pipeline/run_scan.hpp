@@ -32,6 +32,7 @@ struct DetectorOutcome {
   bool present = false;  // this detector is part of the scan
   bool ok = false;       // the frame was read and integrated
   std::string error;     // why it failed (read, integration)
+  std::string reason;    // … without the file and frame: what groups failed frames
   std::string source;    // where the pixels came from (FrameSource::frame_identity)
   Pattern1D pattern;
   // The analysis of the pattern: WAXS phase fit (pipeline/waxs_fit.hpp's JSON) or SAXS
@@ -41,7 +42,8 @@ struct DetectorOutcome {
 
   // The analysis ran and did not give a result ("failed", "not_converged").
   bool analysis_failed() const;
-  // Why reading or integrating failed, without the file and frame ("" when it did not).
+  // Why reading or integrating failed, without the file and frame ("" when it did not): `reason`,
+  // or for a checkpoint written before it existed, `error` with its "file: frame N: " cut off.
   std::string error_reason() const;
   // Why the analysis failed ("" when it did not).
   std::string analysis_reason() const;

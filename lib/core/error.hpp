@@ -27,11 +27,15 @@ class FrameError : public InputError {
  public:
   FrameError(std::string source, std::size_t frame_index, std::string problem)
       : InputError(std::move(source), "frame " + std::to_string(frame_index) + ": " + problem),
-        frame_index_(frame_index) {}
+        frame_index_(frame_index),
+        reason_(std::move(problem)) {}
   std::size_t frame_index() const { return frame_index_; }
+  // What is wrong, without the file and frame ("truncated chunk"): what groups failed frames.
+  const std::string& reason() const { return reason_; }
 
  private:
   std::size_t frame_index_;
+  std::string reason_;
 };
 
 }  // namespace anvil
