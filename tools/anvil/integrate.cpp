@@ -236,16 +236,21 @@ void add_integrate_command(CLI::App& app, Context& ctx) {
   cmd->add_option("--flat", a->flat, "Flat-field frame(s), averaged");
   cmd->add_option("--detector", a->detector,
                   "Detector preset overriding the .poni's (e.g. Pilatus1M, Eiger4M)");
-  cmd->add_option("--npt", a->npt, "Radial bins")->capture_default_str()->check(CLI::Range(1, 1'000'000));
+  cmd->add_option("--npt,--bins", a->npt, "Radial bins (`bins` in a scan description)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1'000'000));
   cmd->add_option("--unit", a->unit, "q_nm^-1, q_A^-1, 2th_deg, d_A or r_mm")->capture_default_str();
   cmd->add_option("--split", a->split, "Pixel splitting: none, bbox or full")->capture_default_str();
-  cmd->add_option("--error", a->error, "Error model: poisson, azimuthal or none")->capture_default_str();
+  cmd->add_option("--error,--error-model", a->error,
+                  "Error model: poisson, azimuthal or none (`error_model` in a scan description)")
+      ->capture_default_str();
   cmd->add_option("--polarization", a->polarization, "Polarisation factor (-1..1), e.g. 0.99")
       ->check(number_in(-1.0, 1.0));
   cmd->add_flag("--no-solid-angle", a->no_solid_angle, "Do not correct for the pixels' solid angle");
   cmd->add_option("--azimuth-bins", a->azimuth_bins, "χ bins: write 2D cakes (radial × azimuthal) to .h5")
       ->check(CLI::Range(0, 36'000));
-  cmd->add_option("--radial-range", a->radial_range, "min,max in --unit")
+  cmd->add_option("--radial-range,--range", a->radial_range,
+                  "min,max in --unit (`range` in a scan description)")
       ->delimiter(',')
       ->expected(2)
       ->check(finite_number());
