@@ -174,15 +174,28 @@ class AzimuthalIntegrator:
         a.radial_range, a.azimuth_range, a.quantiles = _pair(radial_range), _pair(azimuth_range), _pair(quantiles)
         return a
 
+    def _from_file(self, kind, path, shape):
+        """A mask, dark or flat file read once and kept while the file is unchanged (size, mtime):
+        integrating frame after frame does not read it again."""
+        path = _os.fspath(path)
+        st = _os.stat(path)
+        key = (kind, path, st.st_size, st.st_mtime_ns, tuple(shape))
+        cache = self.__dict__.setdefault("_files", {})
+        if key not in cache:
+            if len(cache) >= 8:
+                cache.clear()
+            cache[key] = read_mask(path, shape) if kind == "mask" else _mean_frame(path)
+        return cache[key]
+
     def _image_args(self, data, mask, dark, flat):
         data = np.asarray(data)
         shape = data.shape[-2:]
         if isinstance(mask, (str, _os.PathLike)):
-            mask = read_mask(mask, shape)
+            mask = self._from_file("mask", mask, shape)
         if isinstance(dark, (str, _os.PathLike)):
-            dark = _mean_frame(dark)
+            dark = self._from_file("dark", dark, shape)
         if isinstance(flat, (str, _os.PathLike)):
-            flat = _mean_frame(flat)
+            flat = self._from_file("flat", flat, shape)
         return data, mask, dark, flat
 
     def integrate1d(self, data, npt: int, unit: str = "q_nm^-1", method: str = "bbox", mask=None, dark=None,
