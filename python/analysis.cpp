@@ -46,12 +46,8 @@ py::dict phase_table(const std::string& name, std::optional<double> energy_kev,
   if (!(lambda > 0) || !std::isfinite(lambda))
     throw InputError("phase", fmt::format("wavelength {} Å", lambda));
   const auto p = crystal::load_phase(name, phase_dir_or_default(phase_dir));
-  std::vector<crystal::Reflection> lines;
-  try {
-    lines = crystal::merge_equal_d(crystal::reflection_list(p, lambda, tth_min, tth_max));
-  } catch (const std::invalid_argument& e) {
-    throw InputError(name, e.what());
-  }
+  const std::vector<crystal::Reflection> lines =
+      crystal::merge_equal_d(crystal::reflection_list(p, lambda, tth_min, tth_max));
   std::vector<int> h, k, l, m;
   std::vector<double> d, tth, q, f2, intensity;
   double max = 0;

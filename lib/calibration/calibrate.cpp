@@ -11,6 +11,7 @@
 #include "calibration/active_area.hpp"
 #include "calibration/initial_guess.hpp"
 #include "calibration/ring_model.hpp"
+#include "core/error.hpp"
 
 namespace anvil::calibration {
 
@@ -557,7 +558,9 @@ CalibrationResult calibrate(const ImageF& image, const Mask& mask_in, const geom
   std::vector<std::string> log;
   Mask mask(image.shape, 0);
   if (!mask_in.pixels.empty()) {
-    if (mask_in.shape != image.shape) throw std::invalid_argument("calibrate: mask and image shapes differ");
+    if (mask_in.shape != image.shape)
+      throw InputError("mask", fmt::format("{}×{} pixels, the image {}×{}", mask_in.shape.rows,
+                                           mask_in.shape.cols, image.shape.rows, image.shape.cols));
     mask = mask_in;
   }
   if (det.modules || det.circular_active_area) {
@@ -574,7 +577,7 @@ CalibrationResult calibrate(const ImageF& image, const Mask& mask_in, const geom
         inactive->region_px, 100.0 * inactive->region_px / static_cast<double>(mask.pixels.size()),
         inactive->value, InactiveAreaOptions{}.margin_px));
   }
-  if (lines.empty()) throw std::invalid_argument("calibrate: the calibrant has no lines");
+  if (lines.empty()) throw InputError("calibrant", "no lines to calibrate on");
   CalibrationOptions opt = opt_in;
   if (opt.free.rot3) {
     // R = R3(rot3)·R2·R1: rot3 turns the lab frame about the beam, which changes χ but no 2θ.
@@ -585,7 +588,8 @@ CalibrationResult calibrate(const ImageF& image, const Mask& mask_in, const geom
                     "it: kept at its start value ({:.4f}°)",
                     start.guess ? start.guess->rot3 * kDeg : 0.0));
   }
-  if (!(wavelength_m > 0)) throw std::invalid_argument("calibrate: wavelength must be > 0");
+  if (!(wavelength_m > 0))
+    throw InputError("calibrate", fmt::format("wavelength {} m is not positive", wavelength_m));
 
   if (start.guess) {
     geometry::Geometry g = *start.guess;

@@ -115,8 +115,9 @@ Phase phase_from_document(gemmi::cif::Document& doc, const std::string& source, 
     Phase p = make_phase(name, cell, *sg, std::move(sites), z_hint);
     p.source = source;
     return p;
-  } catch (const std::invalid_argument& e) {
-    throw InputError(source, e.what());
+  } catch (const InputError& e) {
+    // make_phase names the phase; the reader names the file it came from.
+    throw InputError(source, e.problem());
   }
 }
 

@@ -11,6 +11,8 @@
 #include <numeric>
 #include <stdexcept>
 
+#include "core/error.hpp"
+
 namespace anvil::crystal {
 
 namespace {
@@ -83,17 +85,18 @@ Phase make_phase(std::string name, const Lattice& cell, const gemmi::SpaceGroup&
                  std::vector<Site> sites, int z_hint) {
   for (double v : {cell.a, cell.b, cell.c, cell.alpha_deg, cell.beta_deg, cell.gamma_deg})
     if (!(v > 0.0) || !std::isfinite(v))
-      throw std::invalid_argument(fmt::format("unit cell {} {} {} {} {} {} is not a cell", cell.a, cell.b,
-                                              cell.c, cell.alpha_deg, cell.beta_deg, cell.gamma_deg));
-  if (!(cell_volume(cell) > 0.0)) throw std::invalid_argument("unit cell angles give no volume");
-  if (sites.empty()) throw std::invalid_argument("no atom sites");
+      throw InputError("phase " + name,
+                       fmt::format("unit cell {} {} {} {} {} {} is not a cell", cell.a, cell.b, cell.c,
+                                   cell.alpha_deg, cell.beta_deg, cell.gamma_deg));
+  if (!(cell_volume(cell) > 0.0)) throw InputError("phase " + name, "unit cell angles give no volume");
+  if (sites.empty()) throw InputError("phase " + name, "no atom sites");
   for (const Site& s : sites) {
     const gemmi::Element el(s.element);
     if (el.elem == gemmi::El::X || el.elem == gemmi::El::END)
-      throw std::invalid_argument(fmt::format("site {}: unknown element '{}'", s.label, s.element));
+      throw InputError("phase " + name, fmt::format("site {}: unknown element '{}'", s.label, s.element));
     if (!(s.occupancy >= 0.0) || !std::isfinite(s.b_iso))
-      throw std::invalid_argument(
-          fmt::format("site {}: occupancy {} or B_iso {} is not valid", s.label, s.occupancy, s.b_iso));
+      throw InputError("phase " + name, fmt::format("site {}: occupancy {} or B_iso {} is not valid", s.label,
+                                                    s.occupancy, s.b_iso));
   }
 
   Phase p;

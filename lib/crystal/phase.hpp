@@ -48,7 +48,7 @@ struct CellAtom {
 // greatest common divisor of the per-element atom counts (occupancy-weighted); where those
 // are not whole numbers, Z = 1 and the formula is the cell content. `z_hint` (a CIF's
 // `_cell_formula_units_Z`, 0 when absent) is used instead when it divides the contents.
-// Throws std::invalid_argument on a non-positive cell, an unknown element, or no sites.
+// Throws InputError (naming the phase) on a non-positive cell, an unknown element, or no sites.
 Phase make_phase(std::string name, const Lattice& cell, const gemmi::SpaceGroup& space_group,
                  std::vector<Site> sites, int z_hint = 0);
 
@@ -72,7 +72,7 @@ double cell_mass(const Phase& phase);
 // with S the Rietveld scale of a pattern computed from |F|² per cell. Returns Z·M·V (amu·Å³).
 double hill_howard_zmv(const Phase& phase);
 
-// Weight fractions from Rietveld scales and Z·M·V (same order); throws std::invalid_argument when
+// Weight fractions from Rietveld scales and Z·M·V (same order); throws std::invalid_argument (a bug) when
 // the sizes differ or all products are zero.
 std::vector<double> weight_fractions(const std::vector<double>& scales, const std::vector<double>& zmv);
 

@@ -7,6 +7,8 @@
 #include <gemmi/symmetry.hpp>
 #include <stdexcept>
 
+#include "core/error.hpp"
+
 namespace anvil::crystal {
 
 namespace {
@@ -35,7 +37,7 @@ std::vector<Miller> equivalent_reflections(const gemmi::SpaceGroup& space_group,
 std::vector<Reflection> hkl_families(const Phase& phase, double d_min_angstrom, double d_max_angstrom) {
   if (!phase.space_group) throw std::invalid_argument("phase " + phase.name + " has no space group");
   if (!(d_min_angstrom > 0.0))
-    throw std::invalid_argument(fmt::format("d_min {} Å is not positive", d_min_angstrom));
+    throw InputError("phase " + phase.name, fmt::format("d_min {} Å is not positive", d_min_angstrom));
   const gemmi::GroupOps ops = phase.space_group->operations();
   const Lattice& L = phase.cell;
   const int hmax = static_cast<int>(std::floor(L.a / d_min_angstrom));
@@ -80,7 +82,8 @@ std::vector<Reflection> hkl_families(const Phase& phase, double d_min_angstrom, 
 
 ScatteringModel make_scattering_model(const Phase& phase, double wavelength_angstrom, Dispersion dispersion) {
   if (!(wavelength_angstrom > 0.0) || !std::isfinite(wavelength_angstrom))
-    throw std::invalid_argument(fmt::format("wavelength {} Å is not positive", wavelength_angstrom));
+    throw InputError("phase " + phase.name,
+                     fmt::format("wavelength {} Å is not positive", wavelength_angstrom));
   ScatteringModel m;
   m.energy_kev = energy_kev_from_wavelength(wavelength_angstrom);
   m.dispersion = dispersion;
@@ -120,8 +123,8 @@ std::vector<Reflection> reflection_list(const Phase& phase, double wavelength_an
                                         double two_theta_min_deg, double two_theta_max_deg,
                                         Dispersion dispersion) {
   if (!(two_theta_max_deg > 0.0 && two_theta_max_deg <= 180.0) || two_theta_min_deg >= two_theta_max_deg)
-    throw std::invalid_argument(
-        fmt::format("2θ range {}–{}° is not a range", two_theta_min_deg, two_theta_max_deg));
+    throw InputError("phase " + phase.name,
+                     fmt::format("2θ range {}–{}° is not a range", two_theta_min_deg, two_theta_max_deg));
   const ScatteringModel model = make_scattering_model(phase, wavelength_angstrom, dispersion);
   const double d_min = d_from_two_theta(two_theta_max_deg, wavelength_angstrom);
   const double d_max = two_theta_min_deg > 0.0 ? d_from_two_theta(two_theta_min_deg, wavelength_angstrom)

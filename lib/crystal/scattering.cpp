@@ -8,6 +8,7 @@
 #include <gemmi/it92.hpp>
 #include <stdexcept>
 
+#include "core/error.hpp"
 #include "crystal/henke.hpp"
 
 namespace anvil::crystal {
@@ -27,7 +28,7 @@ const char* dispersion_name(Dispersion d) {
 Dispersion parse_dispersion(const std::string& s) {
   for (Dispersion d : {Dispersion::None, Dispersion::CromerLiberman, Dispersion::Henke})
     if (s == dispersion_name(d)) return d;
-  throw std::invalid_argument("unknown dispersion '" + s + "' (none, cromer-liberman, henke)");
+  throw InputError("dispersion", "unknown model '" + s + "' (none, cromer-liberman, henke)");
 }
 
 double AtomScattering::f0(double stol2) const {
@@ -39,9 +40,9 @@ double AtomScattering::f0(double stol2) const {
 AtomScattering atom_scattering(const std::string& element, double energy_kev, Dispersion dispersion) {
   const gemmi::Element el(element);
   if (el.elem == gemmi::El::X || el.elem == gemmi::El::END || !gemmi::IT92<double>::has(el.elem))
-    throw std::invalid_argument("no X-ray scattering factor for element '" + element + "'");
+    throw InputError("scattering factors", "no X-ray scattering factor for element '" + element + "'");
   if (!(energy_kev > 0.0) || !std::isfinite(energy_kev))
-    throw std::invalid_argument(fmt::format("X-ray energy {} keV is not positive", energy_kev));
+    throw InputError("scattering factors", fmt::format("X-ray energy {} keV is not positive", energy_kev));
   AtomScattering s;
   s.element = el.name();
   const auto& coef = gemmi::IT92<double>::get(el.elem);

@@ -23,7 +23,7 @@ enum class Dispersion {
 };
 
 const char* dispersion_name(Dispersion d);          // "none", "cromer-liberman", "henke"
-Dispersion parse_dispersion(const std::string& s);  // the names above; throws std::invalid_argument
+Dispersion parse_dispersion(const std::string& s);  // the names above; throws InputError
 
 // The scattering factor of one element at one energy.
 struct AtomScattering {
@@ -36,7 +36,7 @@ struct AtomScattering {
   std::complex<double> f(double stol2) const { return {f0(stol2) + fp, fpp}; }
 };
 
-// Throws std::invalid_argument for an unknown element or a non-positive energy.
+// Throws InputError for an unknown element or a non-positive energy.
 AtomScattering atom_scattering(const std::string& element, double energy_kev, Dispersion dispersion);
 
 }  // namespace anvil::crystal

@@ -342,7 +342,9 @@ FrameResult fit_frame(Context& ctx, const SeriesFrame& fr, const powder::Pattern
         out.notes.push_back(std::string("no pressure from the standard: ") + e.what());
       }
     }
-  } catch (const std::exception& e) {
+  } catch (const InputError& e) {
+    // What the frame's data cannot give (no usable point, a phase the pattern cannot hold) fails this
+    // frame only; anything else is a bug and goes up (docs/README.md, Errors).
     out.status = powder::FitStatus::Failed;
     out.reason = e.what();
     for (auto& ph : out.phases) ph.fraction = ph.fraction_esd = kNaN;
@@ -521,7 +523,8 @@ SeriesResult refine_series(const std::vector<SeriesFrame>& frames,
                     seed = scan_seed_pressure(ctx, pat, eos);
                     head.notes.push_back(
                         fmt::format("started at {:.1f} GPa, the pressure whose EOS cells fit best", seed));
-                  } catch (const std::exception& e) {
+                  } catch (const InputError& e) {
+                    // The scan starts from 0 GPa and says why.
                     seed = 0.0;
                     head.notes.push_back(std::string("pressure scan failed: ") + e.what());
                   }

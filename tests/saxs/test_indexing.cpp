@@ -80,7 +80,9 @@ Sweep sweep(test::SyntheticCase (*make)(Lattice, int), const std::string& dump_p
         std::printf("  %s case %d: got %s %s\n", lattice_name(l), k, lattice_name(r.lattice),
                     r.lattice == Lattice::none
                         ? r.reason.c_str()
-                        : fmt::format("a = {:.3f} (true {:.3f})", best(r).a_nm, c.phase.a_nm).c_str());
+                        : fmt::format("a = {:.3f} c = {:.3f} (true {:.3f}, {:.3f}; split {:.4f})", best(r).a_nm,
+                                      best(r).c_nm, c.phase.a_nm, c.phase.c_nm, c.phase.split_strain)
+                              .c_str());
       ok += good;
     }
     out.report += fmt::format(" {} {}/{}", lattice_name(l), ok, kSweepCases);

@@ -65,21 +65,12 @@ int run_phase(const PhaseArgs& a) {
                                               : crystal::wavelength_angstrom_from_energy(*a.energy_kev);
   if (!(lambda > 0.0) || !std::isfinite(lambda))
     throw InputError("anvil phase", fmt::format("wavelength {} Å is not positive", lambda));
-  crystal::Dispersion disp;
-  try {
-    disp = crystal::parse_dispersion(a.dispersion);
-  } catch (const std::invalid_argument& e) {
-    throw InputError("--dispersion", e.what());
-  }
+  const crystal::Dispersion disp = crystal::parse_dispersion(a.dispersion);
   const crystal::LpModel lp =
       a.lp == "unpolarised" ? crystal::LpModel::Unpolarised : crystal::LpModel::PolarisationCorrected;
 
-  std::vector<crystal::Reflection> lines;
-  try {
-    lines = crystal::reflection_list(p, lambda, a.tth_min_deg, a.tth_max_deg, disp);
-  } catch (const std::invalid_argument& e) {
-    throw InputError(a.phase, e.what());
-  }
+  std::vector<crystal::Reflection> lines =
+      crystal::reflection_list(p, lambda, a.tth_min_deg, a.tth_max_deg, disp);
   if (a.merge) lines = crystal::merge_equal_d(lines);
   if (lines.empty())
     throw InputError(a.phase, fmt::format("no reflection between 2θ = {}° and {}° at λ = {} Å", a.tth_min_deg,
