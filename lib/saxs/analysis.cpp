@@ -48,8 +48,27 @@ void trim_to_usable_range(std::vector<double>& q, std::vector<double>& intensity
                             smooth.begin() + static_cast<long>(2 * first));
   std::nth_element(after.begin(), after.begin() + after.size() / 2, after.end());
   const bool stays_up = after[after.size() / 2] > 3 * std::max(smooth[0], 0.0);
-  if (rising && stays_up && peak > 0 && smooth[peak] > 3 * std::max(smooth[0], 0.0))
+  if (rising && stays_up && peak > 0 && smooth[peak] > 3 * std::max(smooth[0], 0.0)) {
     lo = std::min(n, peak + margin);
+    // That maximum may be a reflection just behind the edge rather than the edge's top. The edge is
+    // the steepest relative rise before it, its width the span over which the rise is steeper than
+    // half that; 1.5 widths past the steepest point an erf edge transmits > 99.8 %. Beyond that cut
+    // a reflection rises to the maximum and falls again about as far on the other side, by a fifth at
+    // least; an edge's top stays nearly level after it (the diffuse curve's slow fall).
+    std::vector<double> g(peak + 1, 0.0);
+    for (std::size_t i = 1; i <= peak && i + 1 < n; ++i)
+      if (smooth[i - 1] > 0 && smooth[i + 1] > 0) g[i] = 0.5 * std::log(smooth[i + 1] / smooth[i - 1]);
+    const std::size_t steep = std::max_element(g.begin(), g.end()) - g.begin();
+    std::size_t a = steep, b = steep;
+    while (a > 0 && g[a - 1] > 0.5 * g[steep]) --a;
+    while (b < peak && g[b + 1] > 0.5 * g[steep]) ++b;
+    const std::size_t edge_cut = steep + (3 * (b - a + 1) + 1) / 2;
+    if (edge_cut < peak && peak + (peak - edge_cut) < n) {
+      const double left = smooth[edge_cut] / smooth[peak];
+      const double right = smooth[peak + (peak - edge_cut)] / smooth[peak];
+      if (right < 0.8 && right <= left + 0.05) lo = edge_cut;
+    }
+  }
   std::vector<double> tail(smooth.end() - static_cast<long>(n / 5), smooth.end());
   std::nth_element(tail.begin(), tail.begin() + tail.size() / 2, tail.end());
   const double level = tail[tail.size() / 2];

@@ -433,9 +433,10 @@ std::vector<Peak> refine_peaks(const std::vector<double>& q, const std::vector<d
     }
   }
 
+  constexpr int kClusterPasses = 6;
   for (auto cluster : clusters) {
     bool shoulder_searched = !settings.add_missed_shoulders;
-    for (int pass = 0; pass < 6 && !cluster.empty(); ++pass) {
+    for (int pass = 0; pass < kClusterPasses && !cluster.empty(); ++pass) {
       double q_lo = INFINITY, q_hi = -INFINITY;
       for (const auto& c : cluster) {
         const auto [a, b] = window(c);
@@ -483,6 +484,11 @@ std::vector<Peak> refine_peaks(const std::vector<double>& q, const std::vector<d
       }
       const bool dropped = keep.size() != cluster.size();
       if (dropped && !keep.empty()) {
+        if (pass + 1 == kClusterPasses) {
+          // Out of refits: what this fit accepted stands (rather than the whole cluster being lost).
+          out.insert(out.end(), accepted.begin(), accepted.end());
+          break;
+        }
         cluster = keep;
         continue;  // refit without the rejected components
       }
