@@ -6,18 +6,20 @@
 #include <array>
 #include <cmath>
 
+#include "core/constants.hpp"
+
 namespace anvil::crystal {
 
 // Miller indices h, k, l (three-index form also for hexagonal cells; i = -(h+k)).
 using Miller = std::array<int, 3>;
 
-// h c = 12.398419843320026 keV·Å (CODATA 2018): E[keV] = kHcKevAngstrom / λ[Å].
-inline constexpr double kHcKevAngstrom = 12.398419843320026;
-
+// E [keV] ↔ λ [Å] through h c (core/constants.hpp).
 inline double energy_kev_from_wavelength(double wavelength_angstrom) {
-  return kHcKevAngstrom / wavelength_angstrom;
+  return energy_kev_from_wavelength_angstrom(wavelength_angstrom);
 }
-inline double wavelength_angstrom_from_energy(double energy_kev) { return kHcKevAngstrom / energy_kev; }
+inline double wavelength_angstrom_from_energy(double energy_kev) {
+  return wavelength_angstrom_from_energy_kev(energy_kev);
+}
 
 template <typename T>
 struct BasicLattice {

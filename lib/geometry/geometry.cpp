@@ -5,13 +5,14 @@
 #include <numbers>
 #include <stdexcept>
 
+#include "core/constants.hpp"
+
 namespace anvil::geometry {
 
 namespace {
 
 constexpr double kPi = std::numbers::pi;
 constexpr double kTwoPi = 2.0 * std::numbers::pi;
-constexpr double kHcKevAngstrom = 12.398419843320026;  // pyFAI.units.hc with scipy >= 1.4
 
 // The rotation, the PONI and the index flips of one geometry, prepared once for many pixels.
 struct Frame {
@@ -131,8 +132,12 @@ double polarization_of(double tth, double chi_rad, double factor, double offset)
 
 }  // namespace
 
-double wavelength_m_from_energy_kev(double energy_kev) { return kHcKevAngstrom / energy_kev * 1e-10; }
-double energy_kev_from_wavelength_m(double wavelength_m) { return kHcKevAngstrom / (wavelength_m * 1e10); }
+double wavelength_m_from_energy_kev(double energy_kev) {
+  return wavelength_angstrom_from_energy_kev(energy_kev) * 1e-10;
+}
+double energy_kev_from_wavelength_m(double wavelength_m) {
+  return energy_kev_from_wavelength_angstrom(wavelength_m * 1e10);
+}
 
 double q_inv_nm_from_two_theta(double two_theta_rad, double wavelength_m) {
   return q_of_tth(two_theta_rad, wavelength_m);

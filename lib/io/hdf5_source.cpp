@@ -11,6 +11,7 @@
 #include <limits>
 #include <mutex>
 
+#include "core/constants.hpp"
 #include "io/hdf5_util.hpp"
 
 namespace anvil::io {
@@ -386,7 +387,7 @@ void read_nexus_metadata(hid_t file, FrameMetadata& md) {
     if (!md.wavelength_m && h5::read_scalar(file, p, v, &units) && v > 0) {
       double kev = v;
       if (units == "eV" || units == "ev") kev = v / 1000;
-      md.wavelength_m = 12.398419843320026e-10 / kev;  // hc in keV·Å (CODATA 2018)
+      md.wavelength_m = wavelength_angstrom_from_energy_kev(kev) * 1e-10;
     }
   }
   if (h5::read_scalar(file, det + "/detector_distance", v, &units))

@@ -4,6 +4,7 @@
 #include <cstdint>
 
 #include "commands.hpp"
+#include "core/constants.hpp"
 #include "io/frame_source.hpp"
 
 namespace anvil::cli {
@@ -28,7 +29,8 @@ void print_info(const io::FrameSource& src, bool read_first) {
   fmt::print("  compression  {}\n", in.compression.empty() ? "none" : in.compression);
   fmt::print("  detector     {}\n", md.detector.empty() ? "-" : md.detector);
   fmt::print("  wavelength   {}", fmt_opt(md.wavelength_m, 1e10, "Å"));
-  if (md.wavelength_m) fmt::print(" ({:.4f} keV)", 12.398419843320026 / (*md.wavelength_m * 1e10));
+  if (md.wavelength_m)
+    fmt::print(" ({:.4f} keV)", energy_kev_from_wavelength_angstrom(*md.wavelength_m * 1e10));
   fmt::print("\n");
   fmt::print("  distance     {}\n", fmt_opt(md.distance_m, 1e3, "mm"));
   if (md.beam_center_x_px || md.beam_center_y_px)
