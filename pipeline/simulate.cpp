@@ -18,6 +18,7 @@
 #include "calibration/calibrant.hpp"
 #include "calibration/forward_model.hpp"
 #include "core/error.hpp"
+#include "crystal/cif.hpp"
 #include "geometry/detector.hpp"
 #include "geometry/geometry.hpp"
 #include "geometry/poni.hpp"
@@ -185,6 +186,18 @@ double cell_scale(const SimPhaseEos& e, double p) {
   return std::cbrt(eos.volume_at(p));  // a/a0 (isotropic compression: c/a kept, assumed)
 }
 
+// The ambient cells (Å) of the three polymorphs, read from their CIFs: calib/phases is the one source.
+struct AmbientCells {
+  double a_wz, c_wz, a_zb, a_rs;
+};
+AmbientCells ambient_cells(const SimulationConfig& c) {
+  if (c.phase_dir.empty()) throw InputError("simulate", "phase_dir must be set (the CdSe CIFs)");
+  const auto wz = crystal::load_phase("CdSe-WZ", c.phase_dir);
+  const auto zb = crystal::load_phase("CdSe-ZB", c.phase_dir);
+  const auto rs = crystal::load_phase("CdSe-RS", c.phase_dir);
+  return {wz.cell.a, wz.cell.c, zb.cell.a, rs.cell.a};
+}
+
 }  // namespace
 
 std::vector<FrameTruth> simulation_truth(const SimulationConfig& c) {
@@ -196,8 +209,7 @@ std::vector<FrameTruth> simulation_truth(const SimulationConfig& c) {
   std::mt19937_64 rng(c.seed * 0x9E3779B97F4A7C15ull + 17);
   std::normal_distribution<double> gauss(0.0, 1.0);
 
-  // Ambient cells from the phase files (a0, c0).
-  const double a0_wz = 4.299, c0_wz = 7.010, a0_zb = 6.077, a0_rs = 5.70;
+  const auto [a0_wz, c0_wz, a0_zb, a0_rs] = ambient_cells(c);
 
   std::vector<FrameTruth> out(n);
   double rs_max = 0.0, rs = 0.0, zb0 = c.initial_zb_fraction;
@@ -778,12 +790,16 @@ SimulationOutput simulate_scan(const SimulationConfig& c, const fs::path& out_di
                        {"down_width_gpa", c.down_width_gpa},
                        {"retained_rs_fraction_setting", c.retained_rs_fraction},
                        {"initial_zb_fraction", c.initial_zb_fraction}};
+    const auto cells = ambient_cells(c);
     j["eos"] = {
         {"form", "BM3"},
         {"CdSe-WZ",
-         {{"a0", 4.299}, {"c0", 7.010}, {"k0_gpa", c.eos_wz.k0_gpa}, {"k0_prime", c.eos_wz.k0_prime}}},
-        {"CdSe-ZB", {{"a0", 6.077}, {"k0_gpa", c.eos_zb.k0_gpa}, {"k0_prime", c.eos_zb.k0_prime}}},
-        {"CdSe-RS", {{"a0", 5.70}, {"k0_gpa", c.eos_rs.k0_gpa}, {"k0_prime", c.eos_rs.k0_prime}}}};
+         {{"a0", cells.a_wz},
+          {"c0", cells.c_wz},
+          {"k0_gpa", c.eos_wz.k0_gpa},
+          {"k0_prime", c.eos_wz.k0_prime}}},
+        {"CdSe-ZB", {{"a0", cells.a_zb}, {"k0_gpa", c.eos_zb.k0_gpa}, {"k0_prime", c.eos_zb.k0_prime}}},
+        {"CdSe-RS", {{"a0", cells.a_rs}, {"k0_gpa", c.eos_rs.k0_gpa}, {"k0_prime", c.eos_rs.k0_prime}}}};
     j["superlattice"] = {{"d111_nm", c.d111_nm},
                          {"fcc_distort_gpa", c.fcc_distort_gpa},
                          {"lamellar_onset_gpa", c.lamellar_onset_gpa},
