@@ -444,7 +444,7 @@ WaxsModel make_waxs_model(const SimulationConfig& c, double tth_max_deg) {
                                 tth_max_deg + 0.5);
   powder::ModelSettings ms;
   ms.instrument = {c.wavelength_a, 0.0, 0.0, 0.0015};  // ≈ 0.04° FWHM (pixel size at 0.2 m)
-  ms.lp = powder::LorentzPolarisation::LorentzOnly;    // the 2D image carries P and Ω instead
+  ms.lp = crystal::LpModel::PolarisationCorrected;     // the 2D image carries P and Ω instead
   ms.size_profile = powder::SizeProfile::Sphere;
   ms.background_terms = 0;
   const double step = 0.004;

@@ -45,11 +45,11 @@ void read_instrument(const fs::path& path, WaxsFitSettings& s) {
     else if (k == "lp" && v.is_string()) {
       const auto t = v.get<std::string>();
       if (t == "lorentz")
-        s.model.lp = powder::LorentzPolarisation::LorentzOnly;
+        s.model.lp = crystal::LpModel::PolarisationCorrected;
       else if (t == "unpolarised" || t == "unpolarized")
-        s.model.lp = powder::LorentzPolarisation::Unpolarised;
+        s.model.lp = crystal::LpModel::Unpolarised;
       else if (t == "none")
-        s.model.lp = powder::LorentzPolarisation::None;
+        s.model.lp = crystal::LpModel::None;
       else
         throw InputError(path.string(), "'lp' must be lorentz, unpolarised or none");
     } else if (k == "size_profile" && v.is_string()) {
@@ -168,9 +168,9 @@ void write_instrument(const fs::path& path, const powder::FitResult& r, const Wa
   j["v"] = r.parameters.caglioti_v.value;
   j["w"] = r.parameters.caglioti_w.value;
   j["wavelength_a"] = s.wavelength_a;
-  j["lp"] = s.model.lp == powder::LorentzPolarisation::LorentzOnly   ? "lorentz"
-            : s.model.lp == powder::LorentzPolarisation::Unpolarised ? "unpolarised"
-                                                                     : "none";
+  j["lp"] = s.model.lp == crystal::LpModel::PolarisationCorrected ? "lorentz"
+            : s.model.lp == crystal::LpModel::Unpolarised         ? "unpolarised"
+                                                                  : "none";
   j["size_profile"] = "sphere";  // for the samples measured with this instrument
   std::ofstream out(path);
   out << j.dump(2) << "\n";

@@ -20,6 +20,7 @@ namespace anvil::crystal {
 enum class LpModel {
   PolarisationCorrected,  // Lorentz only: 1/(sin²θ cos θ)
   Unpolarised,            // (1 + cos² 2θ)/(sin²θ cos θ)
+  None,                   // 1: a pattern already divided by both (or a test of the profile alone)
 };
 
 // Lorentz factor of a Debye–Scherrer ring, per unit solid angle, 2θ in degrees: the single-crystal
@@ -46,11 +47,28 @@ inline double polarisation_factor(double two_theta_deg, double chi_deg, double f
   return 0.5 * ((1.0 + c * c) - factor * std::cos(2.0 * chi_deg * M_PI / 180.0) * s2);
 }
 
-// The factor multiplying multiplicity·|F|² for a line at 2θ (degrees).
+// The factor multiplying multiplicity·|F|² for a line at Bragg angle θ (radians), and where asked
+// d ln(factor)/dθ (for a refinement that moves the line): the one place the powder model, the
+// Rietveld refinement and the reflection tables take it from.
+inline double lp_factor_theta(double theta_rad, LpModel model, double* dln_dtheta = nullptr) {
+  double f = 1.0, dln = 0.0;
+  if (model != LpModel::None) {
+    const double s = std::sin(theta_rad), c = std::cos(theta_rad);
+    f = 1.0 / (s * s * c);
+    dln = -2.0 * c / s + s / c;
+    if (model == LpModel::Unpolarised) {
+      const double c2 = std::cos(2 * theta_rad), s2 = std::sin(2 * theta_rad);
+      f *= 1.0 + c2 * c2;
+      dln += -4.0 * c2 * s2 / (1.0 + c2 * c2);
+    }
+  }
+  if (dln_dtheta) *dln_dtheta = dln;
+  return f;
+}
+
+// The same for a line at 2θ (degrees).
 inline double lp_factor(double two_theta_deg, LpModel model = LpModel::PolarisationCorrected) {
-  const double l = lorentz_factor(two_theta_deg);
-  return model == LpModel::PolarisationCorrected ? l
-                                                 : l * 2.0 * polarisation_factor_unpolarised(two_theta_deg);
+  return lp_factor_theta(two_theta_deg * M_PI / 360.0, model);
 }
 
 }  // namespace anvil::crystal

@@ -27,22 +27,6 @@ std::mutex& fftw_planner_mutex() {
   return m;
 }
 
-double lorentz_polarisation(LorentzPolarisation lp, double theta, double* dln_dtheta) {
-  const double s = std::sin(theta), c = std::cos(theta);
-  double f = 1.0, dln = 0.0;
-  if (lp != LorentzPolarisation::None) {
-    f = 1.0 / (s * s * c);
-    dln = -2.0 * c / s + s / c;
-    if (lp == LorentzPolarisation::Unpolarised) {
-      const double c2 = std::cos(2 * theta), s2 = std::sin(2 * theta);
-      f *= 1.0 + c2 * c2;
-      dln += -4.0 * c2 * s2 / (1.0 + c2 * c2);
-    }
-  }
-  *dln_dtheta = dln;
-  return f;
-}
-
 }  // namespace
 
 std::vector<Param*> PatternParameters::flat() {
@@ -313,7 +297,7 @@ void PatternModel::evaluate(const std::vector<double>& v, double* model, double*
       }
       // Line strength.
       double dlnlp;
-      const double lp = lorentz_polarisation(settings_.lp, theta, &dlnlp);
+      const double lp = crystal::lp_factor_theta(theta, settings_.lp, &dlnlp);
       const double s2 = sin_t * sin_t / (lambda * lambda);
       const double dw = std::exp(-2.0 * B * s2);
       const double unit = r.multiplicity * r.f2 * lp * dw;  // per unit scale

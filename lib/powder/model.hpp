@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "crystal/lorentz_polarisation.hpp"
 #include "powder/phase.hpp"
 #include "powder/profile.hpp"
 
@@ -26,7 +27,6 @@ namespace anvil::powder {
 //    synchrotron beam averaged over the full ring without polarisation correction (the same
 //    factor up to a constant).
 //  - None: 1 (intensities already corrected).
-enum class LorentzPolarisation { LorentzOnly, Unpolarised, None };
 
 // Crystallite-size broadening.
 //  - None: instrument (and strain) only.
@@ -47,7 +47,7 @@ struct Instrument {
 
 struct ModelSettings {
   Instrument instrument;
-  LorentzPolarisation lp = LorentzPolarisation::LorentzOnly;
+  crystal::LpModel lp = crystal::LpModel::PolarisationCorrected;
   SizeProfile size_profile = SizeProfile::Sphere;
   HumpAxis hump_axis = HumpAxis::TwoTheta;
   int background_terms = 8;  // Chebyshev T_0 … T_{n−1}

@@ -515,12 +515,7 @@ FitResult refine(const PatternModel& model, const PowderPattern& pattern, const 
       if (s >= 1.0) continue;
       const double th = std::asin(s), tth = 2 * th * 180.0 / M_PI + zero;
       if (tth < pattern.two_theta_deg.front() || tth > pattern.two_theta_deg.back()) continue;
-      double lp = 1.0;
-      if (model.settings().lp != LorentzPolarisation::None) {
-        lp = 1.0 / (s * s * std::cos(th));
-        if (model.settings().lp == LorentzPolarisation::Unpolarised)
-          lp *= 1.0 + std::pow(std::cos(2 * th), 2);
-      }
+      const double lp = crystal::lp_factor_theta(th, model.settings().lp);
       const double inten =
           r.scale * refl.multiplicity * refl.f2 * lp * std::exp(-2.0 * r.b_iso * s * s / (lambda * lambda));
       double dd_da, dd_dc = 0.0;

@@ -32,7 +32,7 @@ Mixture make_mixture(const std::map<std::string, double>& fractions, double peak
   Mixture m;
   m.settings.instrument.wavelength_a = kReferenceWavelength;
   m.settings.size_profile = SizeProfile::Sphere;
-  m.settings.lp = LorentzPolarisation::Unpolarised;
+  m.settings.lp = crystal::LpModel::Unpolarised;
   m.settings.background_terms = 8;
   std::vector<double> clean;
   std::vector<double> x;

@@ -26,7 +26,7 @@ double rms_relative(const std::vector<double>& x, const std::vector<double>& a, 
   return std::sqrt(num / den);
 }
 
-std::vector<double> unit_area_model(const std::string& name, SizeProfile size, LorentzPolarisation lp,
+std::vector<double> unit_area_model(const std::string& name, SizeProfile size, crystal::LpModel lp,
                                     const std::vector<double>& x, double size_nm = 4.8) {
   ModelSettings s;
   s.instrument.wavelength_a = kReferenceWavelength;
@@ -50,14 +50,14 @@ class ReferencePatterns : public ::testing::TestWithParam<std::string> {};
 TEST_P(ReferencePatterns, SphereProfilePatternReproducedWithinOnePercentRms) {
   ANVIL_REFERENCE_FILE(file, "phases/out/patterns/" + GetParam() + "_pattern.csv");
   const auto ref = load_reference_pattern(GetParam() + "_pattern.csv", "I_sticks_sphere");
-  for (auto lp : {LorentzPolarisation::Unpolarised, LorentzPolarisation::LorentzOnly}) {
+  for (auto lp : {crystal::LpModel::Unpolarised, crystal::LpModel::PolarisationCorrected}) {
     const auto y = unit_area_model(GetParam(), SizeProfile::Sphere, lp, ref.two_theta_deg);
     const double rms = rms_relative(ref.two_theta_deg, y, ref.intensity, 3.0, 28.0);
-    RecordProperty(lp == LorentzPolarisation::Unpolarised ? "rms_unpolarised" : "rms_lorentz_only",
+    RecordProperty(lp == crystal::LpModel::Unpolarised ? "rms_unpolarised" : "rms_lorentz_only",
                    std::to_string(rms));
     std::printf("%s %s rms %.5f\n", GetParam().c_str(),
-                lp == LorentzPolarisation::Unpolarised ? "LPunpol" : "Lonly", rms);
-    if (lp == LorentzPolarisation::Unpolarised) {
+                lp == crystal::LpModel::Unpolarised ? "LPunpol" : "Lonly", rms);
+    if (lp == crystal::LpModel::Unpolarised) {
       EXPECT_LT(rms, 0.01) << GetParam();
     }
   }
@@ -66,8 +66,8 @@ TEST_P(ReferencePatterns, SphereProfilePatternReproducedWithinOnePercentRms) {
 TEST_P(ReferencePatterns, ScherrerLorentzianPatternReproducedWithinOnePercentRms) {
   ANVIL_REFERENCE_FILE(file, "phases/out/patterns/" + GetParam() + "_pattern.csv");
   const auto ref = load_reference_pattern(GetParam() + "_pattern.csv", "I_sticks_lor");
-  const auto y = unit_area_model(GetParam(), SizeProfile::Lorentzian, LorentzPolarisation::Unpolarised,
-                                 ref.two_theta_deg);
+  const auto y =
+      unit_area_model(GetParam(), SizeProfile::Lorentzian, crystal::LpModel::Unpolarised, ref.two_theta_deg);
   const double rms = rms_relative(ref.two_theta_deg, y, ref.intensity, 3.0, 28.0);
   std::printf("%s lor rms %.5f\n", GetParam().c_str(), rms);
   EXPECT_LT(rms, 0.01) << GetParam();

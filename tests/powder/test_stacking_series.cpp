@@ -19,8 +19,8 @@ TEST(StackingSeries, WurtziteAtAlphaZeroZincBlendeAtAlphaOneAndMonotonicBetween)
   ModelSettings s;
   s.instrument.wavelength_a = kReferenceWavelength;
   s.size_profile = SizeProfile::Sphere;
-  s.lp = LorentzPolarisation::Unpolarised;  // the DSE patterns carry (1 + cos²2θ)/2
-  s.background_terms = 10;                  // the DSE's small-angle form-factor rise and diffuse part
+  s.lp = crystal::LpModel::Unpolarised;  // the DSE patterns carry (1 + cos²2θ)/2
+  s.background_terms = 10;               // the DSE's small-angle form-factor rise and diffuse part
   std::printf("| α | WZ fraction | ZB fraction | WZ a, c (Å) | ZB a (Å) | D_WZ, D_ZB (nm) | Rwp |\n");
   std::printf("|---|---|---|---|---|---|---|\n");
   std::vector<double> wz;

@@ -39,7 +39,7 @@ Scan make_scan(const ScanSpec& spec) {
   auto& s = scan.settings;
   s.instrument.wavelength_a = kWavelength;
   s.instrument.w = 0.002;
-  s.lp = powder::LorentzPolarisation::LorentzOnly;
+  s.lp = crystal::LpModel::PolarisationCorrected;
   s.size_profile = powder::SizeProfile::Lorentzian;
   s.background_terms = 6;
   std::vector<double> x;

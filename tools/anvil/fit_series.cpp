@@ -409,8 +409,8 @@ int run_fit_series(const FitSeriesArgs& a) {
     throw InputError("--size-profile",
                      fmt::format("'{}' (expected sphere, lorentzian or none)", a.size_profile));
   }
-  settings.lp = a.lp == "unpolarised" ? powder::LorentzPolarisation::Unpolarised
-                                      : powder::LorentzPolarisation::LorentzOnly;
+  settings.lp =
+      a.lp == "unpolarised" ? crystal::LpModel::Unpolarised : crystal::LpModel::PolarisationCorrected;
   settings.background_terms = a.background_terms;
   auto start = powder::default_parameters(phases, settings, 5.0);
   if (standard_index >= 0) start.phases[standard_index].size_nm.value = 30.0;

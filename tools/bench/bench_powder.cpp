@@ -84,7 +84,7 @@ Setup make_setup(int route) {
   Setup s;
   s.phases = {wurtzite(4.299, 7.010, 0.375), cubic("CdSe_ZB", 6.077, true), cubic("CdSe_RS", 5.70, false)};
   s.settings.instrument.wavelength_a = kLambda;
-  s.settings.lp = LorentzPolarisation::LorentzOnly;
+  s.settings.lp = anvil::crystal::LpModel::PolarisationCorrected;
   s.settings.background_terms = 8;
   if (route == 0) s.settings.size_profile = SizeProfile::Sphere;
   if (route == 1) s.settings.size_profile = SizeProfile::Sphere, s.settings.instrument.w = 0.0025;
