@@ -17,6 +17,7 @@
 #include <numbers>
 
 #include "core/error.hpp"
+#include "crystal/lattice.hpp"
 
 namespace anvil::calibration {
 
@@ -123,8 +124,8 @@ double parse_number(std::string_view text, std::string_view what) {
 }  // namespace
 
 double d_spacing(const std::array<double, 6>& cell, const std::array<int, 3>& hkl) {
-  const gemmi::UnitCell uc(cell[0], cell[1], cell[2], cell[3], cell[4], cell[5]);
-  return uc.calculate_d({{hkl[0], hkl[1], hkl[2]}});
+  return crystal::d_spacing({hkl[0], hkl[1], hkl[2]},
+                            crystal::Lattice{cell[0], cell[1], cell[2], cell[3], cell[4], cell[5]});
 }
 
 std::vector<CalibrantLine> calibrant_lines(const Calibrant& calibrant, double d_min_angstrom,

@@ -57,6 +57,15 @@ T one_over_d_squared(const Miller& hkl, const BasicLattice<T>& L) {
          2.0 * h * l * as * cs * cbs + 2.0 * h * k * as * bs * cgs;
 }
 
+// The two cells the pipeline refines, written out (hot paths): cubic (h²+k²+l²)/a², hexagonal
+// 4/3·(h²+hk+k²)/a² + l²/c² (International Tables A). Equal to the general form above.
+inline double one_over_d_squared_cubic(int h, int k, int l, double a) {
+  return (h * h + k * k + l * l) / (a * a);
+}
+inline double one_over_d_squared_hexagonal(int h, int k, int l, double a, double c) {
+  return 4.0 / 3.0 * (h * h + h * k + k * k) / (a * a) + l * l / (c * c);
+}
+
 template <typename T>
 T d_spacing(const Miller& hkl, const BasicLattice<T>& L) {
   using std::sqrt;

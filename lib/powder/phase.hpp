@@ -1,12 +1,14 @@
 // What the powder model needs to know about one crystalline phase: its cell, the reflections
 // with multiplicity and |F|² (dispersion included, Debye–Waller at B = 0), and the constants
-// of the Hill–Howard weight fraction. Independent of lib/crystal on purpose: an adapter from
-// crystal::Phase fills this struct.
+// of the Hill–Howard weight fraction. It links no part of lib/crystal (an adapter from
+// crystal::Phase fills this struct) and shares its header-only concepts (d-spacing, LP).
 #pragma once
 
 #include <cmath>
 #include <string>
 #include <vector>
+
+#include "crystal/lattice.hpp"
 
 namespace anvil::powder {
 
@@ -32,10 +34,10 @@ struct PowderPhase {
   double b_iso = 0.0;  // Å², starting value of the refined isotropic B
 };
 
-// 1/d² (Å⁻²): cubic (h²+k²+l²)/a²; hexagonal 4/3·(h²+hk+k²)/a² + l²/c² (International Tables A).
+// 1/d² (Å⁻²) of a cubic or hexagonal cell (crystal/lattice.hpp).
 inline double one_over_d_squared(CellKind kind, const PowderReflection& r, double a, double c) {
-  if (kind == CellKind::Cubic) return (r.h * r.h + r.k * r.k + r.l * r.l) / (a * a);
-  return 4.0 / 3.0 * (r.h * r.h + r.h * r.k + r.k * r.k) / (a * a) + r.l * r.l / (c * c);
+  return kind == CellKind::Cubic ? crystal::one_over_d_squared_cubic(r.h, r.k, r.l, a)
+                                 : crystal::one_over_d_squared_hexagonal(r.h, r.k, r.l, a, c);
 }
 
 inline double d_spacing(CellKind kind, const PowderReflection& r, double a, double c) {
