@@ -18,8 +18,16 @@ namespace {
 
 constexpr double kRad2Deg = 180.0 / M_PI;
 
-enum Global : std::size_t { kU, kV, kW, kZero, kDisp, kHumpA, kHumpC, kHumpW, kEmpty };
-enum PerPhase : std::size_t { kScale, kA, kC, kSize, kStrain, kB };
+// The global slots of the flat vector (ParameterLayout), short for the model's inner loops.
+constexpr std::size_t kU = ParameterLayout::global(GlobalParam::CagliotiU),
+                      kV = ParameterLayout::global(GlobalParam::CagliotiV),
+                      kW = ParameterLayout::global(GlobalParam::CagliotiW),
+                      kZero = ParameterLayout::global(GlobalParam::Zero),
+                      kDisp = ParameterLayout::global(GlobalParam::Displacement),
+                      kHumpA = ParameterLayout::global(GlobalParam::HumpAmplitude),
+                      kHumpC = ParameterLayout::global(GlobalParam::HumpCenter),
+                      kHumpW = ParameterLayout::global(GlobalParam::HumpWidth),
+                      kEmpty = ParameterLayout::global(GlobalParam::EmptyScale);
 
 // FFTW's planner is not thread-safe (FFTW manual §5.4); plans are made once per size and model.
 std::mutex& fftw_planner_mutex() {
@@ -178,8 +186,7 @@ PatternModel::PatternModel(ModelSettings settings, std::vector<PowderPhase> phas
           ph.name, fmt::format("no reflection between 2θ = {:.3f} and {:.3f} degrees at λ = {} Å", x_.front(),
                                x_.back(), lambda));
   }
-  num_params_ = PatternParameters::kGlobal + static_cast<std::size_t>(settings_.background_terms) +
-                PatternParameters::kPerPhase * phases_.size();
+  num_params_ = ParameterLayout(static_cast<std::size_t>(settings_.background_terms), phases_.size()).size();
 
   // Uniform grid with the smallest data spacing.
   double step = x_.back() - x_.front();
@@ -217,7 +224,8 @@ void PatternModel::evaluate(const std::vector<double>& v, double* model, double*
   const std::size_t G = grid_n_, N = x_.size(), P = num_params_;
   const std::size_t nb = static_cast<std::size_t>(settings_.background_terms);
   const auto need = [&](std::size_t i) { return jacobian && (need_column.empty() || need_column[i]); };
-  const auto pidx = [&](std::size_t p, std::size_t k) { return PatternParameters::kGlobal + nb + 6 * p + k; };
+  const ParameterLayout layout(nb, phases_.size());
+  const auto pidx = [&](std::size_t p, PhaseParam k) { return layout.phase(p, k); };
   const double lambda = settings_.instrument.wavelength_a;
   const bool sphere = settings_.size_profile == SizeProfile::Sphere;
   const bool lorentz_size = settings_.size_profile == SizeProfile::Lorentzian;
@@ -232,9 +240,10 @@ void PatternModel::evaluate(const std::vector<double>& v, double* model, double*
     for (std::size_t i : {kU, kV, kW, kZero, kDisp})
       if (need(i)) grid_col_of[i] = static_cast<long>(grid_cols.size()), grid_cols.push_back(i);
     for (std::size_t p = 0; p < phases_.size(); ++p)
-      for (std::size_t k = 0; k < 6; ++k)
-        if (need(pidx(p, k)))
-          grid_col_of[pidx(p, k)] = static_cast<long>(grid_cols.size()), grid_cols.push_back(pidx(p, k));
+      for (std::size_t k = 0; k < ParameterLayout::kPerPhase; ++k) {
+        const std::size_t i = pidx(p, static_cast<PhaseParam>(k));
+        if (need(i)) grid_col_of[i] = static_cast<long>(grid_cols.size()), grid_cols.push_back(i);
+      }
     ws.grid_jac.assign(G * grid_cols.size(), 0.0);
   }
   const auto gcol = [&](std::size_t param) -> double* {
@@ -257,15 +266,16 @@ void PatternModel::evaluate(const std::vector<double>& v, double* model, double*
     const PowderPhase& ph = phases_[ip];
     auto& curve = ws.grid_phase[ip];
     curve.assign(G, 0.0);
-    const double S = v[pidx(ip, kScale)], a = v[pidx(ip, kA)];
-    const double c = ph.kind == CellKind::Hexagonal ? v[pidx(ip, kC)] : a;
-    const double size_nm = v[pidx(ip, kSize)], eps = v[pidx(ip, kStrain)], B = v[pidx(ip, kB)];
-    double* j_scale = gcol(pidx(ip, kScale));
-    double* j_a = gcol(pidx(ip, kA));
-    double* j_c = ph.kind == CellKind::Hexagonal ? gcol(pidx(ip, kC)) : nullptr;
-    double* j_size = settings_.size_profile != SizeProfile::None ? gcol(pidx(ip, kSize)) : nullptr;
-    double* j_strain = gcol(pidx(ip, kStrain));
-    double* j_b = gcol(pidx(ip, kB));
+    const double S = v[pidx(ip, PhaseParam::Scale)], a = v[pidx(ip, PhaseParam::A)];
+    const double c = ph.kind == CellKind::Hexagonal ? v[pidx(ip, PhaseParam::C)] : a;
+    const double size_nm = v[pidx(ip, PhaseParam::Size)], eps = v[pidx(ip, PhaseParam::Strain)],
+                 B = v[pidx(ip, PhaseParam::BIso)];
+    double* j_scale = gcol(pidx(ip, PhaseParam::Scale));
+    double* j_a = gcol(pidx(ip, PhaseParam::A));
+    double* j_c = ph.kind == CellKind::Hexagonal ? gcol(pidx(ip, PhaseParam::C)) : nullptr;
+    double* j_size = settings_.size_profile != SizeProfile::None ? gcol(pidx(ip, PhaseParam::Size)) : nullptr;
+    double* j_strain = gcol(pidx(ip, PhaseParam::Strain));
+    double* j_b = gcol(pidx(ip, PhaseParam::BIso));
     double* j_zero = gcol(kZero);
     double* j_disp = gcol(kDisp);
     double* j_u = gcol(kU);
@@ -534,8 +544,8 @@ void PatternModel::evaluate(const std::vector<double>& v, double* model, double*
     for (std::size_t k = 0; k < nb; ++k) {
       const double tk = k == 0 ? 1.0 : (k == 1 ? xn : 2.0 * xn * t_cur - t_prev);
       if (k >= 2) t_prev = t_cur, t_cur = tk;
-      bg += v[PatternParameters::kGlobal + k] * tk;
-      if (need(PatternParameters::kGlobal + k)) jacobian[(PatternParameters::kGlobal + k) * N + i] = tk;
+      bg += v[layout.background(k)] * tk;
+      if (need(layout.background(k))) jacobian[layout.background(k) * N + i] = tk;
     }
     if (A != 0.0 || need(kHumpA) || need(kHumpC) || need(kHumpW)) {
       const double u = settings_.hump_axis == HumpAxis::TwoTheta
@@ -560,7 +570,8 @@ std::vector<std::vector<double>> PatternModel::unit_phase_patterns(
     const std::vector<double>& flat_values) const {
   std::vector<double> v = flat_values;
   const std::size_t nb = static_cast<std::size_t>(settings_.background_terms);
-  for (std::size_t p = 0; p < phases_.size(); ++p) v[PatternParameters::kGlobal + nb + 6 * p + kScale] = 1.0;
+  const ParameterLayout layout(nb, phases_.size());
+  for (std::size_t p = 0; p < phases_.size(); ++p) v[layout.phase(p, PhaseParam::Scale)] = 1.0;
   std::vector<double> m(x_.size());
   std::vector<std::vector<double>> out;
   evaluate(v, m.data(), nullptr, {}, &out, nullptr);

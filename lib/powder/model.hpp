@@ -72,6 +72,56 @@ struct PhaseParameters {
   Param b_iso;    // Å², intensities × exp(−2B sin²θ/λ²)
 };
 
+// Where each parameter sits in the flat vector (PatternParameters::flat, PatternModel's values):
+// the globals, the background's Chebyshev terms, then one block per phase. Code names a slot
+// (layout.phase(p, PhaseParam::A)) or asks what an index is (layout.locate(i)), never counts.
+enum class GlobalParam : std::size_t {
+  CagliotiU,
+  CagliotiV,
+  CagliotiW,
+  Zero,
+  Displacement,
+  HumpAmplitude,
+  HumpCenter,
+  HumpWidth,
+  EmptyScale,
+};
+enum class PhaseParam : std::size_t { Scale, A, C, Size, Strain, BIso };
+
+struct ParameterSlot {
+  enum class Kind { Global, Background, Phase };
+  Kind kind = Kind::Global;
+  std::size_t phase = 0;  // Phase: which one
+  std::size_t index = 0;  // Global: GlobalParam; Background: the term; Phase: PhaseParam
+  bool is(GlobalParam g) const { return kind == Kind::Global && index == static_cast<std::size_t>(g); }
+  bool is(PhaseParam k) const { return kind == Kind::Phase && index == static_cast<std::size_t>(k); }
+};
+
+class ParameterLayout {
+ public:
+  static constexpr std::size_t kGlobal = 9;    // GlobalParam values
+  static constexpr std::size_t kPerPhase = 6;  // PhaseParam values
+  ParameterLayout(std::size_t background_terms, std::size_t phases)
+      : background_terms_(background_terms), phases_(phases) {}
+  std::size_t size() const { return kGlobal + background_terms_ + kPerPhase * phases_; }
+  std::size_t phases() const { return phases_; }
+  std::size_t background_terms() const { return background_terms_; }
+  static constexpr std::size_t global(GlobalParam g) { return static_cast<std::size_t>(g); }
+  std::size_t background(std::size_t k) const { return kGlobal + k; }
+  std::size_t phase(std::size_t p, PhaseParam k) const {
+    return kGlobal + background_terms_ + kPerPhase * p + static_cast<std::size_t>(k);
+  }
+  ParameterSlot locate(std::size_t i) const {
+    if (i < kGlobal) return {ParameterSlot::Kind::Global, 0, i};
+    if (i < kGlobal + background_terms_) return {ParameterSlot::Kind::Background, 0, i - kGlobal};
+    const std::size_t j = i - kGlobal - background_terms_;
+    return {ParameterSlot::Kind::Phase, j / kPerPhase, j % kPerPhase};
+  }
+
+ private:
+  std::size_t background_terms_, phases_;
+};
+
 struct PatternParameters {
   Param caglioti_u, caglioti_v, caglioti_w;  // deg²; refined only on a calibrant (TCH profiles)
   Param zero_deg;                            // 2θ_obs = 2θ_calc + zero
@@ -81,15 +131,12 @@ struct PatternParameters {
   std::vector<Param> background;                  // Chebyshev coefficients
   std::vector<PhaseParameters> phases;
 
-  // Flat view: U, V, W, zero, displacement, hump ×3, empty, background…, then 6 per phase in the order
-  // scale, a, c, size_nm, strain, b_iso.
-  static constexpr std::size_t kGlobal = 9;
-  static constexpr std::size_t kPerPhase = 6;
-  std::size_t size() const { return kGlobal + background.size() + kPerPhase * phases.size(); }
-  std::size_t background_index(std::size_t k) const { return kGlobal + k; }
-  std::size_t phase_index(std::size_t p, std::size_t k) const {
-    return kGlobal + background.size() + kPerPhase * p + k;
-  }
+  // Flat view in ParameterLayout's order: U, V, W, zero, displacement, hump ×3, empty, background…,
+  // then per phase scale, a, c, size_nm, strain, b_iso.
+  ParameterLayout layout() const { return {background.size(), phases.size()}; }
+  std::size_t size() const { return layout().size(); }
+  std::size_t background_index(std::size_t k) const { return layout().background(k); }
+  std::size_t phase_index(std::size_t p, PhaseParam k) const { return layout().phase(p, k); }
   std::vector<Param*> flat();
   std::vector<const Param*> flat() const;
   std::vector<std::string> names(const std::vector<PowderPhase>& phases) const;

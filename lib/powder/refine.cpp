@@ -14,7 +14,8 @@ namespace anvil::powder {
 
 namespace {
 
-constexpr std::size_t kScaleK = 0, kAK = 1, kCK = 2, kSizeK = 3, kStrainK = 4, kBK = 5;
+constexpr PhaseParam kScaleK = PhaseParam::Scale, kAK = PhaseParam::A, kCK = PhaseParam::C,
+                     kSizeK = PhaseParam::Size, kStrainK = PhaseParam::Strain, kBK = PhaseParam::BIso;
 
 // The whole pattern as one residual block: r_i = (y_i − m_i)/σ_i, one parameter block per
 // refinable number (so that any of them can be held constant or bounded on its own). The
@@ -62,16 +63,14 @@ class PatternCost final : public ceres::CostFunction {
 };
 
 bool is_scale(const PatternParameters& P, std::size_t i) {
-  for (std::size_t p = 0; p < P.phases.size(); ++p)
-    if (i == P.phase_index(p, kScaleK)) return true;
-  return false;
+  return P.layout().locate(i).is(PhaseParam::Scale);
 }
 
 // Parameters that enter the model linearly: scales, background, hump amplitude, empty cell.
 bool is_linear(const PatternParameters& P, std::size_t i) {
-  return is_scale(P, i) ||
-         (i >= PatternParameters::kGlobal && i < PatternParameters::kGlobal + P.background.size()) ||
-         i == 5 || i == 8;
+  const ParameterSlot slot = P.layout().locate(i);
+  return slot.is(PhaseParam::Scale) || slot.kind == ParameterSlot::Kind::Background ||
+         slot.is(GlobalParam::HumpAmplitude) || slot.is(GlobalParam::EmptyScale);
 }
 
 double formula_cell_factor(const PowderPhase& ph, double a, double c) {
@@ -296,11 +295,8 @@ FitResult refine(const PatternModel& model, const PowderPattern& pattern, const 
     }
   }
   const auto not_held = [&](std::size_t i) {
-    for (std::size_t p = 0; p < phases.size(); ++p)
-      if (held[p] && i >= start.phase_index(p, 0) &&
-          i < start.phase_index(p, 0) + PatternParameters::kPerPhase)
-        return false;
-    return true;
+    const ParameterSlot slot = start.layout().locate(i);
+    return !(slot.kind == ParameterSlot::Kind::Phase && held[slot.phase]);
   };
   res.num_free = set_free(not_held);
   if (res.num_free == 0) throw InputError("refine", "no parameter is refined");
@@ -405,13 +401,13 @@ FitResult refine(const PatternModel& model, const PowderPattern& pattern, const 
   for (std::size_t p = 0; p < np; ++p) {
     absent[p] = !(wf[p] >= options.absent_fraction);
     if (absent[p]) {
-      for (std::size_t kk : {kAK, kCK, kSizeK, kStrainK, kBK})
+      for (PhaseParam kk : {kAK, kCK, kSizeK, kStrainK, kBK})
         problem.SetParameterBlockConstant(blocks[start.phase_index(p, kk)]);
       // σ of the scale of an absent phase: its column at the fitted point, bounds ignored.
       if (flat[start.phase_index(p, kScaleK)]->refine)
         problem.SetParameterBlockVariable(blocks[start.phase_index(p, kScaleK)]);
     } else {
-      for (std::size_t kk : {kScaleK, kAK, kCK, kSizeK, kStrainK, kBK})
+      for (PhaseParam kk : {kScaleK, kAK, kCK, kSizeK, kStrainK, kBK})
         if (flat[start.phase_index(p, kk)]->refine)
           problem.SetParameterBlockVariable(blocks[start.phase_index(p, kk)]);
     }
@@ -454,7 +450,7 @@ FitResult refine(const PatternModel& model, const PowderPattern& pattern, const 
 
   // Per-phase results.
   const double lambda = model.settings().instrument.wavelength_a;
-  const double zero = phys[3];
+  const double zero = phys[ParameterLayout::global(GlobalParam::Zero)];
   for (std::size_t p = 0; p < np; ++p) {
     const PowderPhase& ph = phases[p];
     const auto& q = res.parameters.phases[p];

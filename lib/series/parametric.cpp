@@ -17,7 +17,7 @@ namespace anvil::series {
 
 namespace {
 
-constexpr std::size_t kAK = 1, kCK = 2;
+constexpr powder::PhaseParam kAK = powder::PhaseParam::A, kCK = powder::PhaseParam::C;
 constexpr std::size_t npos = static_cast<std::size_t>(-1);
 
 struct Tied {
@@ -88,9 +88,10 @@ class TiedFrameCost final : public ceres::CostFunction {
       const std::size_t sub = fs_.subset_of[t.phase];
       // Flat positions of a and c in the subset model.
       const std::size_t nb =
-          P - powder::PatternParameters::kGlobal - powder::PatternParameters::kPerPhase * count_phases();
-      c.ia = powder::PatternParameters::kGlobal + nb + powder::PatternParameters::kPerPhase * sub + kAK;
-      c.ic = powder::PatternParameters::kGlobal + nb + powder::PatternParameters::kPerPhase * sub + kCK;
+          P - powder::ParameterLayout::kGlobal - powder::ParameterLayout::kPerPhase * count_phases();
+      const powder::ParameterLayout layout(nb, count_phases());
+      c.ia = layout.phase(sub, kAK);
+      c.ic = layout.phase(sub, kCK);
       c.hex = t.hexagonal;
       if (t.hexagonal) {
         const double r = fs_.r_slot[k] >= 0 ? params[0][fs_.r_slot[k]] : t.r0 + t.r_slope * fs_.pressure;

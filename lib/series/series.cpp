@@ -20,7 +20,7 @@ namespace anvil::series {
 namespace {
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
-constexpr std::size_t kScaleK = 0, kAK = 1, kCK = 2, kSizeK = 3;
+constexpr powder::PhaseParam kAK = powder::PhaseParam::A, kCK = powder::PhaseParam::C;
 
 using Mask = unsigned;
 
@@ -562,12 +562,10 @@ SeriesResult refine_series(const std::vector<SeriesFrame>& frames,
         auto dst = st.flat();
         const auto src = pp.flat();
         for (std::size_t k = 0; k < dst.size(); ++k) {
-          const bool in_phase = k >= st.phase_index(0, 0);
-          if (in_phase) {
-            const std::size_t p = (k - st.phase_index(0, 0)) / powder::PatternParameters::kPerPhase;
-            const std::size_t q = (k - st.phase_index(0, 0)) % powder::PatternParameters::kPerPhase;
-            if (!prev->phases[p].present && q != kScaleK) continue;
-          }
+          const powder::ParameterSlot slot = st.layout().locate(k);
+          if (slot.kind == powder::ParameterSlot::Kind::Phase && !prev->phases[slot.phase].present &&
+              !slot.is(powder::PhaseParam::Scale))
+            continue;
           dst[k]->value = std::clamp(src[k]->value, dst[k]->lower, dst[k]->upper);
         }
         for (auto& q : st.phases)
@@ -586,11 +584,10 @@ SeriesResult refine_series(const std::vector<SeriesFrame>& frames,
         const auto fl = r.parameters.flat();
         for (std::size_t k = 0; k < fl.size(); ++k) {
           if (frozen[k]) continue;
-          if (k >= st.phase_index(0, 0)) {
-            const std::size_t p = (k - st.phase_index(0, 0)) / powder::PatternParameters::kPerPhase;
-            const std::size_t q = (k - st.phase_index(0, 0)) % powder::PatternParameters::kPerPhase;
-            if (q == kScaleK || !r.phases[p].present) continue;
-          }
+          const powder::ParameterSlot slot = st.layout().locate(k);
+          if (slot.kind == powder::ParameterSlot::Kind::Phase &&
+              (slot.is(powder::PhaseParam::Scale) || !r.phases[slot.phase].present))
+            continue;
           if (at_a_bound(*fl[k])) {
             frozen[k] = 1;
             r.at_bound.push_back(ctx.names[k]);

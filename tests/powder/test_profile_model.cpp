@@ -155,6 +155,45 @@ TEST(Model, AnalyticJacobianMatchesFiniteDifferencesForTchPseudoVoigt) {
   check_jacobian(s, busy_parameters(phases, s), phases, x);
 }
 
+// The flat parameter vector has one layout: every index is located back to the slot that named it,
+// in the order PatternParameters::flat() lists the parameters.
+TEST(Model, ParameterLayoutLocatesEverySlotItNames) {
+  const ParameterLayout layout(4, 3);
+  EXPECT_EQ(layout.size(), ParameterLayout::kGlobal + 4 + 3 * ParameterLayout::kPerPhase);
+  std::vector<int> seen(layout.size(), 0);
+  for (std::size_t g = 0; g < ParameterLayout::kGlobal; ++g) {
+    const auto i = ParameterLayout::global(static_cast<GlobalParam>(g));
+    EXPECT_TRUE(layout.locate(i).is(static_cast<GlobalParam>(g)));
+    ++seen[i];
+  }
+  for (std::size_t k = 0; k < 4; ++k) {
+    const auto slot = layout.locate(layout.background(k));
+    EXPECT_EQ(slot.kind, ParameterSlot::Kind::Background);
+    EXPECT_EQ(slot.index, k);
+    ++seen[layout.background(k)];
+  }
+  for (std::size_t p = 0; p < 3; ++p)
+    for (std::size_t k = 0; k < ParameterLayout::kPerPhase; ++k) {
+      const auto i = layout.phase(p, static_cast<PhaseParam>(k));
+      const auto slot = layout.locate(i);
+      EXPECT_EQ(slot.phase, p);
+      EXPECT_TRUE(slot.is(static_cast<PhaseParam>(k)));
+      ++seen[i];
+    }
+  for (int n : seen) EXPECT_EQ(n, 1);
+  // PatternParameters::flat() follows the same order.
+  PatternParameters pp;
+  pp.background.resize(4);
+  pp.phases.resize(3);
+  const auto flat = pp.flat();
+  ASSERT_EQ(flat.size(), pp.size());
+  EXPECT_EQ(flat[ParameterLayout::global(GlobalParam::Zero)], &pp.zero_deg);
+  EXPECT_EQ(flat[ParameterLayout::global(GlobalParam::EmptyScale)], &pp.empty_scale);
+  EXPECT_EQ(flat[pp.background_index(2)], &pp.background[2]);
+  EXPECT_EQ(flat[pp.phase_index(1, PhaseParam::A)], &pp.phases[1].a);
+  EXPECT_EQ(flat[pp.phase_index(2, PhaseParam::BIso)], &pp.phases[2].b_iso);
+}
+
 TEST(Model, PhaseWithoutReflectionInRangeIsAnInputError) {
   PowderPhase ph{"tiny", CellKind::Cubic, 2.0, 0, 1, 10.0, {{1, 1, 1, 8, 100.0}}, 0.0};
   ModelSettings s;
