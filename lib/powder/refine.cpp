@@ -167,7 +167,6 @@ FitResult refine(const PatternModel& model, const PowderPattern& pattern, const 
 
   // Linear start for the scales and the background (weighted least squares, scales ≥ 0).
   if (options.estimate_scales) {
-    const auto unit = model.unit_phase_patterns(values);
     std::vector<std::size_t> cols;
     for (std::size_t p = 0; p < phases.size(); ++p)
       if (flat[start.phase_index(p, kScaleK)]->refine) cols.push_back(start.phase_index(p, kScaleK));
@@ -201,7 +200,6 @@ FitResult refine(const PatternModel& model, const PowderPattern& pattern, const 
           values[cols[k]] = std::clamp(v, q.lower, q.upper);
         }
       }
-      (void)unit;
     }
   }
 
