@@ -38,6 +38,7 @@
 #include "saxs/analysis.hpp"
 #include "saxs_json.hpp"
 #include "scan_outputs.hpp"
+#include "scan_outputs_nexus.hpp"
 #include "series/phase_eos.hpp"
 #include "series/transition.hpp"
 #include "waxs_fit.hpp"
@@ -282,6 +283,7 @@ io::PatternStackData stack_of(const std::string& name, const std::vector<FrameRe
       s.unit = o.pattern.unit;
     }
     s.frame_index.push_back(static_cast<std::int64_t>(r.index));
+    s.pressure_gpa.push_back(r.pressure_gpa.value_or(NAN));
     s.intensity.push_back(o.pattern.intensity);
     if (!o.pattern.sigma.empty()) s.sigma.push_back(o.pattern.sigma);
   }
@@ -746,11 +748,40 @@ RunSummary run_scan(const ScanConfig& config, const RunOptions& options) {
   io::write_csv(out / "frames.csv", table);
   summary.outputs.push_back(out / "frames.csv");
 
+  // The phases of the tables: the scan description's, as the Debye fitter has them (a faulted
+  // WZ/ZB pair is one phase; with le_bail every phase is a Le Bail one).
+  const std::vector<std::string> table_phases =
+      debye_fitter ? debye_fitter->settings().phases : config.fit.phases;
+  const std::vector<std::string> table_others =
+      debye_fitter ? debye_fitter->settings().others : config.fit.others;
+  ScanTables tables;  // what the CSVs hold, for results.h5
+  tables.frames = table;
+  if (fitter || debye_fitter) {
+    if (!table_phases.empty())
+      for (auto& f : write_phase_tables(out, all, table_phases, &tables)) summary.outputs.push_back(f);
+    const auto& pp = fitter ? fitter->phases() : debye_fitter->powder_phases();
+    if (!table_phases.empty())
+      for (auto& f : write_series_tables(out, all, table_phases, series::densest_phase(pp), &tables))
+        summary.outputs.push_back(f);
+    if (!table_others.empty())
+      summary.outputs.push_back(write_other_phases_table(out, all, table_others, &tables));
+  }
+  std::vector<fs::path> saxs_outputs;
+  if (saxs) saxs_outputs = write_superlattice_outputs(out, all, &tables);
+
   io::ResultsContent rc;
   if (waxs) rc.patterns.push_back(stack_of("waxs", all, true));
   if (saxs) rc.patterns.push_back(stack_of("saxs", all, false));
-  rc.default_group = waxs ? "waxs" : "saxs";
-  rc.frame_table = table;
+  NexusScan nexus_scan;
+  nexus_scan.title = config.name;
+  nexus_scan.sample_name = config.sample.name;
+  nexus_scan.sample_medium = config.sample.medium;
+  nexus_scan.sample_description = config.sample.description;
+  for (const auto& s : setups)
+    nexus_scan.detectors.push_back({s.config->name, s.integrator->geometry(), s.config->poni, s.config->mask,
+                                    s.config->dark, s.config->flat, s.integrator->describe()});
+  rc.entry = results_entry(tables, nexus_scan, &rc.default_group);
+  if (rc.default_group.empty()) rc.default_group = waxs ? "waxs" : "saxs";
   rc.provenance = {{"program", "anvil"},
                    {"version", ANVIL_VERSION},
                    {"command_line", options.command_line},
@@ -758,29 +789,18 @@ RunSummary run_scan(const ScanConfig& config, const RunOptions& options) {
                    {"fingerprint", fmt::format("{:016x}", fingerprint)}};
   for (const auto& s : setups) {
     rc.provenance.emplace_back(s.config->name + "_poni", s.poni_text);
+    rc.provenance.emplace_back(s.config->name + "_poni_file", s.config->poni);
+    if (!s.config->mask.empty()) rc.provenance.emplace_back(s.config->name + "_mask_file", s.config->mask);
     rc.provenance.emplace_back(s.config->name + "_mask_fnv1a", fmt::format("{:016x}", s.mask_checksum));
     if (!s.mask_orientation.empty())
       rc.provenance.emplace_back(s.config->name + "_mask_orientation", s.mask_orientation);
+    if (!s.config->dark.empty()) rc.provenance.emplace_back(s.config->name + "_dark_file", s.config->dark);
+    if (!s.config->flat.empty()) rc.provenance.emplace_back(s.config->name + "_flat_file", s.config->flat);
     rc.provenance.emplace_back(s.config->name + "_integration", s.integrator->describe());
     rc.provenance.emplace_back(s.config->name + "_frames", s.source->info().path);
   }
   io::write_results_file(out / "results.h5", rc);
   summary.outputs.push_back(out / "results.h5");
-  // The phases of the tables: the scan description's, as the Debye fitter has them (a faulted
-  // WZ/ZB pair is one phase; with le_bail every phase is a Le Bail one).
-  const std::vector<std::string> table_phases =
-      debye_fitter ? debye_fitter->settings().phases : config.fit.phases;
-  const std::vector<std::string> table_others =
-      debye_fitter ? debye_fitter->settings().others : config.fit.others;
-  if (fitter || debye_fitter) {
-    if (!table_phases.empty())
-      for (auto& f : write_phase_tables(out, all, table_phases)) summary.outputs.push_back(f);
-    const auto& pp = fitter ? fitter->phases() : debye_fitter->powder_phases();
-    if (!table_phases.empty())
-      for (auto& f : write_series_tables(out, all, table_phases, series::densest_phase(pp)))
-        summary.outputs.push_back(f);
-    if (!table_others.empty()) summary.outputs.push_back(write_other_phases_table(out, all, table_others));
-  }
   if (saxs) {
     std::vector<io::CanSasFrame> cansas;
     for (const auto& r : all) {
@@ -802,7 +822,7 @@ RunSummary run_scan(const ScanConfig& config, const RunOptions& options) {
       io::write_nxcansas(out / "saxs_nxcansas.h5", cansas);
       summary.outputs.push_back(out / "saxs_nxcansas.h5");
     }
-    for (auto& f : write_superlattice_outputs(out, all)) summary.outputs.push_back(f);
+    for (auto& f : saxs_outputs) summary.outputs.push_back(f);
   }
   for (auto& f : write_scan_plots(out, all, table_phases)) summary.outputs.push_back(f);
   summary.outputs.push_back(

@@ -273,6 +273,12 @@ ScanConfig parse_scan_config(const std::string& text, const fs::path& source_nam
     if (auto n = scan->count("frames_in_flight", 4096)) c.frames_in_flight = *n;
     scan->reject_unknown();
   }
+  if (auto s = t.table("sample")) {
+    c.sample.name = s->string("name").value_or("");
+    c.sample.medium = s->string("medium").value_or("");
+    c.sample.description = s->string("description").value_or("");
+    s->reject_unknown();
+  }
   if (auto w = t.table("waxs")) c.waxs = parse_detector(*w, "waxs", base);
   if (auto s = t.table("saxs")) c.saxs = parse_detector(*s, "saxs", base);
   if (!c.waxs && !c.saxs)

@@ -48,12 +48,20 @@ struct SaxsIndexConfig {
   std::optional<integrate::Range> q_range_inv_nm;
 };
 
+// What was in the cell ([sample]): recorded in results.h5 (NXsample) and saxs_nxcansas.h5.
+struct SampleConfig {
+  std::string name;         // default: the scan's name
+  std::string medium;       // pressure-transmitting medium, e.g. "silicone oil", "Ne"
+  std::string description;  // free text
+};
+
 struct ScanConfig {
   std::filesystem::path file;  // the TOML read
   std::string name;            // scan name (default: the TOML's stem)
   std::optional<DetectorConfig> waxs;
   std::optional<DetectorConfig> saxs;
   std::optional<PressureSource> pressure;
+  SampleConfig sample;
   FitConfig fit;
   SaxsIndexConfig saxs_index;
   std::size_t frames_in_flight = 8;  // memory bound of the flow graph

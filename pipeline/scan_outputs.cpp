@@ -40,11 +40,18 @@ const std::array<std::array<int, 3>, 8> kPalette = {{{0, 114, 178},
 
 }  // namespace
 
+const io::TableColumn& column(const std::vector<io::TableColumn>& table, const std::string& name) {
+  for (const auto& c : table)
+    if (c.name == name) return c;
+  throw std::logic_error("no column " + name + " in a scan table");
+}
+
 fs::path write_other_phases_table(const fs::path& dir, const std::vector<FrameResult>& frames,
-                                  const std::vector<std::string>& others) {
-  io::TableColumn frame{"frame", "", {}, {}}, p{"pressure_gpa", "GPa", {}, {}}, dirn{"direction", "", {}, {}},
-      phase{"phase", "", {}, {}}, a{"a_A", "Å", {}, {}}, ae{"a_esd_A", "Å", {}, {}},
-      fw{"fwhm_inv_A", "Å⁻¹", {}, {}}, fs{"fwhm_slope", "", {}, {}}, pm{"marker_pressure_gpa", "GPa", {}, {}},
+                                  const std::vector<std::string>& others, ScanTables* tables) {
+  io::TableColumn frame{"frame", "1", {}, {}}, p{"pressure_gpa", "GPa", {}, {}},
+      dirn{"direction", "", {}, {}}, phase{"phase", "", {}, {}}, a{"a_A", "angstrom", {}, {}},
+      ae{"a_esd_A", "angstrom", {}, {}}, fw{"fwhm_inv_A", "1/angstrom", {}, {}},
+      fs{"fwhm_slope", "1", {}, {}}, pm{"marker_pressure_gpa", "GPa", {}, {}},
       pme{"marker_pressure_esd_gpa", "GPa", {}, {}};
   for (const auto& r : frames) {
     if (!fitted(r)) continue;
@@ -64,36 +71,50 @@ fs::path write_other_phases_table(const fs::path& dir, const std::vector<FrameRe
       pme.numbers.push_back(number(g, "pressure_esd_gpa"));
     }
   }
-  io::write_csv(dir / "other_phases.csv", {frame, p, dirn, phase, a, ae, fw, fs, pm, pme});
+  std::vector<io::TableColumn> table = {frame, p, dirn, phase, a, ae, fw, fs, pm, pme};
+  io::write_csv(dir / "other_phases.csv", table);
+  if (tables) {
+    tables->others = others;
+    tables->other_phases = std::move(table);
+  }
   return dir / "other_phases.csv";
 }
 
 std::vector<fs::path> write_phase_tables(const fs::path& dir, const std::vector<FrameResult>& frames,
-                                         const std::vector<std::string>& phases) {
+                                         const std::vector<std::string>& phases, ScanTables* tables) {
   std::vector<io::TableColumn> pf;
-  io::TableColumn frame{"frame", "", {}, {}}, p{"pressure_gpa", "GPa", {}, {}}, dirn{"direction", "", {}, {}};
+  io::TableColumn frame{"frame", "1", {}, {}}, p{"pressure_gpa", "GPa", {}, {}},
+      dirn{"direction", "", {}, {}};
   std::vector<io::TableColumn> frac, esd;
   for (const auto& ph : phases) {
-    frac.push_back({ph, "", {}, {}});
-    esd.push_back({ph + "_esd", "", {}, {}});
+    frac.push_back({ph, "1", {}, {}});
+    esd.push_back({ph + "_esd", "1", {}, {}});
   }
-  io::TableColumn rwp{"rwp", "", {}, {}}, status{"status", "", {}, {}}, reason{"reason", "", {}, {}};
+  io::TableColumn rwp{"rwp", "1", {}, {}}, status{"status", "", {}, {}}, reason{"reason", "", {}, {}};
   // lattice.csv, one row per frame and phase
   // Columns 4–9 come from the fit result's keys (a, a_esd, c, c_esd, volume, volume_esd); the
   // headers carry their units.
   const char* const kCellKeys[6] = {"a", "a_esd", "c", "c_esd", "volume", "volume_esd"};
-  std::vector<io::TableColumn> lat = {{"frame", "", {}, {}},        {"pressure_gpa", "GPa", {}, {}},
-                                      {"direction", "", {}, {}},    {"phase", "", {}, {}},
-                                      {"a_A", "Å", {}, {}},         {"a_esd_A", "Å", {}, {}},
-                                      {"c_A", "Å", {}, {}},         {"c_esd_A", "Å", {}, {}},
-                                      {"volume_A3", "Å^3", {}, {}}, {"volume_esd_A3", "Å^3", {}, {}}};
+  std::vector<io::TableColumn> lat = {{"frame", "1", {}, {}},
+                                      {"pressure_gpa", "GPa", {}, {}},
+                                      {"direction", "", {}, {}},
+                                      {"phase", "", {}, {}},
+                                      {"a_A", "angstrom", {}, {}},
+                                      {"a_esd_A", "angstrom", {}, {}},
+                                      {"c_A", "angstrom", {}, {}},
+                                      {"c_esd_A", "angstrom", {}, {}},
+                                      {"volume_A3", "angstrom^3", {}, {}},
+                                      {"volume_esd_A3", "angstrom^3", {}, {}}};
   for (int k = 1; k <= 3; ++k) {
     lat.push_back({fmt::format("d{}_hkl", k), "", {}, {}});
-    lat.push_back({fmt::format("d{}_spacing_A", k), "Å", {}, {}});
-    lat.push_back({fmt::format("d{}_spacing_esd_A", k), "Å", {}, {}});
+    lat.push_back({fmt::format("d{}_spacing_A", k), "angstrom", {}, {}});
+    lat.push_back({fmt::format("d{}_spacing_esd_A", k), "angstrom", {}, {}});
   }
+  // The crystallite size (Scherrer size of the Bragg model, median cluster diameter of the Debye
+  // model) and its σ.
+  io::TableColumn size{"size_nm", "nm", {}, {}}, size_esd{"size_esd_nm", "nm", {}, {}};
   // A faulted WZ/ZB phase's stacking-fault probability: two more columns when there is one.
-  io::TableColumn alpha{"alpha", "", {}, {}}, alpha_esd{"alpha_esd", "", {}, {}};
+  io::TableColumn alpha{"alpha", "1", {}, {}}, alpha_esd{"alpha_esd", "1", {}, {}};
   bool any_alpha = false;
   for (const auto& r : frames) {
     if (!r.waxs.present) continue;
@@ -117,6 +138,8 @@ std::vector<fs::path> write_phase_tables(const fs::path& dir, const std::vector<
       lat[2].strings.push_back(std::string(pressure::direction_name(r.direction)));
       lat[3].strings.push_back(phases[k]);
       for (std::size_t c = 4; c < 10; ++c) lat[c].numbers.push_back(number(ph, kCellKeys[c - 4]));
+      size.numbers.push_back(number(ph, "size_nm"));
+      size_esd.numbers.push_back(number(ph, "size_nm_esd"));
       alpha.numbers.push_back(number(ph, "alpha"));
       alpha_esd.numbers.push_back(number(ph, "alpha_esd"));
       any_alpha = any_alpha || std::isfinite(alpha.numbers.back());
@@ -146,16 +169,24 @@ std::vector<fs::path> write_phase_tables(const fs::path& dir, const std::vector<
   pf.push_back(reason);
   io::write_csv(dir / "phase_fractions.csv", pf);
   write_fractions_long_csv(dir / "phase_fractions_long.csv", frame, p, dirn, phases, frac, esd);
+  lat.push_back(size);
+  lat.push_back(size_esd);
   if (any_alpha) {
     lat.push_back(alpha);
     lat.push_back(alpha_esd);
   }
   io::write_csv(dir / "lattice.csv", lat);
+  if (tables) {
+    tables->phases = phases;
+    tables->fractions = pf;
+    tables->lattice = lat;
+  }
   return {dir / "phase_fractions.csv", dir / "phase_fractions_long.csv", dir / "lattice.csv"};
 }
 
 std::vector<fs::path> write_series_tables(const fs::path& dir, const std::vector<FrameResult>& frames,
-                                          const std::vector<std::string>& phases, std::size_t hp) {
+                                          const std::vector<std::string>& phases, std::size_t hp,
+                                          ScanTables* tables) {
   // The frames as lib/series sees them: fitted frames with a pressure, each phase's fraction.
   std::vector<series::FrameResult> fitted_frames;
   std::vector<series::PhaseSeriesEos> eos;
@@ -191,22 +222,25 @@ std::vector<fs::path> write_series_tables(const fs::path& dir, const std::vector
     }
     eos.push_back(series::fit_series_eos(phases[k], std::move(pts)));
   }
-  write_eos_csv(dir / "eos.csv", eos);
+  auto eos_columns = write_eos_csv(dir / "eos.csv", eos);
+  if (tables) tables->eos = std::move(eos_columns);
   if (hp < phases.size()) {
-    write_transitions_csv(dir / "transitions.csv", series::analyse_transitions(fitted_frames, hp));
+    auto tr = write_transitions_csv(dir / "transitions.csv", series::analyse_transitions(fitted_frames, hp));
+    if (tables) tables->transitions = std::move(tr);
     return {dir / "eos.csv", dir / "transitions.csv"};
   }
   return {dir / "eos.csv"};
 }
 
-std::vector<fs::path> write_superlattice_outputs(const fs::path& dir,
-                                                 const std::vector<FrameResult>& frames) {
+std::vector<fs::path> write_superlattice_outputs(const fs::path& dir, const std::vector<FrameResult>& frames,
+                                                 ScanTables* tables) {
   std::vector<io::TableColumn> t = {
-      {"frame", "", {}, {}},   {"pressure_gpa", "", {}, {}}, {"direction", "", {}, {}},
-      {"lattice", "", {}, {}}, {"a_nm", "", {}, {}},         {"a_esd_nm", "", {}, {}},
-      {"c_nm", "", {}, {}},    {"c_esd_nm", "", {}, {}},     {"d_first_nm", "", {}, {}},
-      {"d_nn_nm", "", {}, {}}, {"domain_nm", "", {}, {}},    {"score", "", {}, {}},
-      {"status", "", {}, {}},  {"change", "", {}, {}}};
+      {"frame", "1", {}, {}},           {"pressure_gpa", "GPa", {}, {}}, {"direction", "", {}, {}},
+      {"lattice", "", {}, {}},          {"a_nm", "nm", {}, {}},          {"a_esd_nm", "nm", {}, {}},
+      {"c_nm", "nm", {}, {}},           {"c_esd_nm", "nm", {}, {}},      {"d_first_nm", "nm", {}, {}},
+      {"d_nn_nm", "nm", {}, {}},        {"domain_nm", "nm", {}, {}},     {"score", "1", {}, {}},
+      {"status", "", {}, {}},           {"change", "", {}, {}},          {"runner_up", "", {}, {}},
+      {"runner_up_a_nm", "nm", {}, {}}, {"runner_up_score", "1", {}, {}}};
   std::map<std::string, Series> by_lattice;  // d of the first indexed peak vs P, per lattice type
   for (const auto& r : frames) {
     if (!r.saxs.present) continue;
@@ -231,6 +265,11 @@ std::vector<fs::path> write_superlattice_outputs(const fs::path& dir,
         : !a.is_object() ? "not indexed"
                          : a.value("status", std::string(lattice == "none" ? "no superlattice" : "indexed")));
     t[13].strings.push_back(a.is_object() ? a.value("change", std::string()) : std::string());
+    // The next-best lattice the indexing weighed (its score: BIC evidence, as `score`).
+    const json ru = a.is_object() ? a.value("runner_up", json()) : json();
+    t[14].strings.push_back(ru.is_object() ? ru.value("lattice", std::string()) : std::string());
+    t[15].numbers.push_back(number(ru, "a_nm"));
+    t[16].numbers.push_back(number(ru, "score"));
     if (r.pressure_gpa && std::isfinite(d_first) && lattice != "none") {
       auto& s = by_lattice[lattice];
       s.x.push_back(*r.pressure_gpa);
@@ -240,6 +279,7 @@ std::vector<fs::path> write_superlattice_outputs(const fs::path& dir,
   std::vector<fs::path> out;
   io::write_csv(dir / "superlattice.csv", t);
   out.push_back(dir / "superlattice.csv");
+  if (tables) tables->superlattice = t;
   if (!by_lattice.empty()) {
     XYPlot p;
     p.title = "Superlattice: d of the first indexed peak, coloured by lattice type";

@@ -9,6 +9,7 @@
 
 #include "core/error.hpp"
 #include "io/hdf5_util.hpp"
+#include "io/nexus.hpp"
 
 namespace anvil::io {
 
@@ -16,32 +17,6 @@ namespace fs = std::filesystem;
 using h5::Handle;
 
 namespace {
-
-void write_1d(hid_t loc, const std::string& name, const std::vector<double>& v, const std::string& units,
-              const std::string& origin) {
-  hsize_t dims[1] = {v.size()};
-  Handle space(H5Screate_simple(1, dims, nullptr));
-  Handle ds(h5::check(H5Dcreate2(loc, name.c_str(), H5T_IEEE_F64LE, space.get(), H5P_DEFAULT,
-                                 h5::untimed_dataset_plist(), H5P_DEFAULT),
-                      origin, "cannot create " + name));
-  if (!v.empty()) H5Dwrite(ds.get(), H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, v.data());
-  if (!units.empty()) h5::write_string_attribute(ds.get(), "units", units);
-}
-
-void write_strings(hid_t loc, const std::string& name, const std::vector<std::string>& v,
-                   const std::string& origin) {
-  Handle type(H5Tcopy(H5T_C_S1));
-  H5Tset_size(type.get(), H5T_VARIABLE);
-  H5Tset_cset(type.get(), H5T_CSET_UTF8);
-  hsize_t dims[1] = {v.size()};
-  Handle space(H5Screate_simple(1, dims, nullptr));
-  Handle ds(h5::check(H5Dcreate2(loc, name.c_str(), type.get(), space.get(), H5P_DEFAULT,
-                                 h5::untimed_dataset_plist(), H5P_DEFAULT),
-                      origin, "cannot create " + name));
-  std::vector<const char*> ptrs;
-  for (const auto& s : v) ptrs.push_back(s.c_str());
-  if (!v.empty()) H5Dwrite(ds.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, ptrs.data());
-}
 
 void write_2d(hid_t loc, const std::string& name, const std::vector<std::vector<double>>& rows,
               std::size_t cols, const std::string& origin) {
@@ -83,30 +58,25 @@ void write_results_file(const fs::path& path, const ResultsContent& c) {
     if (!c.default_group.empty()) h5::write_string_attribute(entry.get(), "default", c.default_group);
     for (const auto& p : c.patterns) {
       Handle g(h5::ensure_group(f, "/entry/" + p.name));
-      h5::write_string_attribute(g.get(), "NX_class", "NXdata");
-      h5::write_string_attribute(g.get(), "signal", "I");
-      h5::write_string_attribute(g.get(), "interpretation", "spectrum");
-      h5::write_string_array_attribute(g.get(), "axes", {"frame_index", axis_name(p.unit)});
-      write_1d(g.get(), axis_name(p.unit), p.x, nexus_units(p.unit), origin);
+      nx::tag_pattern_stack(g.get(), p.unit, p.x, {}, origin);
       {
-        Handle ax(H5Dopen2(g.get(), axis_name(p.unit), H5P_DEFAULT));
-        h5::write_string_attribute(ax.get(), "long_name", unit_name(p.unit));
+        hsize_t dims[1] = {p.frame_index.size()};
+        Handle space(H5Screate_simple(1, dims, nullptr));
+        Handle ds(h5::check(H5Dcreate2(g.get(), "frame_index", H5T_STD_I64LE, space.get(), H5P_DEFAULT,
+                                       h5::untimed_dataset_plist(), H5P_DEFAULT),
+                            origin, "cannot create frame_index"));
+        if (!p.frame_index.empty())
+          H5Dwrite(ds.get(), H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, p.frame_index.data());
       }
-      std::vector<double> idx(p.frame_index.begin(), p.frame_index.end());
-      write_1d(g.get(), "frame_index", idx, "", origin);
+      if (!p.pressure_gpa.empty()) {  // a second axis of the frames: plot against pressure
+        nx::write_1d(g.get(), "pressure", p.pressure_gpa, "GPa", origin);
+        h5::write_int_attribute(g.get(), "pressure_indices", 0);
+      }
       write_2d(g.get(), "I", p.intensity, p.x.size(), origin);
       if (!p.sigma.empty()) write_2d(g.get(), "I_errors", p.sigma, p.x.size(), origin);
+      nx::tag_stack_fields(g.get(), p.intensity_units);
     }
-    if (!c.frame_table.empty()) {
-      Handle g(h5::ensure_group(f, "/entry/frames"));
-      h5::write_string_attribute(g.get(), "NX_class", "NXcollection");
-      for (const auto& col : c.frame_table) {
-        if (!col.strings.empty() || col.numbers.empty())
-          write_strings(g.get(), col.name, col.strings, origin);
-        else
-          write_1d(g.get(), col.name, col.numbers, col.units, origin);
-      }
-    }
+    nx::write_group_contents(entry.get(), c.entry, origin);
     if (!c.provenance.empty()) {
       Handle g(h5::ensure_group(f, "/entry/process"));
       h5::write_string_attribute(g.get(), "NX_class", "NXprocess");
@@ -114,7 +84,7 @@ void write_results_file(const fs::path& path, const ResultsContent& c) {
     }
     H5Fflush(f, H5F_SCOPE_GLOBAL);
   }
-  fs::rename(tmp, path);
+  nx::rename_into_place(tmp, path);
 }
 
 void write_csv(const fs::path& path, const std::vector<TableColumn>& columns) {
@@ -145,7 +115,7 @@ void write_csv(const fs::path& path, const std::vector<TableColumn>& columns) {
       out.print("\n");
     }
   }
-  fs::rename(tmp, path);
+  nx::rename_into_place(tmp, path);
 }
 
 }  // namespace anvil::io
@@ -184,17 +154,17 @@ void write_nxcansas(const fs::path& path, const std::vector<CanSasFrame>& frames
         Handle attr(H5Acreate2(d.get(), "Q_indices", H5T_STD_I64LE, space.get(), H5P_DEFAULT, H5P_DEFAULT));
         H5Awrite(attr.get(), H5T_NATIVE_INT64, &zero);
       }
-      write_1d(d.get(), "Q", fr.q_inv_nm, "1/nm", origin);
-      write_1d(d.get(), "I", fr.intensity, "arbitrary", origin);
+      nx::write_1d(d.get(), "Q", fr.q_inv_nm, "1/nm", origin);
+      nx::write_1d(d.get(), "I", fr.intensity, "arbitrary", origin);
       {
         Handle ids(H5Dopen2(d.get(), "I", H5P_DEFAULT));
         if (!fr.sigma.empty()) h5::write_string_attribute(ids.get(), "uncertainties", "Idev");
       }
-      if (!fr.sigma.empty()) write_1d(d.get(), "Idev", fr.sigma, "arbitrary", origin);
+      if (!fr.sigma.empty()) nx::write_1d(d.get(), "Idev", fr.sigma, "arbitrary", origin);
     }
     H5Fflush(f, H5F_SCOPE_GLOBAL);
   }
-  fs::rename(tmp, path);
+  nx::rename_into_place(tmp, path);
 }
 
 void write_array_file(const fs::path& path, const ArrayFile& content) {
@@ -206,15 +176,10 @@ void write_array_file(const fs::path& path, const ArrayFile& content) {
   {
     Handle file(h5::check(H5Fcreate(tmp.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT), tmp.string(),
                           "cannot create"));
-    for (const auto& [name, v] : content.arrays) write_1d(file.get(), name, v, "", tmp.string());
+    for (const auto& [name, v] : content.arrays) nx::write_1d(file.get(), name, v, "", tmp.string());
     for (const auto& [name, value] : content.text) h5::write_string_attribute(file.get(), name, value);
   }
-  std::error_code ec;
-  fs::rename(tmp, path, ec);
-  if (ec) {
-    fs::remove(tmp, ec);
-    throw InputError(path.string(), "cannot write: " + ec.message());
-  }
+  nx::rename_into_place(tmp, path);
 }
 
 ArrayFile read_array_file(const fs::path& path) {

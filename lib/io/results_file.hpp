@@ -1,5 +1,6 @@
 // The scan's results file (results.h5, NeXus): every frame's patterns for each detector as
-// NXdata stacks, a per-frame table, and the provenance of every number. Written whole, to a
+// NXdata stacks, the groups the pipeline builds from its tables (docs/formats.md), and the
+// provenance of every number. Written whole, to a
 // temporary name, then renamed: a reader never sees a half-written file.
 #pragma once
 
@@ -19,8 +20,10 @@ struct PatternStackData {
   RadialUnit unit = RadialUnit::QInvNm;
   std::vector<double> x;
   std::vector<std::int64_t> frame_index;       // one per row
+  std::vector<double> pressure_gpa;            // one per row (NaN: none), or empty
   std::vector<std::vector<double>> intensity;  // rows (frames) × bins
   std::vector<std::vector<double>> sigma;      // same shape, or empty
+  std::string intensity_units = "arbitrary";
 };
 
 struct TableColumn {
@@ -30,9 +33,33 @@ struct TableColumn {
   std::vector<std::string> strings;  // text column
 };
 
+// One NeXus field: a 1-D numeric or text dataset (a scalar when `scalar`), with its units
+// (every numeric field has them; "1" for a dimensionless number) and other string attributes.
+struct NxField {
+  std::string name;
+  std::string units;
+  std::vector<double> numbers;
+  std::vector<std::string> strings;
+  bool text = false;    // a text field (strings), even when empty
+  bool scalar = false;  // numbers[0] or strings[0] as a scalar dataset
+  std::vector<std::pair<std::string, std::string>> attributes;  // long_name, note, ...
+};
+
+// One NeXus group: its class, attributes (text, text arrays such as @axes, integers such as
+// @AXIS_indices), fields and the groups inside it.
+struct NxGroup {
+  std::string name;
+  std::string nx_class;
+  std::vector<std::pair<std::string, std::string>> attributes;
+  std::vector<std::pair<std::string, std::vector<std::string>>> array_attributes;
+  std::vector<std::pair<std::string, std::int64_t>> int_attributes;
+  std::vector<NxField> fields;
+  std::vector<NxGroup> groups;
+};
+
 struct ResultsContent {
-  std::vector<PatternStackData> patterns;
-  std::vector<TableColumn> frame_table;                         // /entry/frames/<column>
+  std::vector<PatternStackData> patterns;                       // /entry/<name>, NXdata
+  NxGroup entry;                                                // /entry's own fields and other groups
   std::vector<std::pair<std::string, std::string>> provenance;  // /entry/process/<key>
   std::string default_group;                                    // NXdata a viewer opens first
 };
