@@ -717,7 +717,7 @@ RunSummary run_scan(const ScanConfig& config, const RunOptions& options) {
       if (series[i].transition) summary.saxs_transitions.push_back(series[i].change);
     }
   }
-  io::TableColumn frame{"frame", "", {}, {}}, p{"pressure_gpa", "GPa", {}, {}},
+  io::TableColumn frame{"frame", "1", {}, {}}, p{"pressure_gpa", "GPa", {}, {}},
       pe{"pressure_esd_gpa", "GPa", {}, {}};
   io::TableColumn dir{"direction", "", {}, {}}, ws{"waxs_status", "", {}, {}}, ss{"saxs_status", "", {}, {}};
   io::TableColumn err{"error", "", {}, {}};

@@ -1,0 +1,307 @@
+"""results.h5, `anvil integrate -o x.h5` and saxs_nxcansas.h5 read with the reference readers Debian
+has (h5py, silx): every NXdata valid for silx, the @default chain, units on every number, and the
+numbers equal to the CSV tables written beside them (docs/formats.md, "results.h5").
+
+Run by ctest as python.nexus (tests/CMakeLists.txt) with ANVIL_CLI the `anvil` binary and
+ANVIL_REFERENCE_DIR ../shared/reference; without h5py or silx the whole module is skipped, naming
+the missing package; the dac_dev test skips by name without the reference scan.
+"""
+
+import csv
+import math
+import os
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+h5py = pytest.importorskip("h5py", reason="python3-h5py is not installed")
+np = pytest.importorskip("numpy", reason="python3-numpy is not installed")
+nxdata = pytest.importorskip("silx.io.nxdata", reason="python3-silx is not installed")
+
+ROOT = Path(__file__).resolve().parents[2]
+SAMPLE = ROOT / "sample_data" / "cdse_dac"
+CLI = os.environ.get("ANVIL_CLI", str(ROOT / "build" / "tools" / "anvil"))
+REFERENCE = Path(os.environ.get("ANVIL_REFERENCE_DIR", ROOT.parent / "shared" / "reference"))
+PHASES = ["CdSe-WZ", "CdSe-ZB", "CdSe-RS"]
+
+
+def run(*args):
+    r = subprocess.run([CLI, *map(str, args)], capture_output=True, text=True)
+    assert r.returncode == 0, f"anvil {' '.join(map(str, args))}: {r.stderr}"
+    return r
+
+
+def absolute_paths(toml_text, base):
+    """The scan description with its file names made absolute, so that it can live elsewhere."""
+    def fix(m):
+        return f'{m.group(1)} = "{(base / m.group(2)).resolve()}"'
+    return re.sub(r'^(frames|poni|mask|dark|flat|file) = "([^"]+)"', fix, toml_text, flags=re.M)
+
+
+@pytest.fixture(scope="module")
+def sample_run(tmp_path_factory):
+    """The sample scan, with a [sample] table, reduced once."""
+    d = tmp_path_factory.mktemp("sample_run")
+    text = absolute_paths((SAMPLE / "cdse_dac.toml").read_text(), SAMPLE)
+    text += '\n[sample]\nname = "CdSe nanocrystals"\nmedium = "silicone oil"\n'
+    (d / "scan.toml").write_text(text)
+    run("run", d / "scan.toml", "-o", d / "out")
+    return d / "out"
+
+
+def nexus_name(name):
+    s = re.sub(r"[^A-Za-z0-9_]", "_", name)
+    return "_" + s if not s or s[0].isdigit() else s
+
+
+def read_csv(path):
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert rows or path.stat().st_size > 0, path
+    return rows
+
+
+def number(cell):
+    return math.nan if cell == "" else float(cell)
+
+
+def assert_same(h5_values, csv_cells, what):
+    """Numbers equal to the CSV's, bit for bit (both from one double; NaN = empty cell)."""
+    got = np.asarray(h5_values, dtype=float).ravel()
+    want = np.array([number(c) for c in csv_cells], dtype=float)
+    assert got.shape == want.shape, f"{what}: {got.shape} values in results.h5, {want.shape} in the CSV"
+    same = (got == want) | (np.isnan(got) & np.isnan(want))
+    assert same.all(), f"{what}: differ at rows {np.flatnonzero(~same)[:5]}: {got[~same][:5]} vs {want[~same][:5]}"
+
+
+def attr(obj, name):
+    """An attribute as str (anvil writes fixed-length strings, which h5py gives as bytes)."""
+    v = obj.attrs[name]
+    if isinstance(v, bytes):
+        return v.decode()
+    if isinstance(v, np.ndarray) and v.dtype.kind in "OS":
+        return [x.decode() if isinstance(x, bytes) else x for x in v]
+    return v
+
+
+def texts(ds):
+    return [v.decode() if isinstance(v, bytes) else str(v) for v in np.atleast_1d(ds[()])]
+
+
+def nxdata_groups(f):
+    out = []
+    f.visititems(lambda name, obj: out.append(obj) if isinstance(obj, h5py.Group)
+                 and obj.attrs.get("NX_class") in ("NXdata", b"NXdata") else None)
+    return out
+
+
+def assert_all_nxdata_valid(path, at_least):
+    with h5py.File(path, "r") as f:
+        groups = nxdata_groups(f)
+        assert len(groups) >= at_least, f"{path}: {len(groups)} NXdata groups, expected {at_least} or more"
+        for g in groups:
+            nx = nxdata.NXdata(g)
+            assert nx.is_valid, f"{path}:{g.name}: not valid NXdata: {nx.issues}"
+        return len(groups)
+
+
+def numeric_datasets_without_units(group):
+    missing = []
+
+    def visit(name, obj):
+        if isinstance(obj, h5py.Dataset) and obj.dtype.kind in "fiu" and "units" not in obj.attrs:
+            missing.append(obj.name)
+    group.visititems(visit)
+    return missing
+
+
+# ---------------------------------------------------------------------------------------- results.h5
+
+def test_every_nxdata_group_of_results_h5_is_valid_for_silx(sample_run):
+    # frames, fractions, 3 phases, superlattice, waxs, saxs
+    n = assert_all_nxdata_valid(sample_run / "results.h5", at_least=8)
+    print(f"{n} NXdata groups valid")
+
+
+def test_default_chain_leads_from_the_root_to_the_phase_fractions(sample_run):
+    with h5py.File(sample_run / "results.h5", "r") as f:
+        assert attr(f, "default") == "entry"
+        assert attr(f["entry"], "default") == "fractions"
+        d = nxdata.get_default(f)
+        assert d is not None and d.is_valid
+        assert d.group.name == "/entry/fractions"
+        assert d.signal.name == "/entry/fractions/CdSe_WZ"
+        assert [nexus_name(p) for p in PHASES[1:]] == list(d.auxiliary_signals_dataset_names)
+        assert [a.name for a in d.axes] == ["/entry/fractions/pressure"]
+        assert attr(d.group, "frame_indices") == 0 and attr(d.group, "pressure_indices") == 0
+        assert "CdSe_WZ_errors" in d.group and d.errors is not None
+
+
+def test_every_number_in_results_h5_has_units(sample_run):
+    with h5py.File(sample_run / "results.h5", "r") as f:
+        missing = numeric_datasets_without_units(f["entry"])
+        assert not missing, f"numeric fields without units: {missing}"
+        # and the units are the ones the tables name
+        assert attr(f["entry/fractions/pressure"], "units") == "GPa"
+        assert attr(f["entry/phases/CdSe_WZ/a"], "units") == "angstrom"
+        assert attr(f["entry/phases/CdSe_WZ/volume"], "units") == "angstrom^3"
+        assert attr(f["entry/superlattice/a"], "units") == "nm"
+        assert attr(f["entry/eos/CdSe_WZ/BM3/K0"], "units") == "GPa"
+
+
+def test_fractions_and_frames_equal_the_csv_tables(sample_run):
+    pf = read_csv(sample_run / "phase_fractions.csv")
+    frames = read_csv(sample_run / "frames.csv")
+    with h5py.File(sample_run / "results.h5", "r") as f:
+        g = f["entry/fractions"]
+        assert_same(g["frame"], [r["frame"] for r in pf], "fractions frame")
+        assert_same(g["pressure"], [r["pressure_gpa"] for r in pf], "fractions pressure")
+        assert texts(g["direction"]) == [r["direction"] for r in pf]
+        for p in PHASES:
+            assert_same(g[nexus_name(p)], [r[p] for r in pf], p)
+            assert_same(g[nexus_name(p) + "_errors"], [r[p + "_esd"] for r in pf], p + " esd")
+        assert_same(g["rwp"], [r["rwp"] for r in pf], "rwp")
+        assert texts(g["status"]) == [r["status"] for r in pf]
+        fr = f["entry/frames"]
+        assert_same(fr["frame"], [r["frame"] for r in frames], "frames frame")
+        assert_same(fr["pressure"], [r["pressure_gpa"] for r in frames], "frames pressure")
+        assert_same(fr["pressure_errors"], [r["pressure_esd_gpa"] for r in frames], "frames pressure esd")
+        s = f["entry/sample"]
+        assert attr(s, "NX_class") == "NXsample"
+        assert s["name"][()].decode() == "CdSe nanocrystals"
+        assert s["pressure_medium"][()].decode() == "silicone oil"
+        assert_same(s["pressure"], [r["pressure_gpa"] for r in frames], "sample pressure")
+        # the pattern stacks carry the frame's pressure as a second axis of their frames
+        for det in ("waxs", "saxs"):
+            st = f["entry"][det]
+            rows = {int(r["frame"]): r["pressure_gpa"] for r in frames}
+            assert_same(st["pressure"], [rows[int(k)] for k in st["frame_index"][()]], det + " pressure")
+
+
+def test_each_phase_group_equals_its_rows_of_lattice_csv(sample_run):
+    pf = read_csv(sample_run / "phase_fractions.csv")
+    lattice = read_csv(sample_run / "lattice.csv")
+    present_somewhere = 0
+    with h5py.File(sample_run / "results.h5", "r") as f:
+        for p in PHASES:
+            g = f["entry/phases"][nexus_name(p)]
+            assert attr(g, "phase") == p and attr(g, "signal") == "volume"
+            assert_same(g["fraction"], [r[p] for r in pf], p + " fraction")
+            by_frame = {r["frame"]: r for r in lattice if r["phase"] == p}
+            rows = [by_frame.get(r["frame"]) for r in pf]
+            present_somewhere += sum(r is not None for r in rows)
+            for csv_name, h5_name in [("a_A", "a"), ("a_esd_A", "a_errors"), ("c_A", "c"),
+                                      ("c_esd_A", "c_errors"), ("volume_A3", "volume"),
+                                      ("volume_esd_A3", "volume_errors"), ("size_nm", "size"),
+                                      ("size_esd_nm", "size_errors"), ("d1_spacing_A", "d1_spacing"),
+                                      ("d2_spacing_esd_A", "d2_spacing_errors"), ("d3_spacing_A", "d3_spacing")]:
+                assert_same(g[h5_name], [r[csv_name] if r else "" for r in rows], f"{p} {h5_name}")
+            assert texts(g["d1_hkl"]) == [r["d1_hkl"] if r else "" for r in rows]
+    assert present_somewhere == len(lattice), "every row of lattice.csv is in a phase group"
+
+
+def test_eos_and_transitions_equal_their_csv_tables(sample_run):
+    eos = read_csv(sample_run / "eos.csv")
+    transitions = read_csv(sample_run / "transitions.csv")
+    assert eos and transitions
+    with h5py.File(sample_run / "results.h5", "r") as f:
+        for r in eos:
+            g = f["entry/eos"][nexus_name(r["phase"])][nexus_name(r["form"])]
+            assert attr(g, "NX_class") == "NXparameters"
+            for csv_name, h5_name, units in [("v0_A3", "V0", "angstrom^3"), ("v0_esd_A3", "V0_errors", "angstrom^3"),
+                                             ("k0_gpa", "K0", "GPa"), ("k0_esd_gpa", "K0_errors", "GPa"),
+                                             ("k0p", "K0_prime", "1"), ("k0p_esd", "K0_prime_errors", "1"),
+                                             ("chi2_red", "chi2_reduced", "1"), ("n_points", "n_points", "1")]:
+                assert_same([g[h5_name][()]], [r[csv_name]], f"{r['phase']} {r['form']} {h5_name}")
+                assert attr(g[h5_name], "units") == units
+            assert g["status"][()].decode() == r["status"]
+        numbers = 0
+        for r in transitions:
+            g = f["entry/transitions"][r["direction"] or "scan"]
+            assert attr(g, "NX_class") == "NXparameters"
+            if r["value"] == "" and r["unit"] == "":
+                assert g[r["quantity"]][()].decode() == r["note"]
+                continue
+            assert_same([g[r["quantity"]][()]], [r["value"]], r["quantity"])
+            assert_same([g[r["quantity"] + "_errors"][()]], [r["esd"]], r["quantity"] + " esd")
+            assert attr(g[r["quantity"]], "units") == {"fraction": "1"}.get(r["unit"], r["unit"])
+            numbers += 1
+        assert numbers >= 5, "the sample scan's transition is found (onset, midpoint, width, plateaus)"
+
+
+def test_superlattice_group_equals_superlattice_csv(sample_run):
+    table = read_csv(sample_run / "superlattice.csv")
+    assert table
+    with h5py.File(sample_run / "results.h5", "r") as f:
+        g = f["entry/superlattice"]
+        for csv_name, h5_name in [("frame", "frame"), ("pressure_gpa", "pressure"), ("a_nm", "a"),
+                                  ("a_esd_nm", "a_errors"), ("c_nm", "c"), ("d_first_nm", "d_first"),
+                                  ("d_nn_nm", "d_nn"), ("domain_nm", "domain"), ("score", "score"),
+                                  ("runner_up_a_nm", "runner_up_a"), ("runner_up_score", "runner_up_score")]:
+            assert_same(g[h5_name], [r[csv_name] for r in table], "superlattice " + h5_name)
+        for name in ("lattice", "status", "runner_up"):
+            assert texts(g[name]) == [r[name] for r in table]
+        assert any(r["lattice"] not in ("", "none") for r in table), "the sample scan has a superlattice"
+
+
+def test_instrument_describes_each_detector(sample_run):
+    poni = {}
+    for line in (SAMPLE / "waxs.poni").read_text().splitlines():
+        if ":" in line and not line.startswith("#"):
+            k, v = line.split(":", 1)
+            poni[k.strip()] = v.strip()
+    with h5py.File(sample_run / "results.h5", "r") as f:
+        inst = f["entry/instrument"]
+        assert attr(inst, "NX_class") == "NXinstrument"
+        det = inst["waxs_detector"]
+        assert attr(det, "NX_class") == "NXdetector"
+        assert det["distance"][()] == pytest.approx(float(poni["Distance"]), rel=1e-12)
+        assert attr(det["distance"], "units") == "m"
+        assert inst["monochromator/wavelength"][()] == pytest.approx(float(poni["Wavelength"]) * 1e10, rel=1e-12)
+        assert "saxs_detector" in inst
+
+
+# ------------------------------------------------------------------------------- anvil integrate
+
+def test_integrate_h5_has_the_nxdata_layout_of_run(sample_run, tmp_path):
+    out = tmp_path / "waxs.h5"
+    run("integrate", SAMPLE / "cdse_dac_waxs_master.h5", "--poni", SAMPLE / "waxs.poni",
+        "--mask", SAMPLE / "waxs.mask", "--unit", "2th_deg", "--bins", "1500", "-o", out)
+    assert_all_nxdata_valid(out, at_least=1)
+    with h5py.File(out, "r") as f, h5py.File(sample_run / "results.h5", "r") as r:
+        d = nxdata.get_default(f)
+        assert d is not None and d.is_valid and d.signal_is_2d
+        a, b = d.group, r["entry/waxs"]
+        for name in ("signal", "interpretation", "frame_index_indices", "two_theta_indices"):
+            assert attr(a, name) == attr(b, name), name
+        assert list(attr(a, "axes")) == list(attr(b, "axes")) == ["frame_index", "two_theta"]
+        for name in ("frame_index", "two_theta", "I", "I_errors"):
+            assert attr(a[name], "units") == attr(b[name], "units"), name
+            assert a[name].dtype.kind == b[name].dtype.kind, name
+        assert not numeric_datasets_without_units(f["entry"])
+
+
+# ------------------------------------------------------------------------------------- dac_dev
+
+@pytest.mark.skipif(not (REFERENCE / "dac_dev").exists(),
+                    reason=f"reference scan {REFERENCE / 'dac_dev'} absent")
+def test_dac_dev_results_h5_is_valid_and_equals_its_tables(tmp_path):
+    toml = ROOT / "docs" / "examples" / "dac_dev.toml"
+    text = absolute_paths(toml.read_text(), toml.parent)
+    (tmp_path / "dac_dev.toml").write_text(text)
+    run("run", tmp_path / "dac_dev.toml", "-o", tmp_path / "out")
+    out = tmp_path / "out"
+    assert_all_nxdata_valid(out / "results.h5", at_least=7)
+    pf = read_csv(out / "phase_fractions.csv")
+    others = read_csv(out / "other_phases.csv")
+    with h5py.File(out / "results.h5", "r") as f:
+        assert not numeric_datasets_without_units(f["entry"])
+        assert nxdata.get_default(f).group.name == "/entry/fractions"
+        for p in PHASES:
+            assert_same(f["entry/fractions"][nexus_name(p)], [r[p] for r in pf], p)
+        g = f["entry/other_phases/Fe_fcc"]
+        rows = [r for r in others if r["phase"] == "Fe-fcc"]
+        assert_same(g["a"], [r["a_A"] for r in rows], "Fe-fcc a")
+        assert_same(g["fwhm"], [r["fwhm_inv_A"] for r in rows], "Fe-fcc fwhm")
