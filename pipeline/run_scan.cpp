@@ -430,6 +430,33 @@ RunSummary run_scan(const ScanConfig& config, const RunOptions& options) {
     for (const auto& w : pressures.warnings) summary.warnings.push_back(w);
     if (!pressures.numbering.empty()) summary.notes.push_back(pressures.numbering);
   }
+  // The SAXS normalisation's counters per frame ([saxs.normalization]): from its SPEC file and
+  // scan, or the pressure log's when that is a SPEC file (matched to frames the same way).
+  struct {
+    std::string source;
+    std::vector<double> monitor, transmitted;
+  } saxs_counters;
+  if (config.saxs && config.saxs->normalization) {
+    const auto& nc = *config.saxs->normalization;
+    const bool spec_log = config.pressure && config.pressure->kind != PressureSource::Kind::Table;
+    const std::string file = !nc.file.empty() ? nc.file : spec_log ? config.pressure->path : "";
+    const std::string scan = !nc.scan.empty() ? nc.scan : spec_log ? config.pressure->spec_scan : "";
+    const std::string frame_counter = !nc.frame_counter.empty() || !spec_log || !nc.file.empty()
+                                          ? nc.frame_counter
+                                          : config.pressure->spec_frame_counter;
+    const std::optional<std::int64_t> log_first =
+        spec_log && nc.file.empty() ? config.pressure->first_frame : std::nullopt;
+    if (file.empty())
+      throw InputError(
+          config.file.string(),
+          "[saxs.normalization] needs 'file' and 'scan' (a SPEC file) when [pressure] is not a SPEC log");
+    saxs_counters.source = fmt::format("{} scan {}", file, scan);
+    saxs_counters.monitor =
+        load_scan_counter(file, scan, nc.monitor, frame_counter, log_first, first, n, options.growing);
+    if (!nc.transmitted.empty())
+      saxs_counters.transmitted =
+          load_scan_counter(file, scan, nc.transmitted, frame_counter, log_first, first, n, options.growing);
+  }
 
   // Frames to do, and frames an earlier run finished (resume). results[k] is frame first + k.
   std::vector<std::optional<FrameResult>> results(n);
@@ -780,6 +807,9 @@ RunSummary run_scan(const ScanConfig& config, const RunOptions& options) {
   for (const auto& s : setups)
     nexus_scan.detectors.push_back({s.config->name, s.integrator->geometry(), s.config->poni, s.config->mask,
                                     s.config->dark, s.config->flat, s.integrator->describe()});
+  if (!saxs_counters.monitor.empty())  // frames.csv's rows are the scan's frames first..first+n-1
+    nexus_scan.monitor =
+        NexusMonitor{config.saxs->normalization->monitor, saxs_counters.source, saxs_counters.monitor};
   rc.entry = results_entry(tables, nexus_scan, &rc.default_group);
   if (rc.default_group.empty()) rc.default_group = waxs ? "waxs" : "saxs";
   rc.provenance = {{"program", "anvil"},
@@ -802,26 +832,17 @@ RunSummary run_scan(const ScanConfig& config, const RunOptions& options) {
   io::write_results_file(out / "results.h5", rc);
   summary.outputs.push_back(out / "results.h5");
   if (saxs) {
-    std::vector<io::CanSasFrame> cansas;
-    for (const auto& r : all) {
-      if (!r.saxs.ok ||
-          (r.saxs.pattern.unit != RadialUnit::QInvNm && r.saxs.pattern.unit != RadialUnit::QInvA))
-        continue;
-      io::CanSasFrame c;
-      c.frame = static_cast<std::int64_t>(r.index);
-      c.title = r.pressure_gpa ? fmt::format("{} frame {}, {:.2f} GPa, {}", config.name, r.index,
-                                             *r.pressure_gpa, pressure::direction_name(r.direction))
-                               : fmt::format("{} frame {}", config.name, r.index);
-      const double k = r.saxs.pattern.unit == RadialUnit::QInvA ? 10.0 : 1.0;
-      for (double q : r.saxs.pattern.x) c.q_inv_nm.push_back(q * k);
-      c.intensity = r.saxs.pattern.intensity;
-      c.sigma = r.saxs.pattern.sigma;
-      cansas.push_back(std::move(c));
-    }
-    if (!cansas.empty()) {
-      io::write_nxcansas(out / "saxs_nxcansas.h5", cansas);
-      summary.outputs.push_back(out / "saxs_nxcansas.h5");
-    }
+    SaxsDescription sd;
+    sd.scan_name = config.name;
+    sd.sample = config.sample;
+    sd.config = saxs->config;
+    sd.geometry = saxs->integrator->geometry();
+    sd.integration = saxs->integrator->describe();
+    sd.counters_source = saxs_counters.source;
+    sd.monitor = saxs_counters.monitor;
+    sd.transmitted = saxs_counters.transmitted;
+    const auto cansas = write_saxs_nxcansas(out, all, sd, summary.warnings);
+    if (!cansas.empty()) summary.outputs.push_back(cansas);
     for (auto& f : saxs_outputs) summary.outputs.push_back(f);
   }
   for (auto& f : write_scan_plots(out, all, table_phases)) summary.outputs.push_back(f);

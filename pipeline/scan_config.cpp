@@ -207,6 +207,35 @@ DetectorConfig parse_detector(Table t, const std::string& name, const fs::path& 
     if (auto v = it->count("sigma_clip_iterations", 1000)) s.sigma_clip_iterations = static_cast<int>(*v);
     it->reject_unknown();
   }
+  if (auto nt = t.table("normalization")) {
+    if (name != "saxs")
+      throw InputError(nt->source(), fmt::format("[{}.normalization]: only the SAXS patterns are normalised "
+                                                 "(saxs_nxcansas.h5); move it to [saxs.normalization]",
+                                                 name));
+    NormalizationConfig n;
+    const auto monitor = nt->string("monitor");
+    if (!monitor)
+      throw InputError(nt->source(),
+                       fmt::format("[{}.normalization] needs 'monitor' (the I0 counter)", name));
+    n.monitor = *monitor;
+    n.transmitted = nt->string("transmitted").value_or("");
+    if (auto v = nt->number("empty_ratio", 1e-12, HUGE_VAL, "transmitted/monitor of the empty cell"))
+      n.empty_ratio = *v;
+    n.thickness_mm = nt->number("thickness_mm", 1e-9, 1e3, "mm");
+    n.absolute_scale = nt->number("absolute_scale", 1e-300, HUGE_VAL, "factor to 1/cm");
+    n.file = resolve(base, nt->string("file").value_or(""));
+    if (auto sc = nt->get("scan")) {
+      if (auto i = sc->value<std::int64_t>())
+        n.scan = std::to_string(*i);
+      else if (auto str = sc->value<std::string>())
+        n.scan = *str;
+      else
+        nt->fail(*sc, "scan", "expected a scan number");
+    }
+    n.frame_counter = nt->string("frame_counter").value_or("");
+    nt->reject_unknown();
+    d.normalization = n;
+  }
   t.reject_unknown();
   return d;
 }

@@ -16,6 +16,21 @@
 
 namespace anvil::pipeline {
 
+// Per-frame normalisation from the beamline's counters ([saxs.normalization], [waxs.normalization]):
+// I / (M · T) with M the monitor (I0) count and T the transmission, divided by the thickness
+// and times an absolute-scale factor when given (then I is in 1/cm). Applied to the NXcanSAS
+// patterns; results.h5 keeps the integrated I and records the counters (NXmonitor).
+struct NormalizationConfig {
+  std::string monitor;                 // I0 counter (SPEC column), e.g. "ic0"
+  std::string transmitted;             // counter behind the sample: T = (transmitted / monitor) / empty_ratio
+  double empty_ratio = 1.0;            // transmitted / monitor measured with the empty cell
+  std::optional<double> thickness_mm;  // sample thickness
+  std::optional<double> absolute_scale;  // to 1/cm, e.g. from a glassy-carbon standard
+  // Where the counters are: a SPEC file and scan (default: [pressure]'s, when it is a SPEC log),
+  // and the column numbering its points as frames (default: [pressure]'s frame_counter).
+  std::string file, scan, frame_counter;
+};
+
 struct DetectorConfig {
   std::string name;                 // "waxs" or "saxs"
   std::vector<std::string> frames;  // sources: HDF5/NeXus (master), patterns, lists
@@ -25,6 +40,7 @@ struct DetectorConfig {
   std::string detector;                                              // preset overriding the .poni's detector
   bool flip_ud = false, flip_lr = false;
   IntegrationSettings integration;
+  std::optional<NormalizationConfig> normalization;
 };
 
 struct FitConfig {

@@ -3,6 +3,8 @@
 #include <fmt/core.h>
 
 #include <cmath>
+#include <cstdlib>
+#include <ctime>
 #include <fstream>
 #include <map>
 
@@ -299,6 +301,116 @@ std::vector<fs::path> write_superlattice_outputs(const fs::path& dir, const std:
     }
   }
   return out;
+}
+
+namespace {
+
+// SASprocess/date: now (UTC, ISO 8601), or SOURCE_DATE_EPOCH's time when set (reproducible files).
+std::string process_date() {
+  std::time_t t = std::time(nullptr);
+  if (const char* e = std::getenv("SOURCE_DATE_EPOCH"))
+    t = static_cast<std::time_t>(std::strtoll(e, nullptr, 10));
+  char buf[32] = {};
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+}  // namespace
+
+fs::path write_saxs_nxcansas(const fs::path& dir, const std::vector<FrameResult>& frames,
+                             const SaxsDescription& d, std::vector<std::string>& warnings) {
+  const auto& c = *d.config;
+  const auto& norm = c.normalization;
+  io::CanSasRun run;
+  run.sample_name = d.sample.name.empty() ? d.scan_name : d.sample.name;
+  if (!d.sample.medium.empty()) run.sample_details = "pressure medium: " + d.sample.medium;
+  if (!d.sample.description.empty())
+    run.sample_details += (run.sample_details.empty() ? "" : "; ") + d.sample.description;
+  run.wavelength_a = d.geometry.wavelength_m * 1e10;
+  run.detector_name = d.geometry.detector.name;
+  run.distance_m = d.geometry.dist_m;
+  run.pixel_x_m = d.geometry.detector.pixel2_m;
+  run.pixel_y_m = d.geometry.detector.pixel1_m;
+  run.process_name = "anvil " ANVIL_VERSION;
+  run.process_date = process_date();
+  std::string normalisation = "none: I as integrated (arbitrary units)";
+  double factor = 1.0;  // absolute_scale / thickness (cm)
+  if (norm) {
+    normalisation = fmt::format("I / monitor ('{}' counts)", norm->monitor);
+    if (!norm->transmitted.empty())
+      normalisation += fmt::format(" / T, T = ('{}' / '{}') / {} (empty cell)", norm->transmitted,
+                                   norm->monitor, norm->empty_ratio);
+    if (norm->thickness_mm) {
+      run.thickness_mm = *norm->thickness_mm;
+      normalisation += fmt::format(" / thickness {} mm", *norm->thickness_mm);
+      factor /= *norm->thickness_mm * 0.1;
+    }
+    if (norm->absolute_scale) {
+      normalisation += fmt::format(" x absolute scale {}", *norm->absolute_scale);
+      factor *= *norm->absolute_scale;
+    }
+    normalisation += "; counters from " + d.counters_source;
+    if (norm->absolute_scale && norm->thickness_mm) run.intensity_units = "1/cm";
+  }
+  run.process_description =
+      fmt::format("azimuthal integration of the SAXS frames ({}); {}", d.integration, normalisation);
+  run.process_notes = {{"anvil_version", ANVIL_VERSION},
+                       {"poni", c.poni},
+                       {"frames", c.frames.empty() ? std::string() : c.frames.front()},
+                       {"mask", c.mask.empty() ? "none (detector gaps only)" : c.mask},
+                       {"dark", c.dark.empty() ? "none" : c.dark + " (subtracted)"},
+                       {"flat", c.flat.empty() ? "none" : c.flat + " (divided)"},
+                       {"corrections", d.integration},
+                       {"normalization", normalisation},
+                       {"empty_cell", "not subtracted"}};
+  std::vector<io::CanSasFrame> out;
+  std::vector<std::size_t> no_counts;
+  for (std::size_t k = 0; k < frames.size(); ++k) {
+    const auto& r = frames[k];
+    if (!r.saxs.ok || (r.saxs.pattern.unit != RadialUnit::QInvNm && r.saxs.pattern.unit != RadialUnit::QInvA))
+      continue;
+    io::CanSasFrame f;
+    f.frame = static_cast<std::int64_t>(r.index);
+    f.title = r.pressure_gpa ? fmt::format("{} frame {}, {:.2f} GPa, {}", d.scan_name, r.index,
+                                           *r.pressure_gpa, pressure::direction_name(r.direction))
+                             : fmt::format("{} frame {}", d.scan_name, r.index);
+    if (r.pressure_gpa) {
+      f.pressure_gpa = *r.pressure_gpa;
+      f.pressure_esd_gpa = r.pressure_esd_gpa;
+      f.direction = std::string(pressure::direction_name(r.direction));
+    }
+    const double qk = r.saxs.pattern.unit == RadialUnit::QInvA ? 10.0 : 1.0;
+    for (double q : r.saxs.pattern.x) f.q_inv_nm.push_back(q * qk);
+    f.intensity = r.saxs.pattern.intensity;
+    f.sigma = r.saxs.pattern.sigma;
+    if (norm) {
+      const double m = k < d.monitor.size() ? d.monitor[k] : NAN;
+      double t = 1.0;
+      if (!norm->transmitted.empty()) {
+        const double it = k < d.transmitted.size() ? d.transmitted[k] : NAN;
+        t = it / m / norm->empty_ratio;
+        f.transmission = t;
+      }
+      if (!(m > 0) || !(t > 0) || !std::isfinite(t)) {
+        no_counts.push_back(r.index);
+        continue;
+      }
+      f.monitor = m;
+      const double s = factor / (m * t);
+      for (auto& v : f.intensity) v *= s;
+      for (auto& v : f.sigma) v *= s;
+    }
+    out.push_back(std::move(f));
+  }
+  if (!no_counts.empty())
+    warnings.push_back(
+        fmt::format("saxs_nxcansas.h5: frames {} left out: no positive monitor/transmission counts in {}",
+                    io::frame_ranges(no_counts), d.counters_source));
+  if (out.empty()) return {};
+  io::write_nxcansas(dir / "saxs_nxcansas.h5", out, run);
+  return dir / "saxs_nxcansas.h5";
 }
 
 std::vector<fs::path> write_scan_plots(const fs::path& dir, const std::vector<FrameResult>& frames,

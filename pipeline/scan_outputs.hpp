@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "geometry/geometry.hpp"
 #include "io/results_file.hpp"
 #include "run_scan.hpp"
 
@@ -58,6 +59,28 @@ std::vector<std::filesystem::path> write_series_tables(const std::filesystem::pa
 std::vector<std::filesystem::path> write_superlattice_outputs(const std::filesystem::path& dir,
                                                               const std::vector<FrameResult>& frames,
                                                               ScanTables* tables = nullptr);
+
+// The SAXS detector as saxs_nxcansas.h5 describes it, and the counters its frames are normalised
+// with ([saxs.normalization]): monitor and transmitted counts per frame of `frames` (same order,
+// NaN where the log has none), read from `counters_source`.
+struct SaxsDescription {
+  std::string scan_name;
+  SampleConfig sample;
+  const DetectorConfig* config = nullptr;
+  geometry::Geometry geometry;
+  std::string integration;  // DetectorIntegrator::describe()
+  std::string counters_source;
+  std::vector<double> monitor, transmitted;
+};
+
+// saxs_nxcansas.h5 from the SAXS patterns in q: one SASentry per frame with SASsample (pressure
+// as a field), SASinstrument, SASprocess (mask, dark, flat, corrections, normalisation, .poni,
+// anvil's version). With [saxs.normalization], I and Idev are divided by the frame's monitor and
+// transmission (and the thickness, times absolute_scale: then in 1/cm); a frame without counts is
+// left out, with a warning. Returns the file, or "" when no frame has a pattern in q.
+std::filesystem::path write_saxs_nxcansas(const std::filesystem::path& dir,
+                                          const std::vector<FrameResult>& frames, const SaxsDescription& saxs,
+                                          std::vector<std::string>& warnings);
 
 // Waterfalls of the WAXS (linear, coloured by the dominant phase) and SAXS (log) patterns, and
 // with fits: phase fraction vs pressure (compression filled/solid, decompression open/dashed)

@@ -122,10 +122,17 @@ void write_csv(const fs::path& path, const std::vector<TableColumn>& columns) {
 
 namespace anvil::io {
 
-void write_nxcansas(const fs::path& path, const std::vector<CanSasFrame>& frames) {
+void write_nxcansas(const fs::path& path, const std::vector<CanSasFrame>& frames, const CanSasRun& run) {
   h5::prepare();
   const std::string origin = path.string();
   const fs::path tmp = fs::path(path).concat(".part");
+  const auto tag = [](hid_t g, const char* nx_class, const char* cansas_class) {
+    h5::write_string_attribute(g, "NX_class", nx_class);
+    h5::write_string_attribute(g, "canSAS_class", cansas_class);
+  };
+  const auto scalar_if = [](hid_t g, const char* name, double v, const char* units) {
+    if (std::isfinite(v)) h5::write_scalar(g, name, v, units);
+  };
   {
     Handle file(
         h5::check(H5Fcreate(tmp.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT), origin, "cannot create"));
@@ -136,31 +143,61 @@ void write_nxcansas(const fs::path& path, const std::vector<CanSasFrame>& frames
     for (const auto& fr : frames) {
       const std::string entry = fmt::format("/sasentry{:05d}", fr.frame);
       Handle e(h5::ensure_group(f, entry));
-      h5::write_string_attribute(e.get(), "NX_class", "NXentry");
-      h5::write_string_attribute(e.get(), "canSAS_class", "SASentry");
+      tag(e.get(), "NXentry", "SASentry");
       h5::write_string_attribute(e.get(), "version", "1.1");
       h5::write_string_attribute(e.get(), "default", "sasdata");
       h5::write_string(e.get(), "definition", "NXcanSAS");
       h5::write_string(e.get(), "title", fr.title);
       h5::write_string(e.get(), "run", std::to_string(fr.frame));
       Handle d(h5::ensure_group(f, entry + "/sasdata"));
-      h5::write_string_attribute(d.get(), "NX_class", "NXdata");
-      h5::write_string_attribute(d.get(), "canSAS_class", "SASdata");
+      tag(d.get(), "NXdata", "SASdata");
       h5::write_string_attribute(d.get(), "signal", "I");
       h5::write_string_attribute(d.get(), "I_axes", "Q");
-      {
-        const std::int64_t zero = 0;
-        Handle space(H5Screate(H5S_SCALAR));
-        Handle attr(H5Acreate2(d.get(), "Q_indices", H5T_STD_I64LE, space.get(), H5P_DEFAULT, H5P_DEFAULT));
-        H5Awrite(attr.get(), H5T_NATIVE_INT64, &zero);
-      }
+      h5::write_int_attribute(d.get(), "Q_indices", 0);
       nx::write_1d(d.get(), "Q", fr.q_inv_nm, "1/nm", origin);
-      nx::write_1d(d.get(), "I", fr.intensity, "arbitrary", origin);
+      nx::write_1d(d.get(), "I", fr.intensity, run.intensity_units, origin);
       {
         Handle ids(H5Dopen2(d.get(), "I", H5P_DEFAULT));
         if (!fr.sigma.empty()) h5::write_string_attribute(ids.get(), "uncertainties", "Idev");
       }
-      if (!fr.sigma.empty()) nx::write_1d(d.get(), "Idev", fr.sigma, "arbitrary", origin);
+      if (!fr.sigma.empty()) nx::write_1d(d.get(), "Idev", fr.sigma, run.intensity_units, origin);
+
+      Handle sample(h5::ensure_group(f, entry + "/sassample"));
+      tag(sample.get(), "NXsample", "SASsample");
+      h5::write_string(sample.get(), "name", run.sample_name);
+      scalar_if(sample.get(), "pressure", fr.pressure_gpa, "GPa");
+      scalar_if(sample.get(), "pressure_errors", fr.pressure_esd_gpa, "GPa");
+      scalar_if(sample.get(), "thickness", run.thickness_mm, "mm");
+      scalar_if(sample.get(), "transmission", fr.transmission, "");
+      std::string details = run.sample_details;
+      if (!fr.direction.empty()) details += (details.empty() ? "" : "; ") + fr.direction;
+      if (!details.empty()) h5::write_string(sample.get(), "details", details);
+
+      Handle inst(h5::ensure_group(f, entry + "/sasinstrument"));
+      tag(inst.get(), "NXinstrument", "SASinstrument");
+      Handle src(h5::ensure_group(f, entry + "/sasinstrument/sassource"));
+      tag(src.get(), "NXsource", "SASsource");
+      h5::write_string(src.get(), "radiation", run.radiation);
+      scalar_if(src.get(), "incident_wavelength", run.wavelength_a, "angstrom");
+      Handle det(h5::ensure_group(f, entry + "/sasinstrument/sasdetector"));
+      tag(det.get(), "NXdetector", "SASdetector");
+      h5::write_string(det.get(), "name", run.detector_name);
+      scalar_if(det.get(), "SDD", run.distance_m, "m");
+      scalar_if(det.get(), "x_pixel_size", run.pixel_x_m, "m");
+      scalar_if(det.get(), "y_pixel_size", run.pixel_y_m, "m");
+
+      Handle proc(h5::ensure_group(f, entry + "/sasprocess"));
+      tag(proc.get(), "NXprocess", "SASprocess");
+      h5::write_string(proc.get(), "name", run.process_name);
+      if (!run.process_date.empty()) h5::write_string(proc.get(), "date", run.process_date);
+      if (!run.process_description.empty())
+        h5::write_string(proc.get(), "description", run.process_description);
+      scalar_if(proc.get(), "monitor", fr.monitor, "counts");
+      if (!run.process_notes.empty()) {
+        Handle note(h5::ensure_group(f, entry + "/sasprocess/sasnote"));
+        tag(note.get(), "NXnote", "SASnote");
+        for (const auto& [k, v] : run.process_notes) h5::write_string(note.get(), k, v);
+      }
     }
     H5Fflush(f, H5F_SCOPE_GLOBAL);
   }

@@ -4,6 +4,7 @@
 // temporary name, then renamed: a reader never sees a half-written file.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 #include <filesystem>
 #include <map>
@@ -75,14 +76,32 @@ void write_csv(const std::filesystem::path& path, const std::vector<TableColumn>
 namespace anvil::io {
 
 // SAXS patterns as NXcanSAS (the canSAS 1D standard SasView, Irena and DAWN read): one
-// SASentry per frame with Q (1/nm), I (arbitrary units) and Idev; the title carries the frame's
-// pressure and direction. Written to a temporary name, then renamed.
+// SASentry per frame with SASdata (Q in 1/nm, I and Idev in `intensity_units`: "1/cm" on
+// absolute scale, else "arbitrary"), SASsample (name, pressure, thickness, transmission),
+// SASinstrument (SASsource: radiation, wavelength; SASdetector: name, SDD, pixel sizes) and
+// SASprocess (name, date, what was done, as notes). Written to a temporary name, then renamed.
 struct CanSasFrame {
   std::int64_t frame = 0;
   std::string title;  // e.g. "frame 12, 6.2 GPa, compression"
   std::vector<double> q_inv_nm, intensity, sigma;
+  double pressure_gpa = NAN, pressure_esd_gpa = NAN;  // NaN: unknown
+  std::string direction;                              // compression | decompression | ""
+  double monitor = NAN, transmission = NAN;           // the frame's normalisation, NaN: none
 };
-void write_nxcansas(const std::filesystem::path& path, const std::vector<CanSasFrame>& frames);
+// What every entry shares.
+struct CanSasRun {
+  std::string intensity_units = "arbitrary";
+  std::string sample_name, sample_details;
+  double thickness_mm = NAN;
+  std::string radiation = "Synchrotron X-ray Source";
+  double wavelength_a = NAN;
+  std::string detector_name;
+  double distance_m = NAN, pixel_x_m = NAN, pixel_y_m = NAN;
+  std::string process_name = "anvil", process_date, process_description;
+  std::vector<std::pair<std::string, std::string>> process_notes;  // SASprocess/<key>: what was done
+};
+void write_nxcansas(const std::filesystem::path& path, const std::vector<CanSasFrame>& frames,
+                    const CanSasRun& run = {});
 
 // A flat HDF5 file of named 1-D float64 arrays and string attributes: what anvil caches between
 // runs (the Debye model's pair sums, pipeline/debye_fit.cpp). Written to a temporary name and

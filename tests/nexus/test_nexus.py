@@ -305,3 +305,113 @@ def test_dac_dev_results_h5_is_valid_and_equals_its_tables(tmp_path):
         rows = [r for r in others if r["phase"] == "Fe-fcc"]
         assert_same(g["a"], [r["a_A"] for r in rows], "Fe-fcc a")
         assert_same(g["fwhm"], [r["fwhm_inv_A"] for r in rows], "Fe-fcc fwhm")
+
+
+# ------------------------------------------------------------------------------ saxs_nxcansas.h5
+
+def spec_column(path, scan, label):
+    """A SPEC scan's column, read here independently of anvil."""
+    lines = Path(path).read_text().splitlines()
+    start = next(i for i, l in enumerate(lines) if l.startswith(f"#S {scan} "))
+    labels, values = None, []
+    for l in lines[start + 1:]:
+        if l.startswith("#S "):
+            break
+        if l.startswith("#L "):
+            labels = l[3:].split("  ")
+        elif l and not l.startswith("#") and labels:
+            values.append(float(l.split()[labels.index(label)]))
+    return values
+
+
+def check_cansas_entry(e):
+    assert attr(e, "NX_class") == "NXentry" and attr(e, "canSAS_class") == "SASentry"
+    assert e["definition"][()].decode() == "NXcanSAS"
+    d = e[attr(e, "default")]
+    assert attr(d, "NX_class") == "NXdata" and attr(d, "canSAS_class") == "SASdata"
+    assert attr(d, "signal") == "I" and attr(d, "I_axes") == "Q" and attr(d, "Q_indices") == 0
+    assert attr(d["Q"], "units") in ("1/angstrom", "1/nm")
+    assert attr(d["I"], "uncertainties") == "Idev" and "Idev" in d
+    assert d["Idev"].shape == d["I"].shape == d["Q"].shape
+    assert attr(d["Idev"], "units") == attr(d["I"], "units")
+    for name, nx_class, cansas_class in [("sassample", "NXsample", "SASsample"),
+                                         ("sasinstrument", "NXinstrument", "SASinstrument"),
+                                         ("sasinstrument/sassource", "NXsource", "SASsource"),
+                                         ("sasinstrument/sasdetector", "NXdetector", "SASdetector"),
+                                         ("sasprocess", "NXprocess", "SASprocess")]:
+        assert attr(e[name], "NX_class") == nx_class and attr(e[name], "canSAS_class") == cansas_class, name
+    return d
+
+
+def test_nxcansas_entries_carry_sample_instrument_and_process(sample_run):
+    frames = {int(r["frame"]): r for r in read_csv(sample_run / "frames.csv")}
+    poni = (SAMPLE / "saxs.poni").read_text()
+    wavelength_a = float(re.search(r"^Wavelength:\s*(\S+)", poni, re.M).group(1)) * 1e10
+    distance_m = float(re.search(r"^Distance:\s*(\S+)", poni, re.M).group(1))
+    assert_all_nxdata_valid(sample_run / "saxs_nxcansas.h5", at_least=20)
+    with h5py.File(sample_run / "saxs_nxcansas.h5", "r") as f, h5py.File(sample_run / "results.h5", "r") as r:
+        assert nxdata.get_default(f).is_valid
+        entries = [f[k] for k in f if attr(f[k], "canSAS_class") == "SASentry"]
+        assert len(entries) == 20
+        saxs = r["entry/saxs"]
+        row_of = {int(k): i for i, k in enumerate(saxs["frame_index"][()])}
+        for e in entries:
+            d = check_cansas_entry(e)
+            frame = int(e["run"][()])
+            assert attr(d["I"], "units") == "arbitrary"  # no [saxs.normalization]: as integrated
+            assert np.array_equal(d["I"][()], saxs["I"][row_of[frame]])
+            assert np.array_equal(d["Idev"][()], saxs["I_errors"][row_of[frame]])
+            s = e["sassample"]
+            assert s["name"][()].decode() == "CdSe nanocrystals"
+            assert_same([s["pressure"][()]], [frames[frame]["pressure_gpa"]], f"frame {frame} pressure")
+            assert attr(s["pressure"], "units") == "GPa"
+            assert "silicone oil" in s["details"][()].decode()
+            src = e["sasinstrument/sassource"]
+            assert src["incident_wavelength"][()] == pytest.approx(wavelength_a, rel=1e-12)
+            assert attr(src["incident_wavelength"], "units") == "angstrom"
+            assert e["sasinstrument/sasdetector/SDD"][()] == pytest.approx(distance_m, rel=1e-12)
+            p = e["sasprocess"]
+            assert p["name"][()].decode().startswith("anvil ")
+            assert re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", p["date"][()].decode())
+            notes = {k: p["sasnote"][k][()].decode() for k in p["sasnote"]}
+            assert notes["poni"].endswith("saxs.poni") and notes["mask"].endswith("saxs.mask")
+            assert "solid_angle=yes" in notes["corrections"] and "polarization_factor=0.99" in notes["corrections"]
+            assert notes["normalization"].startswith("none")
+
+
+@pytest.fixture(scope="module")
+def normalised_run(tmp_path_factory):
+    """The sample scan with its SAXS patterns divided by the SPEC monitor ic0 and put on a scale."""
+    d = tmp_path_factory.mktemp("normalised_run")
+    text = absolute_paths((SAMPLE / "cdse_dac.toml").read_text(), SAMPLE)
+    text = text.replace("[saxs.integration]", "[saxs.normalization]\nmonitor = \"ic0\"\nthickness_mm = 0.05\n"
+                        "absolute_scale = 2000.0\n\n[saxs.integration]")
+    (d / "scan.toml").write_text(text)
+    run("run", d / "scan.toml", "-o", d / "out")
+    return d / "out"
+
+
+def test_nxcansas_is_normalised_by_the_spec_monitor_and_scale(normalised_run):
+    ic0 = spec_column(SAMPLE / "cdse_dac.spec", 1, "ic0")
+    assert len(ic0) == 20 and len(set(ic0)) == 20  # a monitor that changes from frame to frame
+    with h5py.File(normalised_run / "saxs_nxcansas.h5", "r") as f, \
+            h5py.File(normalised_run / "results.h5", "r") as r:
+        saxs = r["entry/saxs"]
+        row_of = {int(k): i for i, k in enumerate(saxs["frame_index"][()])}
+        for k in f:
+            e = f[k]
+            d = check_cansas_entry(e)
+            frame = int(e["run"][()])
+            monitor = ic0[frame]  # point i is frame i (the scan's frames start at 0)
+            scale = 2000.0 / (0.005 * monitor)  # absolute_scale / (thickness in cm · monitor)
+            assert attr(d["I"], "units") == "1/cm"
+            np.testing.assert_allclose(d["I"][()], saxs["I"][row_of[frame]] * scale, rtol=1e-12)
+            np.testing.assert_allclose(d["Idev"][()], saxs["I_errors"][row_of[frame]] * scale, rtol=1e-12)
+            assert e["sasprocess/monitor"][()] == monitor
+            assert e["sassample/thickness"][()] == 0.05 and attr(e["sassample/thickness"], "units") == "mm"
+            assert "'ic0'" in e["sasprocess/sasnote/normalization"][()].decode()
+        # results.h5 keeps the integrated I and records the monitor per frame
+        m = r["entry/monitor"]
+        assert attr(m, "NX_class") == "NXmonitor" and attr(m["data"], "units") == "counts"
+        assert np.array_equal(m["data"][()], np.array(ic0))
+        assert np.array_equal(m["frame"][()], r["entry/frames/frame"][()])
