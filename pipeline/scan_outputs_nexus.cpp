@@ -176,6 +176,14 @@ io::NxGroup other_phase_group(const ScanTables& t, const std::string& phase) {
   return g;
 }
 
+// The group of `parent` made for `key`, made from `fresh` the first time it is asked for.
+io::NxGroup& subgroup(io::NxGroup& parent, std::map<std::string, std::size_t>& made, const std::string& key,
+                      io::NxGroup fresh) {
+  const auto [it, is_new] = made.emplace(key, parent.groups.size());
+  if (is_new) parent.groups.push_back(std::move(fresh));
+  return parent.groups[it->second];
+}
+
 // eos.csv: per phase an NXcollection, per form an NXparameters of V0, K0, K0' with σ.
 io::NxGroup eos_group(const ScanTables& t) {
   io::NxGroup eos{"eos", "NXcollection"};
@@ -183,12 +191,9 @@ io::NxGroup eos_group(const ScanTables& t) {
   const auto& phase = column(e, "phase").strings;
   std::map<std::string, std::size_t> by_phase;
   for (std::size_t r = 0; r < phase.size(); ++r) {
-    if (!by_phase.count(phase[r])) {
-      by_phase[phase[r]] = eos.groups.size();
-      io::NxGroup p{nexus_name(phase[r]), "NXcollection"};
-      p.attributes.push_back({"phase", phase[r]});
-      eos.groups.push_back(std::move(p));
-    }
+    io::NxGroup fresh{nexus_name(phase[r]), "NXcollection"};
+    fresh.attributes.push_back({"phase", phase[r]});
+    auto& p = subgroup(eos, by_phase, phase[r], std::move(fresh));
     const std::string form = column(e, "form").strings[r];
     io::NxGroup f{nexus_name(form), "NXparameters"};
     f.fields.push_back(text("form", form));
@@ -205,7 +210,7 @@ io::NxGroup eos_group(const ScanTables& t) {
     num("chi2_red", "chi2_reduced");
     num("n_points", "n_points");
     f.fields.push_back(text("status", column(e, "status").strings[r]));
-    eos.groups[by_phase[phase[r]]].groups.push_back(std::move(f));
+    p.groups.push_back(std::move(f));
   }
   return eos;
 }
@@ -221,11 +226,7 @@ io::NxGroup transitions_group(const ScanTables& t) {
   for (std::size_t r = 0; r < q.size(); ++r) {
     std::string d = column(tr, "direction").strings[r];
     if (d.empty()) d = "scan";
-    if (!by_direction.count(d)) {
-      by_direction[d] = out.groups.size();
-      out.groups.push_back({d, "NXparameters"});
-    }
-    auto& g = out.groups[by_direction[d]];
+    auto& g = subgroup(out, by_direction, d, {d, "NXparameters"});
     const std::string unit = column(tr, "unit").strings[r];
     const double v = column(tr, "value").numbers[r];
     const std::string note = column(tr, "note").strings[r];

@@ -126,9 +126,13 @@ void write_nxcansas(const fs::path& path, const std::vector<CanSasFrame>& frames
   h5::prepare();
   const std::string origin = path.string();
   const fs::path tmp = fs::path(path).concat(".part");
-  const auto tag = [](hid_t g, const char* nx_class, const char* cansas_class) {
-    h5::write_string_attribute(g, "NX_class", nx_class);
-    h5::write_string_attribute(g, "canSAS_class", cansas_class);
+  // A group of the entry, made and tagged with its NeXus and canSAS classes.
+  const auto sas_group = [](hid_t file, const std::string& path, const char* nx_class,
+                            const char* cansas_class) {
+    Handle g(h5::ensure_group(file, path));
+    h5::write_string_attribute(g.get(), "NX_class", nx_class);
+    h5::write_string_attribute(g.get(), "canSAS_class", cansas_class);
+    return g;
   };
   const auto scalar_if = [](hid_t g, const char* name, double v, const char* units) {
     if (std::isfinite(v)) h5::write_scalar(g, name, v, units);
@@ -142,15 +146,13 @@ void write_nxcansas(const fs::path& path, const std::vector<CanSasFrame>& frames
       h5::write_string_attribute(f, "default", fmt::format("sasentry{:05d}", frames.front().frame));
     for (const auto& fr : frames) {
       const std::string entry = fmt::format("/sasentry{:05d}", fr.frame);
-      Handle e(h5::ensure_group(f, entry));
-      tag(e.get(), "NXentry", "SASentry");
+      Handle e = sas_group(f, entry, "NXentry", "SASentry");
       h5::write_string_attribute(e.get(), "version", "1.1");
       h5::write_string_attribute(e.get(), "default", "sasdata");
       h5::write_string(e.get(), "definition", "NXcanSAS");
       h5::write_string(e.get(), "title", fr.title);
       h5::write_string(e.get(), "run", std::to_string(fr.frame));
-      Handle d(h5::ensure_group(f, entry + "/sasdata"));
-      tag(d.get(), "NXdata", "SASdata");
+      Handle d = sas_group(f, entry + "/sasdata", "NXdata", "SASdata");
       h5::write_string_attribute(d.get(), "signal", "I");
       h5::write_string_attribute(d.get(), "I_axes", "Q");
       h5::write_int_attribute(d.get(), "Q_indices", 0);
@@ -162,8 +164,7 @@ void write_nxcansas(const fs::path& path, const std::vector<CanSasFrame>& frames
       }
       if (!fr.sigma.empty()) nx::write_1d(d.get(), "Idev", fr.sigma, run.intensity_units, origin);
 
-      Handle sample(h5::ensure_group(f, entry + "/sassample"));
-      tag(sample.get(), "NXsample", "SASsample");
+      Handle sample = sas_group(f, entry + "/sassample", "NXsample", "SASsample");
       h5::write_string(sample.get(), "name", run.sample_name);
       scalar_if(sample.get(), "pressure", fr.pressure_gpa, "GPa");
       scalar_if(sample.get(), "pressure_errors", fr.pressure_esd_gpa, "GPa");
@@ -173,29 +174,24 @@ void write_nxcansas(const fs::path& path, const std::vector<CanSasFrame>& frames
       if (!fr.direction.empty()) details += (details.empty() ? "" : "; ") + fr.direction;
       if (!details.empty()) h5::write_string(sample.get(), "details", details);
 
-      Handle inst(h5::ensure_group(f, entry + "/sasinstrument"));
-      tag(inst.get(), "NXinstrument", "SASinstrument");
-      Handle src(h5::ensure_group(f, entry + "/sasinstrument/sassource"));
-      tag(src.get(), "NXsource", "SASsource");
+      sas_group(f, entry + "/sasinstrument", "NXinstrument", "SASinstrument");
+      Handle src = sas_group(f, entry + "/sasinstrument/sassource", "NXsource", "SASsource");
       h5::write_string(src.get(), "radiation", run.radiation);
       scalar_if(src.get(), "incident_wavelength", run.wavelength_a, "angstrom");
-      Handle det(h5::ensure_group(f, entry + "/sasinstrument/sasdetector"));
-      tag(det.get(), "NXdetector", "SASdetector");
+      Handle det = sas_group(f, entry + "/sasinstrument/sasdetector", "NXdetector", "SASdetector");
       h5::write_string(det.get(), "name", run.detector_name);
       scalar_if(det.get(), "SDD", run.distance_m, "m");
       scalar_if(det.get(), "x_pixel_size", run.pixel_x_m, "m");
       scalar_if(det.get(), "y_pixel_size", run.pixel_y_m, "m");
 
-      Handle proc(h5::ensure_group(f, entry + "/sasprocess"));
-      tag(proc.get(), "NXprocess", "SASprocess");
+      Handle proc = sas_group(f, entry + "/sasprocess", "NXprocess", "SASprocess");
       h5::write_string(proc.get(), "name", run.process_name);
       if (!run.process_date.empty()) h5::write_string(proc.get(), "date", run.process_date);
       if (!run.process_description.empty())
         h5::write_string(proc.get(), "description", run.process_description);
       scalar_if(proc.get(), "monitor", fr.monitor, "counts");
       if (!run.process_notes.empty()) {
-        Handle note(h5::ensure_group(f, entry + "/sasprocess/sasnote"));
-        tag(note.get(), "NXnote", "SASnote");
+        Handle note = sas_group(f, entry + "/sasprocess/sasnote", "NXnote", "SASnote");
         for (const auto& [k, v] : run.process_notes) h5::write_string(note.get(), k, v);
       }
     }
