@@ -170,3 +170,37 @@ TEST(ScanConfig, DebyeModelKeys) {
       error_of(waxs + "[fit]\nphases = [\"X\"]\nmodel = \"debye\"\naxis = [0, 0, 0]\n").find("no direction"),
       std::string::npos);
 }
+
+// [sample] and [saxs.normalization]: what results.h5 and saxs_nxcansas.h5 record; nonsense is named.
+TEST(ScanConfig, SampleAndSaxsNormalization) {
+  const std::string saxs = "[saxs]\nframes = \"f.h5\"\nponi = \"g.poni\"\n";
+  const auto c = parse_scan_config(saxs +
+                                       "[saxs.normalization]\nmonitor = \"ic0\"\ntransmitted = \"ic2\"\n"
+                                       "empty_ratio = 0.9\nthickness_mm = 0.05\nabsolute_scale = 2.5e3\n"
+                                       "file = \"counters.spec\"\nscan = 3\n"
+                                       "[sample]\nname = \"CdSe\"\nmedium = \"Ne\"\n",
+                                   "/data/beamtime/scan.toml");
+  ASSERT_TRUE(c.saxs && c.saxs->normalization);
+  const auto& n = *c.saxs->normalization;
+  EXPECT_EQ(n.monitor, "ic0");
+  EXPECT_EQ(n.transmitted, "ic2");
+  EXPECT_DOUBLE_EQ(n.empty_ratio, 0.9);
+  EXPECT_DOUBLE_EQ(*n.thickness_mm, 0.05);
+  EXPECT_DOUBLE_EQ(*n.absolute_scale, 2.5e3);
+  EXPECT_EQ(n.file, "/data/beamtime/counters.spec");
+  EXPECT_EQ(n.scan, "3");
+  EXPECT_EQ(c.sample.name, "CdSe");
+  EXPECT_EQ(c.sample.medium, "Ne");
+  EXPECT_NE(error_of(saxs + "[saxs.normalization]\ntransmitted = \"ic2\"\n").find("needs 'monitor'"),
+            std::string::npos);
+  EXPECT_NE(error_of(saxs + "[saxs.normalization]\nmonitor = \"ic0\"\nthickness_mm = -1\n")
+                .find("'saxs.normalization.thickness_mm'"),
+            std::string::npos);
+  EXPECT_NE(error_of(saxs + "[saxs.normalization]\nmonitor = \"ic0\"\nmonitr = 1\n").find("unknown key"),
+            std::string::npos);
+  EXPECT_NE(
+      error_of("[waxs]\nframes = \"f.h5\"\nponi = \"g.poni\"\n[waxs.normalization]\nmonitor = \"ic0\"\n")
+          .find("[saxs.normalization]"),
+      std::string::npos);
+  EXPECT_NE(error_of(saxs + "[sample]\nnam = \"x\"\n").find("unknown key 'sample.nam'"), std::string::npos);
+}
