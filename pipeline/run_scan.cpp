@@ -436,7 +436,7 @@ RunSummary run_scan(const ScanConfig& config, const RunOptions& options) {
     std::string source;
     std::vector<double> monitor, transmitted;
   } saxs_counters;
-  if (config.saxs && config.saxs->normalization) {
+  if (config.saxs && config.saxs->normalization && !config.saxs->normalization->monitor.empty()) {
     const auto& nc = *config.saxs->normalization;
     const bool spec_log = config.pressure && config.pressure->kind != PressureSource::Kind::Table;
     const std::string file = !nc.file.empty() ? nc.file : spec_log ? config.pressure->path : "";
@@ -841,6 +841,17 @@ RunSummary run_scan(const ScanConfig& config, const RunOptions& options) {
     sd.counters_source = saxs_counters.source;
     sd.monitor = saxs_counters.monitor;
     sd.transmitted = saxs_counters.transmitted;
+    if (saxs->config->normalization && !saxs->config->normalization->empty.empty())
+      sd.empty = integrate_image(saxs->config->normalization->empty, *saxs->config, *saxs->integrator);
+    if (saxs->config->normalization && saxs->config->normalization->glassy_carbon) {
+      sd.glassy_carbon = glassy_carbon_scale(*saxs->config, *saxs->integrator);
+      summary.notes.push_back(
+          fmt::format("saxs: absolute scale {:.6g} (± {:.1f} % over {} points, q {:.3g}-{:.3g} 1/nm) from "
+                      "the glassy carbon {}",
+                      sd.glassy_carbon->factor, 100 * sd.glassy_carbon->relative_spread,
+                      sd.glassy_carbon->points, sd.glassy_carbon->q_min_inv_nm,
+                      sd.glassy_carbon->q_max_inv_nm, saxs->config->normalization->glassy_carbon->frames));
+    }
     const auto cansas = write_saxs_nxcansas(out, all, sd, summary.warnings);
     if (!cansas.empty()) summary.outputs.push_back(cansas);
     for (auto& f : saxs_outputs) summary.outputs.push_back(f);

@@ -8,6 +8,8 @@
 #include <fstream>
 #include <map>
 
+#include "io/mask.hpp"
+#include "io/pattern_io.hpp"
 #include "io/pressure_table.hpp"
 #include "io/results_file.hpp"
 #include "plots.hpp"
@@ -319,6 +321,46 @@ std::string process_date() {
 
 }  // namespace
 
+Pattern1D integrate_image(const std::string& file, const DetectorConfig& c,
+                          const DetectorIntegrator& integrator) {
+  const io::OpenOptions flips{.flip_up_down = c.flip_ud, .flip_left_right = c.flip_lr};
+  io::Frame f;
+  f.image = io::read_mean_frame(file, integrator.static_mask().shape, flips, &f.invalid);
+  f.origin = file;
+  return integrator.integrate(f);
+}
+
+saxs::AbsoluteScale glassy_carbon_scale(const DetectorConfig& c, const DetectorIntegrator& integrator) {
+  const auto& gc = *c.normalization->glassy_carbon;
+  const RadialUnit unit = integrator.settings().unit;
+  if (unit != RadialUnit::QInvNm && unit != RadialUnit::QInvA)
+    throw InputError(gc.frames, fmt::format("a glassy-carbon scale needs the SAXS patterns in q, not {} "
+                                            "([saxs.integration] unit)",
+                                            unit_name(unit)));
+  const Pattern1D standard = integrate_image(gc.frames, c, integrator),
+                  empty = integrate_image(gc.empty, c, integrator);
+  const double to_nm = unit == RadialUnit::QInvA ? 10.0 : 1.0;
+  std::vector<double> q, measured;
+  for (std::size_t i = 0; i < standard.x.size(); ++i) {
+    q.push_back(standard.x[i] * to_nm);
+    // Per monitor, the standard's own transmission out, the empty holder off, per cm.
+    measured.push_back(
+        (standard.intensity[i] / (gc.monitor * gc.transmission) - empty.intensity[i] / gc.monitor) /
+        (gc.thickness_mm * 0.1));
+  }
+  const Pattern1D ref = io::read_pattern_text(gc.reference, gc.reference_unit);
+  std::vector<double> ref_q;
+  const double ref_to_nm = ref.unit == RadialUnit::QInvA ? 10.0 : 1.0;
+  for (double x : ref.x) ref_q.push_back(x * ref_to_nm);
+  std::optional<std::pair<double, double>> range;
+  if (gc.q_range) range = std::pair{gc.q_range->min, gc.q_range->max};
+  try {
+    return saxs::absolute_scale_factor(q, measured, ref_q, ref.intensity, range);
+  } catch (const InputError& e) {
+    throw InputError(gc.reference, e.problem());
+  }
+}
+
 fs::path write_saxs_nxcansas(const fs::path& dir, const std::vector<FrameResult>& frames,
                              const SaxsDescription& d, std::vector<std::string>& warnings) {
   const auto& c = *d.config;
@@ -338,10 +380,13 @@ fs::path write_saxs_nxcansas(const fs::path& dir, const std::vector<FrameResult>
   std::string normalisation = "none: I as integrated (arbitrary units)";
   double factor = 1.0;  // absolute_scale / thickness (cm)
   if (norm) {
-    normalisation = fmt::format("I / monitor ('{}' counts)", norm->monitor);
+    normalisation = norm->monitor.empty() ? "I" : fmt::format("I / monitor ('{}' counts)", norm->monitor);
     if (!norm->transmitted.empty())
       normalisation += fmt::format(" / T, T = ('{}' / '{}') / {} (empty cell)", norm->transmitted,
                                    norm->monitor, norm->empty_ratio);
+    if (d.empty)
+      normalisation +=
+          fmt::format(" - I_empty / {} ('{}', integrated as the frames)", norm->empty_monitor, norm->empty);
     if (norm->thickness_mm) {
       run.thickness_mm = *norm->thickness_mm;
       normalisation += fmt::format(" / thickness {} mm", *norm->thickness_mm);
@@ -351,20 +396,34 @@ fs::path write_saxs_nxcansas(const fs::path& dir, const std::vector<FrameResult>
       normalisation += fmt::format(" x absolute scale {}", *norm->absolute_scale);
       factor *= *norm->absolute_scale;
     }
-    normalisation += "; counters from " + d.counters_source;
-    if (norm->absolute_scale && norm->thickness_mm) run.intensity_units = "1/cm";
+    if (d.glassy_carbon) {
+      const auto& gc = *norm->glassy_carbon;
+      const auto& s = *d.glassy_carbon;
+      normalisation += fmt::format(
+          " x absolute scale {:.6g} (± {:.1f} % over q) from glassy carbon {} (empty {}, thickness {} mm, "
+          "T {}, monitor {}) against {}, median ratio of {} points at q {:.4g}-{:.4g} 1/nm",
+          s.factor, 100 * s.relative_spread, gc.frames, gc.empty, gc.thickness_mm, gc.transmission,
+          gc.monitor, gc.reference, s.points, s.q_min_inv_nm, s.q_max_inv_nm);
+      factor *= s.factor;
+      run.process_notes.push_back({"absolute_scale", fmt::format("{}", s.factor)});
+      run.process_notes.push_back({"glassy_carbon", gc.frames});
+    }
+    if (!norm->monitor.empty()) normalisation += "; counters from " + d.counters_source;
+    if ((norm->absolute_scale || d.glassy_carbon) && norm->thickness_mm) run.intensity_units = "1/cm";
   }
   run.process_description =
       fmt::format("azimuthal integration of the SAXS frames ({}); {}", d.integration, normalisation);
-  run.process_notes = {{"anvil_version", ANVIL_VERSION},
-                       {"poni", c.poni},
-                       {"frames", c.frames.empty() ? std::string() : c.frames.front()},
-                       {"mask", c.mask.empty() ? "none (detector gaps only)" : c.mask},
-                       {"dark", c.dark.empty() ? "none" : c.dark + " (subtracted)"},
-                       {"flat", c.flat.empty() ? "none" : c.flat + " (divided)"},
-                       {"corrections", d.integration},
-                       {"normalization", normalisation},
-                       {"empty_cell", "not subtracted"}};
+  const std::vector<std::pair<std::string, std::string>> notes = {
+      {"anvil_version", ANVIL_VERSION},
+      {"poni", c.poni},
+      {"frames", c.frames.empty() ? std::string() : c.frames.front()},
+      {"mask", c.mask.empty() ? "none (detector gaps only)" : c.mask},
+      {"dark", c.dark.empty() ? "none" : c.dark + " (subtracted)"},
+      {"flat", c.flat.empty() ? "none" : c.flat + " (divided)"},
+      {"corrections", d.integration},
+      {"normalization", normalisation},
+      {"empty_cell", d.empty ? c.normalization->empty + " (subtracted)" : "not subtracted"}};
+  run.process_notes.insert(run.process_notes.begin(), notes.begin(), notes.end());
   std::vector<io::CanSasFrame> out;
   std::vector<std::size_t> no_counts;
   for (std::size_t k = 0; k < frames.size(); ++k) {
@@ -386,7 +445,7 @@ fs::path write_saxs_nxcansas(const fs::path& dir, const std::vector<FrameResult>
     f.intensity = r.saxs.pattern.intensity;
     f.sigma = r.saxs.pattern.sigma;
     if (norm) {
-      const double m = k < d.monitor.size() ? d.monitor[k] : NAN;
+      const double m = norm->monitor.empty() ? 1.0 : k < d.monitor.size() ? d.monitor[k] : NAN;
       double t = 1.0;
       if (!norm->transmitted.empty()) {
         const double it = k < d.transmitted.size() ? d.transmitted[k] : NAN;
@@ -397,10 +456,18 @@ fs::path write_saxs_nxcansas(const fs::path& dir, const std::vector<FrameResult>
         no_counts.push_back(r.index);
         continue;
       }
-      f.monitor = m;
+      if (!norm->monitor.empty()) f.monitor = m;
       const double s = factor / (m * t);
       for (auto& v : f.intensity) v *= s;
       for (auto& v : f.sigma) v *= s;
+      if (d.empty) {  // less the empty cell per its monitor, on the same scale; σ in quadrature
+        const double se = factor / norm->empty_monitor;
+        for (std::size_t i = 0; i < f.intensity.size() && i < d.empty->intensity.size(); ++i) {
+          f.intensity[i] -= se * d.empty->intensity[i];
+          if (i < f.sigma.size() && i < d.empty->sigma.size())
+            f.sigma[i] = std::hypot(f.sigma[i], se * d.empty->sigma[i]);
+        }
+      }
     }
     out.push_back(std::move(f));
   }

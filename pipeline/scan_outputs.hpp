@@ -2,12 +2,14 @@
 #pragma once
 
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "geometry/geometry.hpp"
 #include "io/results_file.hpp"
 #include "run_scan.hpp"
+#include "saxs/absolute_scale.hpp"
 
 namespace anvil::pipeline {
 
@@ -65,6 +67,8 @@ std::vector<std::filesystem::path> write_superlattice_outputs(const std::filesys
 // NaN where the log has none), read from `counters_source`.
 struct SaxsDescription {
   std::string scan_name;
+  std::optional<saxs::AbsoluteScale> glassy_carbon;  // the factor from [saxs.normalization.glassy_carbon]
+  std::optional<Pattern1D> empty;                    // the empty cell, integrated as the frames
   SampleConfig sample;
   const DetectorConfig* config = nullptr;
   geometry::Geometry geometry;
@@ -72,6 +76,17 @@ struct SaxsDescription {
   std::string counters_source;
   std::vector<double> monitor, transmitted;
 };
+
+// The absolute-scale factor from the glassy-carbon standard of `c` ([saxs.normalization.glassy_carbon]):
+// its image and the empty holder's read (with the frames' flips) and integrated by `integrator`
+// (the frames' mask, dark, flat and corrections), I_gc / (M · T) − I_empty / M per cm of
+// thickness compared with the calibrated curve. InputError naming the file for unreadable
+// images or curve, patterns not in q, or no overlap.
+saxs::AbsoluteScale glassy_carbon_scale(const DetectorConfig& c, const DetectorIntegrator& integrator);
+
+// An image (the mean of its frames) read with the frames' flips and integrated as they are.
+Pattern1D integrate_image(const std::string& file, const DetectorConfig& c,
+                          const DetectorIntegrator& integrator);
 
 // saxs_nxcansas.h5 from the SAXS patterns in q: one SASentry per frame with SASsample (pressure
 // as a field), SASinstrument, SASprocess (mask, dark, flat, corrections, normalisation, .poni,

@@ -203,4 +203,29 @@ TEST(ScanConfig, SampleAndSaxsNormalization) {
           .find("[saxs.normalization]"),
       std::string::npos);
   EXPECT_NE(error_of(saxs + "[sample]\nnam = \"x\"\n").find("unknown key 'sample.nam'"), std::string::npos);
+  EXPECT_NE(error_of(saxs + "[saxs.normalization]\n").find("does nothing"), std::string::npos);
+  // A glassy-carbon standard: its files relative to the description; not with a given scale.
+  const std::string gc =
+      "[saxs.normalization]\nthickness_mm = 1.0\nempty = \"empty.tif\"\n[saxs.normalization.glassy_carbon]\n"
+      "frames = \"gc.tif\"\nempty = \"holder.tif\"\nreference = \"gc.txt\"\nthickness_mm = 1.06\n"
+      "transmission = 0.72\nq_range = [0.4, 3.0]\n";
+  const auto g = parse_scan_config(saxs + gc, "/data/beamtime/scan.toml");
+  ASSERT_TRUE(g.saxs->normalization->glassy_carbon);
+  const auto& s = *g.saxs->normalization->glassy_carbon;
+  EXPECT_EQ(g.saxs->normalization->empty, "/data/beamtime/empty.tif");
+  EXPECT_EQ(s.frames, "/data/beamtime/gc.tif");
+  EXPECT_EQ(s.reference, "/data/beamtime/gc.txt");
+  EXPECT_EQ(s.reference_unit, RadialUnit::QInvA);
+  EXPECT_DOUBLE_EQ(s.transmission, 0.72);
+  EXPECT_DOUBLE_EQ(s.q_range->max, 3.0);
+  std::string opaque = saxs + gc;
+  opaque.replace(opaque.find("0.72"), 4, "1.5");
+  EXPECT_NE(error_of(opaque).find("'saxs.normalization.glassy_carbon.transmission'"), std::string::npos)
+      << error_of(opaque);
+  std::string both = saxs + gc;
+  both.replace(both.find("thickness_mm = 1.0\n"), 19, "thickness_mm = 1.0\nabsolute_scale = 2.0\n");
+  EXPECT_NE(error_of(both).find("not both"), std::string::npos);
+  std::string no_ref = saxs + gc;
+  no_ref.replace(no_ref.find("reference = \"gc.txt\"\n"), 21, "");
+  EXPECT_NE(error_of(no_ref).find("needs 'reference'"), std::string::npos);
 }
