@@ -283,6 +283,19 @@ def test_integrate_h5_has_the_nxdata_layout_of_run(sample_run, tmp_path):
         assert not numeric_datasets_without_units(f["entry"])
 
 
+def test_integrate_cakes_are_valid_nxdata_images(tmp_path):
+    out = tmp_path / "cakes.h5"
+    run("integrate", SAMPLE / "cdse_dac_waxs_master.h5", "--poni", SAMPLE / "waxs.poni", "--unit", "2th_deg",
+        "--bins", "300", "--azimuth-bins", "36", "-o", out)
+    assert_all_nxdata_valid(out, at_least=1)
+    with h5py.File(out, "r") as f:
+        d = nxdata.get_default(f)
+        assert d.is_valid and d.signal.ndim == 3 and d.interpretation == "image"
+        assert [a.name.rsplit("/", 1)[1] for a in d.axes] == ["frame_index", "chi", "two_theta"]
+        assert attr(d.group, "chi_indices") == 1 and attr(d.group, "two_theta_indices") == 2
+        assert not numeric_datasets_without_units(f["entry"])
+
+
 # ------------------------------------------------------------------------------------- dac_dev
 
 @pytest.mark.skipif(not (REFERENCE / "dac_dev").exists(),
