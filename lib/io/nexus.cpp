@@ -13,8 +13,9 @@ void rename_into_place(const std::filesystem::path& tmp, const std::filesystem::
   std::error_code ec;
   std::filesystem::rename(tmp, path, ec);
   if (ec) {
+    const std::string why = ec.message();
     std::filesystem::remove(tmp, ec);
-    throw InputError(path.string(), "cannot write: " + ec.message());
+    throw InputError(path.string(), "cannot write: " + why);
   }
 }
 

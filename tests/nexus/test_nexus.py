@@ -283,6 +283,19 @@ def test_integrate_h5_has_the_nxdata_layout_of_run(sample_run, tmp_path):
         assert not numeric_datasets_without_units(f["entry"])
 
 
+def test_an_output_that_cannot_be_written_is_an_error_naming_it(tmp_path):
+    (tmp_path / "a_file").write_text("")
+    (tmp_path / "taken.h5").mkdir()
+    for out, why in [(tmp_path / "a_file" / "x.h5", "cannot make the folder"),
+                     (tmp_path / "taken.h5", "cannot write: Is a directory")]:
+        r = subprocess.run([CLI, "integrate", str(SAMPLE / "cdse_dac_waxs_master.h5"), "--poni",
+                            str(SAMPLE / "waxs.poni"), "-o", str(out)], capture_output=True, text=True)
+        assert r.returncode != 0
+        assert str(out) in r.stderr and why in r.stderr, r.stderr
+        assert "filesystem error" not in r.stderr
+    assert not list((tmp_path / "taken.h5").iterdir()) and not (tmp_path / "taken.h5.part").exists()
+
+
 def test_integrate_cakes_are_valid_nxdata_images(tmp_path):
     out = tmp_path / "cakes.h5"
     run("integrate", SAMPLE / "cdse_dac_waxs_master.h5", "--poni", SAMPLE / "waxs.poni", "--unit", "2th_deg",
