@@ -804,9 +804,7 @@ RunSummary run_scan(const ScanConfig& config, const RunOptions& options) {
   nexus_scan.sample_name = config.sample.name;
   nexus_scan.sample_medium = config.sample.medium;
   nexus_scan.sample_description = config.sample.description;
-  for (const auto& s : setups)
-    nexus_scan.detectors.push_back({s.config->name, s.integrator->geometry(), s.config->poni, s.config->mask,
-                                    s.config->dark, s.config->flat, s.integrator->describe()});
+  for (const auto& s : setups) nexus_scan.detectors.push_back({s.config->name, s.integrator->geometry()});
   if (!saxs_counters.monitor.empty())  // frames.csv's rows are the scan's frames first..first+n-1
     nexus_scan.monitor =
         NexusMonitor{config.saxs->normalization->monitor, saxs_counters.source, saxs_counters.monitor};

@@ -2,6 +2,7 @@
 
 #include <fmt/core.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cmath>
 #include <map>
@@ -62,14 +63,18 @@ io::NxField text(const std::string& name, const std::string& v) {
 }
 
 // An NXdata of per-frame results: `signal` against pressure, with the frame number as a second
-// axis of the same dimension.
-io::NxGroup per_frame_nxdata(const std::string& name, const std::string& signal,
+// axis of the same dimension; against the frame number when the scan has no pressure at all.
+io::NxGroup per_frame_nxdata(const ScanTables& t, const std::string& name, const std::string& signal,
                              const std::vector<std::string>& auxiliary = {}) {
+  bool pressure = false;
+  for (const auto& c : t.frames)
+    if (c.name == "pressure_gpa")
+      for (const double p : c.numbers) pressure = pressure || std::isfinite(p);
   io::NxGroup g;
   g.name = name;
   g.nx_class = "NXdata";
   g.attributes = {{"signal", signal}};
-  g.array_attributes = {{"axes", {"pressure"}}};
+  g.array_attributes = {{"axes", {pressure ? "pressure" : "frame"}}};
   if (!auxiliary.empty()) g.array_attributes.push_back({"auxiliary_signals", auxiliary});
   g.int_attributes = {{"pressure_indices", 0}, {"frame_indices", 0}};
   return g;
@@ -100,8 +105,8 @@ io::NxGroup fractions_group(const ScanTables& t) {
   const auto& pf = t.fractions;
   std::vector<std::string> names;
   for (const auto& ph : t.phases) names.push_back(nexus_name(ph));
-  auto g =
-      per_frame_nxdata("fractions", names.front(), std::vector<std::string>(names.begin() + 1, names.end()));
+  auto g = per_frame_nxdata(t, "fractions", names.front(),
+                            std::vector<std::string>(names.begin() + 1, names.end()));
   add(g, field(pf, "frame", "frame"));
   add(g, field(pf, "pressure_gpa", "pressure"), "pressure (GPa)");
   add(g, field(pf, "direction", "direction"));
@@ -130,7 +135,7 @@ io::NxGroup phase_group(const ScanTables& t, std::size_t k) {
     const auto it = lattice_row.find(column(pf, "frame").numbers[i]);
     rows.push_back(it == lattice_row.end() ? std::size_t(-1) : it->second);
   }
-  auto g = per_frame_nxdata(nexus_name(phase), "volume");
+  auto g = per_frame_nxdata(t, nexus_name(phase), "volume");
   g.attributes.push_back({"phase", phase});
   add(g, field(pf, "frame", "frame", all));
   add(g, field(pf, "pressure_gpa", "pressure", all), "pressure (GPa)");
@@ -162,7 +167,7 @@ io::NxGroup phase_group(const ScanTables& t, std::size_t k) {
 io::NxGroup other_phase_group(const ScanTables& t, const std::string& phase) {
   const auto& op = t.other_phases;
   const auto rows = rows_where(op, "phase", phase);
-  auto g = per_frame_nxdata(nexus_name(phase), "a");
+  auto g = per_frame_nxdata(t, nexus_name(phase), "a");
   g.attributes.push_back({"phase", phase});
   add(g, field(op, "frame", "frame", rows));
   add(g, field(op, "pressure_gpa", "pressure", rows), "pressure (GPa)");
@@ -230,10 +235,14 @@ io::NxGroup transitions_group(const ScanTables& t) {
     const std::string unit = column(tr, "unit").strings[r];
     const double v = column(tr, "value").numbers[r];
     const std::string note = column(tr, "note").strings[r];
+    const bool seen =
+        std::any_of(g.fields.begin(), g.fields.end(), [&](const auto& f) { return f.name == q[r]; });
     if (unit.empty() && !std::isfinite(v)) {
-      g.fields.push_back(text(q[r], note));
+      // Without frames of known direction both directions' rows say the same, under "unknown".
+      if (!seen) g.fields.push_back(text(q[r], note));
       continue;
     }
+    if (seen) throw std::logic_error("transitions.csv has " + q[r] + " twice for " + d);
     const std::string units = unit == "fraction" ? "1" : unit;
     auto f = scalar(q[r], v, units);
     f.attributes = {{"from_phase", column(tr, "from_phase").strings[r]},
@@ -247,7 +256,7 @@ io::NxGroup transitions_group(const ScanTables& t) {
 
 io::NxGroup superlattice_group(const ScanTables& t) {
   const auto& s = t.superlattice;
-  auto g = per_frame_nxdata("superlattice", "a", {"d_first"});
+  auto g = per_frame_nxdata(t, "superlattice", "a", {"d_first"});
   add(g, field(s, "frame", "frame"));
   add(g, field(s, "pressure_gpa", "pressure"), "pressure (GPa)");
   add(g, field(s, "direction", "direction"));

@@ -14,10 +14,8 @@
 namespace anvil::pipeline {
 
 struct NexusDetector {
-  std::string name;  // "waxs" or "saxs"
+  std::string name;  // "waxs" or "saxs": the NXdetector is NAME_detector
   geometry::Geometry geometry;
-  std::string poni, mask, dark, flat;  // files, "" when none
-  std::string integration;             // how the frames were integrated
 };
 
 // A beam monitor read per frame (I0 counter), one value per row of the frames table (NaN: none).

@@ -263,6 +263,20 @@ def test_instrument_describes_each_detector(sample_run):
         assert "saxs_detector" in inst
 
 
+def test_without_a_pressure_log_the_results_are_plotted_against_the_frame(tmp_path):
+    text = absolute_paths((SAMPLE / "cdse_dac.toml").read_text(), SAMPLE)
+    text = re.sub(r"\[pressure\].*?(?=\n\[fit\])", "", text, flags=re.S)
+    assert "[pressure]" not in text and "[fit]" in text
+    (tmp_path / "scan.toml").write_text(text)
+    run("run", tmp_path / "scan.toml", "-o", tmp_path / "out")
+    assert_all_nxdata_valid(tmp_path / "out" / "results.h5", at_least=8)
+    with h5py.File(tmp_path / "out" / "results.h5", "r") as f:
+        for g in ("fractions", "superlattice", "phases/CdSe_WZ"):
+            assert list(attr(f["entry"][g], "axes")) == ["frame"], g
+        assert np.isnan(f["entry/fractions/pressure"][()]).all()
+        assert nxdata.get_default(f).axes[0].name == "/entry/fractions/frame"
+
+
 # ------------------------------------------------------------------------------- anvil integrate
 
 def test_integrate_h5_has_the_nxdata_layout_of_run(sample_run, tmp_path):
