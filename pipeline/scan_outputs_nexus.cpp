@@ -67,9 +67,10 @@ io::NxField text(const std::string& name, const std::string& v) {
 io::NxGroup per_frame_nxdata(const ScanTables& t, const std::string& name, const std::string& signal,
                              const std::vector<std::string>& auxiliary = {}) {
   bool pressure = false;
-  for (const auto& c : t.frames)
-    if (c.name == "pressure_gpa")
-      for (const double p : c.numbers) pressure = pressure || std::isfinite(p);
+  for (const auto* table : {&t.frames, &t.fractions, &t.superlattice})
+    for (const auto& c : *table)
+      if (c.name == "pressure_gpa")
+        for (const double p : c.numbers) pressure = pressure || std::isfinite(p);
   io::NxGroup g;
   g.name = name;
   g.nx_class = "NXdata";
@@ -107,16 +108,21 @@ io::NxGroup fractions_group(const ScanTables& t) {
   for (const auto& ph : t.phases) names.push_back(nexus_name(ph));
   auto g = per_frame_nxdata(t, "fractions", names.front(),
                             std::vector<std::string>(names.begin() + 1, names.end()));
+  std::vector<std::string> done = {"frame", "pressure_gpa", "direction"};
   add(g, field(pf, "frame", "frame"));
   add(g, field(pf, "pressure_gpa", "pressure"), "pressure (GPa)");
   add(g, field(pf, "direction", "direction"));
   for (std::size_t k = 0; k < t.phases.size(); ++k) {
     add(g, field(pf, t.phases[k], names[k]), t.phases[k] + " fraction");
     add(g, field(pf, t.phases[k] + "_esd", names[k] + "_errors"));
+    done.push_back(t.phases[k]);
+    done.push_back(t.phases[k] + "_esd");
   }
-  add(g, field(pf, "rwp", "rwp"), "Rwp");
-  add(g, field(pf, "status", "status"));
-  add(g, field(pf, "reason", "reason"));
+  // The rest under their own names: rwp, status, reason (anvil run); pressure_esd_gpa,
+  // pressure_source, standard_pressure_gpa, notes (anvil fit-series).
+  for (const auto& c : pf)
+    if (std::find(done.begin(), done.end(), c.name) == done.end())
+      add(g, field(pf, c.name, nexus_name(c.name)));
   return g;
 }
 
@@ -307,13 +313,11 @@ io::NxGroup sample_group(const ScanTables& t, const NexusScan& scan) {
 
 io::NxGroup instrument_group(const NexusScan& scan) {
   io::NxGroup g{"instrument", "NXinstrument"};
-  if (!scan.detectors.empty()) {
-    const double lambda_m = scan.detectors.front().geometry.wavelength_m;
-    io::NxGroup mono{"monochromator", "NXmonochromator"};
-    mono.fields.push_back(scalar("wavelength", lambda_m * 1e10, "angstrom"));
-    mono.fields.push_back(scalar("energy", geometry::energy_kev_from_wavelength_m(lambda_m), "keV"));
-    g.groups.push_back(std::move(mono));
-  }
+  const double lambda_m = scan.detectors.front().geometry.wavelength_m;
+  io::NxGroup mono{"monochromator", "NXmonochromator"};
+  mono.fields.push_back(scalar("wavelength", lambda_m * 1e10, "angstrom"));
+  mono.fields.push_back(scalar("energy", geometry::energy_kev_from_wavelength_m(lambda_m), "keV"));
+  g.groups.push_back(std::move(mono));
   for (const auto& d : scan.detectors) {
     const auto& geo = d.geometry;
     io::NxGroup det{d.name + "_detector", "NXdetector"};
@@ -369,7 +373,7 @@ io::NxGroup results_entry(const ScanTables& t, const NexusScan& scan, std::strin
     if (dflt.empty()) dflt = "superlattice";
   }
   if (!t.frames.empty()) entry.groups.push_back(sample_group(t, scan));
-  entry.groups.push_back(instrument_group(scan));
+  if (!scan.detectors.empty()) entry.groups.push_back(instrument_group(scan));
   if (scan.monitor) {
     io::NxGroup m{"monitor", "NXmonitor"};
     m.fields.push_back(text("mode", "monitor"));

@@ -181,10 +181,14 @@ def test_fractions_and_frames_equal_the_csv_tables(sample_run):
 
 
 def test_each_phase_group_equals_its_rows_of_lattice_csv(sample_run):
-    pf = read_csv(sample_run / "phase_fractions.csv")
-    lattice = read_csv(sample_run / "lattice.csv")
+    check_phase_groups(sample_run)
+
+
+def check_phase_groups(out):
+    pf = read_csv(out / "phase_fractions.csv")
+    lattice = read_csv(out / "lattice.csv")
     present_somewhere = 0
-    with h5py.File(sample_run / "results.h5", "r") as f:
+    with h5py.File(out / "results.h5", "r") as f:
         for p in PHASES:
             g = f["entry/phases"][nexus_name(p)]
             assert attr(g, "phase") == p and attr(g, "signal") == "volume"
@@ -203,10 +207,14 @@ def test_each_phase_group_equals_its_rows_of_lattice_csv(sample_run):
 
 
 def test_eos_and_transitions_equal_their_csv_tables(sample_run):
-    eos = read_csv(sample_run / "eos.csv")
-    transitions = read_csv(sample_run / "transitions.csv")
+    check_eos_and_transitions(sample_run)
+
+
+def check_eos_and_transitions(out):
+    eos = read_csv(out / "eos.csv")
+    transitions = read_csv(out / "transitions.csv")
     assert eos and transitions
-    with h5py.File(sample_run / "results.h5", "r") as f:
+    with h5py.File(out / "results.h5", "r") as f:
         for r in eos:
             g = f["entry/eos"][nexus_name(r["phase"])][nexus_name(r["form"])]
             assert attr(g, "NX_class") == "NXparameters"
@@ -229,6 +237,41 @@ def test_eos_and_transitions_equal_their_csv_tables(sample_run):
             assert attr(g[r["quantity"]], "units") == {"fraction": "1"}.get(r["unit"], r["unit"])
             numbers += 1
         assert numbers >= 5, "the sample scan's transition is found (onset, midpoint, width, plateaus)"
+
+
+def check_every_fraction_column(out):
+    """Every column of phase_fractions.csv is a field of /entry/fractions, equal, with units if a number."""
+    pf = read_csv(out / "phase_fractions.csv")
+    named = {"frame": "frame", "pressure_gpa": "pressure"}
+    for p in PHASES:
+        named[p], named[p + "_esd"] = nexus_name(p), nexus_name(p) + "_errors"
+    with h5py.File(out / "results.h5", "r") as f:
+        g = f["entry/fractions"]
+        for col in pf[0]:
+            ds = g[named.get(col, nexus_name(col))]
+            if ds.dtype.kind == "f":
+                assert_same(ds, [r[col] for r in pf], "fractions " + col)
+                assert "units" in ds.attrs, col
+            else:
+                assert texts(ds) == [r[col] for r in pf], col
+
+
+def test_every_column_of_phase_fractions_csv_is_in_results_h5(sample_run):
+    check_every_fraction_column(sample_run)
+
+
+def test_fit_series_writes_the_same_results_h5_from_its_tables(sample_run, tmp_path):
+    out = tmp_path / "series"
+    run("fit-series", sample_run / "results.h5", "--pressure", SAMPLE / "pressure.csv", "--phases", ",".join(PHASES),
+        "--range", "4,20", "-o", out, "--no-plots", "-q")
+    assert_all_nxdata_valid(out / "results.h5", at_least=4)  # fractions and a group per phase
+    with h5py.File(out / "results.h5", "r") as f:
+        assert not numeric_datasets_without_units(f["entry"])
+        assert nxdata.get_default(f).group.name == "/entry/fractions"
+        assert "standard_pressure_gpa" in f["entry/fractions"]  # fit-series' own columns too
+    check_every_fraction_column(out)
+    check_phase_groups(out)
+    check_eos_and_transitions(out)
 
 
 def test_superlattice_group_equals_superlattice_csv(sample_run):
