@@ -245,7 +245,8 @@ std::vector<fs::path> write_superlattice_outputs(const fs::path& dir, const std:
       {"d_nn_nm", "nm", {}, {}},        {"domain_nm", "nm", {}, {}},     {"score", "1", {}, {}},
       {"status", "", {}, {}},           {"change", "", {}, {}},          {"runner_up", "", {}, {}},
       {"runner_up_a_nm", "nm", {}, {}}, {"runner_up_score", "1", {}, {}}};
-  std::map<std::string, Series> by_lattice;  // d of the first indexed peak vs P, per lattice type
+  // d of the first indexed peak vs P, per lattice type and direction (true: decompression)
+  std::map<std::pair<std::string, bool>, Series> by_lattice;
   for (const auto& r : frames) {
     if (!r.saxs.present) continue;
     const json& a = r.saxs.analysis;
@@ -275,7 +276,7 @@ std::vector<fs::path> write_superlattice_outputs(const fs::path& dir, const std:
     t[15].numbers.push_back(number(ru, "a_nm"));
     t[16].numbers.push_back(number(ru, "score"));
     if (r.pressure_gpa && std::isfinite(d_first) && lattice != "none") {
-      auto& s = by_lattice[lattice];
+      auto& s = by_lattice[{lattice, r.direction == pressure::Direction::Decompression}];
       s.x.push_back(*r.pressure_gpa);
       s.y.push_back(d_first);
     }
@@ -286,18 +287,20 @@ std::vector<fs::path> write_superlattice_outputs(const fs::path& dir, const std:
   if (tables) tables->superlattice = t;
   if (!by_lattice.empty()) {
     XYPlot p;
-    p.title = "Superlattice: d of the first indexed peak, coloured by lattice type";
+    p.title = "Superlattice: d of the first peak (□ compression, ○ decompression)";
     p.x_label = "Pressure (GPa)";
     p.y_label = "d (nm)";
-    std::size_t k = 0;
-    for (auto& [name, s] : by_lattice) {
-      s.label = name;
-      s.rgb = kPalette[k++ % kPalette.size()];
+    std::map<std::string, std::size_t> colour;  // one colour per lattice type
+    for (auto& [key, s] : by_lattice) {
+      const auto& [name, down] = key;
+      colour.emplace(name, colour.size());
+      s.label = fmt::format("{} ({})", name, down ? "down" : "up");
+      s.rgb = kPalette[colour[name] % kPalette.size()];
       s.line = false;
-      s.symbol = 841;
+      s.symbol = down ? 840 : 841;  // squares on compression, circles on decompression
       p.series.push_back(s);
     }
-    for (const char* ext : {".png", ".svg"}) {
+    for (const char* ext : {".png", ".svg", ".pdf"}) {
       draw_plot(dir / (std::string("superlattice_vs_pressure") + ext), p);
       out.push_back(dir / (std::string("superlattice_vs_pressure") + ext));
     }
@@ -484,7 +487,7 @@ std::vector<fs::path> write_scan_plots(const fs::path& dir, const std::vector<Fr
                                        const std::vector<std::string>& phases) {
   std::vector<fs::path> out;
   auto both = [&](const std::string& stem, const XYPlot& plot) {
-    for (const char* ext : {".png", ".svg"}) {
+    for (const char* ext : {".png", ".svg", ".pdf"}) {
       draw_plot(dir / (stem + ext), plot);
       out.push_back(dir / (stem + ext));
     }
@@ -521,8 +524,21 @@ std::vector<fs::path> write_scan_plots(const fs::path& dir, const std::vector<Fr
     const std::string title = waxs ? (phases.empty() ? "WAXS (blue: compression, red: decompression)"
                                                      : "WAXS, coloured by the dominant phase")
                                    : "SAXS (blue: compression, red: decompression)";
-    both(waxs ? "waterfall_waxs" : "waterfall_saxs",
-         waterfall(xs, ys, labels, colours, !waxs, x_label, title));
+    XYPlot w = waterfall(xs, ys, labels, colours, !waxs, x_label, title);
+    // A legend for the colours: the phases (WAXS with fits) or the directions.
+    const auto key = [&](const std::string& label, std::array<int, 3> rgb) {
+      Series e;
+      e.label = label;
+      e.rgb = rgb;
+      w.series.push_back(std::move(e));
+    };
+    if (waxs && !phases.empty()) {
+      for (std::size_t k = 0; k < phases.size(); ++k) key(phases[k], kPalette[k % kPalette.size()]);
+    } else {
+      key("compression", {40, 70, 180});
+      key("decompression", {200, 60, 40});
+    }
+    both(waxs ? "waterfall_waxs" : "waterfall_saxs", w);
   }
   if (!phases.empty()) {
     XYPlot f;
@@ -530,7 +546,7 @@ std::vector<fs::path> write_scan_plots(const fs::path& dir, const std::vector<Fr
     f.x_label = "Pressure (GPa)";
     f.y_label = "Fraction";
     XYPlot v;
-    v.title = "V/V0 with BM3 fits (lines)";
+    v.title = "V/V0 (□ compression, ○ decompression) and BM3 fits (thick lines)";
     v.x_label = "Pressure (GPa)";
     v.y_label = "V/V0";
     std::vector<Series> volumes;  // this phase's volumes, per direction
@@ -543,6 +559,7 @@ std::vector<fs::path> write_scan_plots(const fs::path& dir, const std::vector<Fr
         s.symbol = sv.symbol = direction == pressure::Direction::Compression ? 841 : 840;
         s.dashed = sv.dashed = direction == pressure::Direction::Decompression;
         sv.label = s.label;
+        sv.line = false;  // data as symbols; the lines are the fits
         for (const auto& r : frames) {
           if (r.direction != direction || !fitted(r) || !r.pressure_gpa) continue;
           const json ph = r.waxs.analysis["phases"].value(phases[k], json());
@@ -578,8 +595,10 @@ std::vector<fs::path> write_scan_plots(const fs::path& dir, const std::vector<Fr
               }
               v.series.push_back(sv);
             }
-            Series curve;
+            Series curve;  // the fit: a thick line, the data symbols only
             curve.rgb = kPalette[k % kPalette.size()];
+            curve.width = 2.5;
+            curve.label = phases[k] + " BM3";
             for (int i = 0; i <= 50; ++i) {
               const double pr = pmin + (pmax - pmin) * i / 50.0;
               curve.x.push_back(pr);
