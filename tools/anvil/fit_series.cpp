@@ -669,6 +669,7 @@ int run_fit_series(const FitSeriesArgs& a) {
         }
       }
       curve.rgb = pts.rgb;
+      curve.width = 2.5;  // the fit, distinct from the data's symbols
       curve.label = fmt::format("{} {} K0 = {:.1f} GPa", names[k], pressure::eos_form_name(fit->eos.form),
                                 fit->eos.k0_gpa);
       vp.series.push_back(std::move(pts));
