@@ -15,6 +15,12 @@ namespace {
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
+// A text column: it has strings, or neither values nor units (a numeric column of a table without
+// rows still has its units).
+bool is_text(const io::TableColumn& c) {
+  return !c.strings.empty() || (c.numbers.empty() && c.units.empty());
+}
+
 // The table's column `from` as the field `name`, with the column's units.
 io::NxField field(const std::vector<io::TableColumn>& table, const std::string& from,
                   const std::string& name) {
@@ -24,7 +30,7 @@ io::NxField field(const std::vector<io::TableColumn>& table, const std::string& 
   f.units = c.units;
   f.numbers = c.numbers;
   f.strings = c.strings;
-  f.text = c.numbers.empty();
+  f.text = is_text(c);
   return f;
 }
 
@@ -35,7 +41,7 @@ io::NxField field(const std::vector<io::TableColumn>& table, const std::string& 
   io::NxField f;
   f.name = name;
   f.units = c.units;
-  f.text = c.numbers.empty();
+  f.text = is_text(c);
   for (const auto r : rows) {
     if (f.text)
       f.strings.push_back(r < c.strings.size() ? c.strings[r] : std::string());
