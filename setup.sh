@@ -17,7 +17,7 @@ PACKAGES=(
   gemmi-dev tao-pegtl-dev libcli11-dev libtomlplusplus-dev nlohmann-json3-dev
   libplplot-dev plplot-driver-cairo
   libopenmpi-dev openmpi-bin
-  python3-dev pybind11-dev python3-numpy python3-pytest
+  python3-dev pybind11-dev python3-numpy python3-pytest python3-h5py python3-silx
   python3-nbconvert python3-ipykernel python3-matplotlib
 )
 

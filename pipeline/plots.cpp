@@ -25,7 +25,7 @@ std::mutex& plplot_mutex() {
 const char* device_for(const fs::path& file) {
   const auto ext = file.extension().string();
   if (ext == ".png") return "pngcairo";
-  if (ext == ".svg") return "svgcairo";
+  if (ext == ".svg") return "svg";  // text as <text>, not glyph outlines (svgcairo)
   if (ext == ".pdf") return "pdfcairo";
   throw InputError(file.string(), "unknown plot format (use .png, .svg or .pdf)");
 }
@@ -49,6 +49,8 @@ void draw_plot(const fs::path& file, const XYPlot& p) {
   if (xmax == xmin) xmin -= 0.5, xmax += 0.5;
   if (ymax == ymin) ymin -= 0.5, ymax += 0.5;
   const double ypad = 0.05 * (ymax - ymin), xpad = 0.02 * (xmax - xmin);
+  std::size_t longest = 0;  // of the labels beside the curves' right ends
+  for (const auto& l : p.y_tick_labels) longest = std::max(longest, l.second.size());
   const fs::path tmp = fs::path(file).concat(".part");
 
   std::lock_guard lock(plplot_mutex());
@@ -60,11 +62,23 @@ void draw_plot(const fs::path& file, const XYPlot& p) {
   plscolbg(255, 255, 255);
   plscol0(0, 255, 255, 255);
   plscol0(1, 0, 0, 0);
+  plscmap0n(256);  // a colour of its own for every series and legend entry
   plinit();
   pladv(0);
   bool legend = false;
   for (const auto& sr : p.series) legend = legend || !sr.label.empty();
-  plvpor(0.12, legend ? 0.72 : 0.95, 0.1, 0.9);  // the legend goes to the right of the plot
+  // The labels beside the curves go right of the box, in a margin as wide as the longest
+  // (characters up to ¾ of their height wide), and the legend right of them.
+  PLFLT page_x0 = 0, page_x1 = 0, page_y0 = 0, page_y1 = 0, def_ht = 0, ht = 0;
+  plgspa(&page_x0, &page_x1, &page_y0, &page_y1);
+  plschr(0, 0.7);
+  plgchr(&def_ht, &ht);
+  plschr(0, 1.0);
+  const double label_width =
+      longest ? (0.75 * static_cast<double>(longest) + 1.5) * ht / (page_x1 - page_x0) : 0.0;
+  // Margins that hold the tick numbers and axis labels (none clipped).
+  const double right = (legend ? 0.72 : 0.95) - label_width;
+  plvpor(0.14, right, 0.12, 0.9);
   plwind(xmin - xpad, xmax + xpad, ymin - ypad, ymax + ypad);
   plcol0(1);
   plschr(0, 1.0);
@@ -86,7 +100,9 @@ void draw_plot(const fs::path& file, const XYPlot& p) {
     auto flush = [&] {
       if (rx.size() > 1 && s.line) {
         if (s.dashed) pllsty(2);
+        plwidth(s.width);
         plline(static_cast<PLINT>(rx.size()), rx.data(), ry.data());
+        plwidth(1.0);
         pllsty(1);
       }
       rx.clear();
@@ -121,18 +137,33 @@ void draw_plot(const fs::path& file, const XYPlot& p) {
       leg_lcol.push_back(colour);
       leg_sym_n.push_back(s.symbol ? 1 : 0);
       leg_scale.push_back(1.0);
-      leg_width.push_back(1.0);
+      leg_width.push_back(s.width);
       leg_text.push_back(s.label);
       leg_sym.push_back(s.symbol ? fmt::format("#({})", s.symbol) : "");
       leg_style.push_back(s.dashed ? 2 : 1);
     }
-    if (colour < 15) ++colour;
+    if (colour < 255) ++colour;
   }
   plcol0(1);
   plschr(0, 0.7);
-  for (const auto& [y, text] : p.y_tick_labels) {  // at the right end, just above each curve
-    const double yy = (p.log_y ? std::log10(std::max(y, 1e-300)) : y) + 0.01 * (ymax - ymin);
-    plptex(xmax, yy, 1, 0, 1.0, text.c_str());
+  {  // right of the box, level with each curve's end, moved apart where they would collide
+    std::vector<std::pair<double, std::string>> at;  // fraction of the box height, text
+    for (const auto& [y, text] : p.y_tick_labels) {
+      const double yy = p.log_y ? std::log10(std::max(y, 1e-300)) : y;
+      if (std::isfinite(yy)) at.emplace_back((yy - (ymin - ypad)) / (ymax - ymin + 2 * ypad), text);
+    }
+    std::sort(at.begin(), at.end());
+    PLFLT vx0 = 0, vx1 = 0, vy0 = 0, vy1 = 0;
+    plgvpd(&vx0, &vx1, &vy0, &vy1);
+    plgchr(&def_ht, &ht);
+    const double gap = 1.6 * ht / ((vy1 - vy0) * (page_y1 - page_y0));  // a line of cairo text, as a fraction
+    for (std::size_t i = 1; i < at.size(); ++i) at[i].first = std::max(at[i].first, at[i - 1].first + gap);
+    if (!at.empty() && at.back().first > 1.0) {  // pushed out of the top: back down from there
+      at.back().first = 1.0;
+      for (std::size_t i = at.size() - 1; i-- > 0;)
+        at[i].first = std::min(at[i].first, at[i + 1].first - gap);
+    }
+    for (const auto& [pos, text] : at) plmtex("rv", 0.5, pos, 0.0, text.c_str());
   }
   plschr(0, 1.0);
   if (!leg_text.empty()) {
@@ -146,9 +177,10 @@ void draw_plot(const fs::path& file, const XYPlot& p) {
     const auto n = static_cast<PLINT>(leg_text.size());
     plschr(0, 0.8);
     pllegend(&w, &h, PL_LEGEND_BACKGROUND | PL_LEGEND_BOUNDING_BOX, PL_POSITION_RIGHT | PL_POSITION_OUTSIDE,
-             0.02, 0.0, 0.05, 0, 1, 1, 0, 0, n, leg_opt.data(), 0.8, 1.0, 2.0, 0.0, leg_col.data(),
-             texts.data(), nullptr, nullptr, nullptr, nullptr, leg_lcol.data(), styles.data(),
-             leg_width.data(), leg_col.data(), leg_scale.data(), leg_sym_n.data(), syms.data());
+             0.02 + label_width / (right - 0.14), 0.0, 0.05, 0, 1, 1, 0, 0, n, leg_opt.data(), 0.8, 1.0, 2.0,
+             0.0, leg_col.data(), texts.data(), nullptr, nullptr, nullptr, nullptr, leg_lcol.data(),
+             styles.data(), leg_width.data(), leg_col.data(), leg_scale.data(), leg_sym_n.data(),
+             syms.data());
   }
   plend1();
   if (!fs::exists(tmp))

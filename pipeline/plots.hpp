@@ -17,6 +17,7 @@ struct Series {
   bool line = true;  // draw a line through the points
   int symbol = 0;    // 0: none; PLplot Hershey symbol code otherwise (e.g. 840 circle, 841 square)
   bool dashed = false;
+  double width = 1.0;  // line width (a fitted curve: 2.5, thicker than data)
 };
 
 struct XYPlot {
@@ -27,8 +28,11 @@ struct XYPlot {
   std::vector<std::pair<double, std::string>> y_tick_labels;  // text at the right end of curves
 };
 
-// Writes the plot; the format follows the extension (.png, .svg, .pdf). Throws InputError
-// naming the file when the driver is missing or the file cannot be written.
+// Writes the plot; the format follows the extension (.png, .svg, .pdf). SVG is PLplot's own svg
+// driver, whose text stays text (<text>, editable and searchable); PNG and PDF are cairo's.
+// `y_tick_labels` go to the right of the curves, outside them. A series without points but with
+// a label is a legend entry only. Throws InputError naming the file when the driver is missing
+// or the file cannot be written.
 void draw_plot(const std::filesystem::path& file, const XYPlot& plot);
 
 // A waterfall: each pattern shifted up by `offset` × (its index) (log: multiplied by 10^offset),

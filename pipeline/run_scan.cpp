@@ -38,6 +38,7 @@
 #include "saxs/analysis.hpp"
 #include "saxs_json.hpp"
 #include "scan_outputs.hpp"
+#include "scan_outputs_nexus.hpp"
 #include "series/phase_eos.hpp"
 #include "series/transition.hpp"
 #include "waxs_fit.hpp"
@@ -282,6 +283,7 @@ io::PatternStackData stack_of(const std::string& name, const std::vector<FrameRe
       s.unit = o.pattern.unit;
     }
     s.frame_index.push_back(static_cast<std::int64_t>(r.index));
+    s.pressure_gpa.push_back(r.pressure_gpa.value_or(NAN));
     s.intensity.push_back(o.pattern.intensity);
     if (!o.pattern.sigma.empty()) s.sigma.push_back(o.pattern.sigma);
   }
@@ -427,6 +429,33 @@ RunSummary run_scan(const ScanConfig& config, const RunOptions& options) {
     pressures = load_scan_pressures(*config.pressure, first, n, options.growing);
     for (const auto& w : pressures.warnings) summary.warnings.push_back(w);
     if (!pressures.numbering.empty()) summary.notes.push_back(pressures.numbering);
+  }
+  // The SAXS normalisation's counters per frame ([saxs.normalization]): from its SPEC file and
+  // scan, or the pressure log's when that is a SPEC file (matched to frames the same way).
+  struct {
+    std::string source;
+    std::vector<double> monitor, transmitted;
+  } saxs_counters;
+  if (config.saxs && config.saxs->normalization && !config.saxs->normalization->monitor.empty()) {
+    const auto& nc = *config.saxs->normalization;
+    const bool spec_log = config.pressure && config.pressure->kind != PressureSource::Kind::Table;
+    const std::string file = !nc.file.empty() ? nc.file : spec_log ? config.pressure->path : "";
+    const std::string scan = !nc.scan.empty() ? nc.scan : spec_log ? config.pressure->spec_scan : "";
+    const std::string frame_counter = !nc.frame_counter.empty() || !spec_log || !nc.file.empty()
+                                          ? nc.frame_counter
+                                          : config.pressure->spec_frame_counter;
+    const std::optional<std::int64_t> log_first =
+        spec_log && nc.file.empty() ? config.pressure->first_frame : std::nullopt;
+    if (file.empty())
+      throw InputError(
+          config.file.string(),
+          "[saxs.normalization] needs 'file' and 'scan' (a SPEC file) when [pressure] is not a SPEC log");
+    saxs_counters.source = fmt::format("{} scan {}", file, scan);
+    saxs_counters.monitor =
+        load_scan_counter(file, scan, nc.monitor, frame_counter, log_first, first, n, options.growing);
+    if (!nc.transmitted.empty())
+      saxs_counters.transmitted =
+          load_scan_counter(file, scan, nc.transmitted, frame_counter, log_first, first, n, options.growing);
   }
 
   // Frames to do, and frames an earlier run finished (resume). results[k] is frame first + k.
@@ -715,7 +744,7 @@ RunSummary run_scan(const ScanConfig& config, const RunOptions& options) {
       if (series[i].transition) summary.saxs_transitions.push_back(series[i].change);
     }
   }
-  io::TableColumn frame{"frame", "", {}, {}}, p{"pressure_gpa", "GPa", {}, {}},
+  io::TableColumn frame{"frame", "1", {}, {}}, p{"pressure_gpa", "GPa", {}, {}},
       pe{"pressure_esd_gpa", "GPa", {}, {}};
   io::TableColumn dir{"direction", "", {}, {}}, ws{"waxs_status", "", {}, {}}, ss{"saxs_status", "", {}, {}};
   io::TableColumn err{"error", "", {}, {}};
@@ -746,11 +775,41 @@ RunSummary run_scan(const ScanConfig& config, const RunOptions& options) {
   io::write_csv(out / "frames.csv", table);
   summary.outputs.push_back(out / "frames.csv");
 
+  // The phases of the tables: the scan description's, as the Debye fitter has them (a faulted
+  // WZ/ZB pair is one phase; with le_bail every phase is a Le Bail one).
+  const std::vector<std::string> table_phases =
+      debye_fitter ? debye_fitter->settings().phases : config.fit.phases;
+  const std::vector<std::string> table_others =
+      debye_fitter ? debye_fitter->settings().others : config.fit.others;
+  ScanTables tables;  // what the CSVs hold, for results.h5
+  tables.frames = table;
+  if (fitter || debye_fitter) {
+    if (!table_phases.empty())
+      for (auto& f : write_phase_tables(out, all, table_phases, &tables)) summary.outputs.push_back(f);
+    const auto& pp = fitter ? fitter->phases() : debye_fitter->powder_phases();
+    if (!table_phases.empty())
+      for (auto& f : write_series_tables(out, all, table_phases, series::densest_phase(pp), &tables))
+        summary.outputs.push_back(f);
+    if (!table_others.empty())
+      summary.outputs.push_back(write_other_phases_table(out, all, table_others, &tables));
+  }
+  std::vector<fs::path> saxs_outputs;
+  if (saxs) saxs_outputs = write_superlattice_outputs(out, all, &tables);
+
   io::ResultsContent rc;
   if (waxs) rc.patterns.push_back(stack_of("waxs", all, true));
   if (saxs) rc.patterns.push_back(stack_of("saxs", all, false));
-  rc.default_group = waxs ? "waxs" : "saxs";
-  rc.frame_table = table;
+  NexusScan nexus_scan;
+  nexus_scan.title = config.name;
+  nexus_scan.sample_name = config.sample.name;
+  nexus_scan.sample_medium = config.sample.medium;
+  nexus_scan.sample_description = config.sample.description;
+  for (const auto& s : setups) nexus_scan.detectors.push_back({s.config->name, s.integrator->geometry()});
+  if (!saxs_counters.monitor.empty())  // frames.csv's rows are the scan's frames first..first+n-1
+    nexus_scan.monitor =
+        NexusMonitor{config.saxs->normalization->monitor, saxs_counters.source, saxs_counters.monitor};
+  rc.entry = results_entry(tables, nexus_scan, &rc.default_group);
+  if (rc.default_group.empty()) rc.default_group = waxs ? "waxs" : "saxs";
   rc.provenance = {{"program", "anvil"},
                    {"version", ANVIL_VERSION},
                    {"command_line", options.command_line},
@@ -758,51 +817,42 @@ RunSummary run_scan(const ScanConfig& config, const RunOptions& options) {
                    {"fingerprint", fmt::format("{:016x}", fingerprint)}};
   for (const auto& s : setups) {
     rc.provenance.emplace_back(s.config->name + "_poni", s.poni_text);
+    rc.provenance.emplace_back(s.config->name + "_poni_file", s.config->poni);
+    if (!s.config->mask.empty()) rc.provenance.emplace_back(s.config->name + "_mask_file", s.config->mask);
     rc.provenance.emplace_back(s.config->name + "_mask_fnv1a", fmt::format("{:016x}", s.mask_checksum));
     if (!s.mask_orientation.empty())
       rc.provenance.emplace_back(s.config->name + "_mask_orientation", s.mask_orientation);
+    if (!s.config->dark.empty()) rc.provenance.emplace_back(s.config->name + "_dark_file", s.config->dark);
+    if (!s.config->flat.empty()) rc.provenance.emplace_back(s.config->name + "_flat_file", s.config->flat);
     rc.provenance.emplace_back(s.config->name + "_integration", s.integrator->describe());
     rc.provenance.emplace_back(s.config->name + "_frames", s.source->info().path);
   }
   io::write_results_file(out / "results.h5", rc);
   summary.outputs.push_back(out / "results.h5");
-  // The phases of the tables: the scan description's, as the Debye fitter has them (a faulted
-  // WZ/ZB pair is one phase; with le_bail every phase is a Le Bail one).
-  const std::vector<std::string> table_phases =
-      debye_fitter ? debye_fitter->settings().phases : config.fit.phases;
-  const std::vector<std::string> table_others =
-      debye_fitter ? debye_fitter->settings().others : config.fit.others;
-  if (fitter || debye_fitter) {
-    if (!table_phases.empty())
-      for (auto& f : write_phase_tables(out, all, table_phases)) summary.outputs.push_back(f);
-    const auto& pp = fitter ? fitter->phases() : debye_fitter->powder_phases();
-    if (!table_phases.empty())
-      for (auto& f : write_series_tables(out, all, table_phases, series::densest_phase(pp)))
-        summary.outputs.push_back(f);
-    if (!table_others.empty()) summary.outputs.push_back(write_other_phases_table(out, all, table_others));
-  }
   if (saxs) {
-    std::vector<io::CanSasFrame> cansas;
-    for (const auto& r : all) {
-      if (!r.saxs.ok ||
-          (r.saxs.pattern.unit != RadialUnit::QInvNm && r.saxs.pattern.unit != RadialUnit::QInvA))
-        continue;
-      io::CanSasFrame c;
-      c.frame = static_cast<std::int64_t>(r.index);
-      c.title = r.pressure_gpa ? fmt::format("{} frame {}, {:.2f} GPa, {}", config.name, r.index,
-                                             *r.pressure_gpa, pressure::direction_name(r.direction))
-                               : fmt::format("{} frame {}", config.name, r.index);
-      const double k = r.saxs.pattern.unit == RadialUnit::QInvA ? 10.0 : 1.0;
-      for (double q : r.saxs.pattern.x) c.q_inv_nm.push_back(q * k);
-      c.intensity = r.saxs.pattern.intensity;
-      c.sigma = r.saxs.pattern.sigma;
-      cansas.push_back(std::move(c));
+    SaxsDescription sd;
+    sd.scan_name = config.name;
+    sd.sample = config.sample;
+    sd.config = saxs->config;
+    sd.geometry = saxs->integrator->geometry();
+    sd.integration = saxs->integrator->describe();
+    sd.counters_source = saxs_counters.source;
+    sd.monitor = saxs_counters.monitor;
+    sd.transmitted = saxs_counters.transmitted;
+    if (saxs->config->normalization && !saxs->config->normalization->empty.empty())
+      sd.empty = integrate_image(saxs->config->normalization->empty, *saxs->config, *saxs->integrator);
+    if (saxs->config->normalization && saxs->config->normalization->glassy_carbon) {
+      sd.glassy_carbon = glassy_carbon_scale(*saxs->config, *saxs->integrator);
+      summary.notes.push_back(
+          fmt::format("saxs: absolute scale {:.6g} (± {:.1f} % over {} points, q {:.3g}-{:.3g} 1/nm) from "
+                      "the glassy carbon {}",
+                      sd.glassy_carbon->factor, 100 * sd.glassy_carbon->relative_spread,
+                      sd.glassy_carbon->points, sd.glassy_carbon->q_min_inv_nm,
+                      sd.glassy_carbon->q_max_inv_nm, saxs->config->normalization->glassy_carbon->frames));
     }
-    if (!cansas.empty()) {
-      io::write_nxcansas(out / "saxs_nxcansas.h5", cansas);
-      summary.outputs.push_back(out / "saxs_nxcansas.h5");
-    }
-    for (auto& f : write_superlattice_outputs(out, all)) summary.outputs.push_back(f);
+    const auto cansas = write_saxs_nxcansas(out, all, sd, summary.warnings);
+    if (!cansas.empty()) summary.outputs.push_back(cansas);
+    for (auto& f : saxs_outputs) summary.outputs.push_back(f);
   }
   for (auto& f : write_scan_plots(out, all, table_phases)) summary.outputs.push_back(f);
   summary.outputs.push_back(

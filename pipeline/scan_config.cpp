@@ -207,6 +207,70 @@ DetectorConfig parse_detector(Table t, const std::string& name, const fs::path& 
     if (auto v = it->count("sigma_clip_iterations", 1000)) s.sigma_clip_iterations = static_cast<int>(*v);
     it->reject_unknown();
   }
+  if (auto nt = t.table("normalization")) {
+    if (name != "saxs")
+      throw InputError(nt->source(), fmt::format("[{}.normalization]: only the SAXS patterns are normalised "
+                                                 "(saxs_nxcansas.h5); move it to [saxs.normalization]",
+                                                 name));
+    NormalizationConfig n;
+    n.monitor = nt->string("monitor").value_or("");
+    n.transmitted = nt->string("transmitted").value_or("");
+    if (!n.transmitted.empty() && n.monitor.empty())
+      nt->fail(*nt->get("transmitted"), "transmitted", "needs 'monitor' (T = transmitted / monitor)");
+    if (auto v = nt->number("empty_ratio", 1e-12, HUGE_VAL, "transmitted/monitor of the empty cell"))
+      n.empty_ratio = *v;
+    n.empty = resolve(base, nt->string("empty").value_or(""));
+    if (auto v = nt->number("empty_monitor", 1e-300, HUGE_VAL, "the empty cell's monitor count"))
+      n.empty_monitor = *v;
+    n.thickness_mm = nt->number("thickness_mm", 1e-9, 1e3, "mm");
+    n.absolute_scale = nt->number("absolute_scale", 1e-300, HUGE_VAL, "factor to 1/cm");
+    n.file = resolve(base, nt->string("file").value_or(""));
+    if (auto sc = nt->get("scan")) {
+      if (auto i = sc->value<std::int64_t>())
+        n.scan = std::to_string(*i);
+      else if (auto str = sc->value<std::string>())
+        n.scan = *str;
+      else
+        nt->fail(*sc, "scan", "expected a scan number");
+    }
+    n.frame_counter = nt->string("frame_counter").value_or("");
+    if (auto g = nt->table("glassy_carbon")) {
+      GlassyCarbonConfig gc;
+      const auto file = [&](const char* key) {
+        auto v = g->string(key);
+        if (!v)
+          throw InputError(g->source(), fmt::format("[saxs.normalization.glassy_carbon] needs '{}'", key));
+        return resolve(base, *v);
+      };
+      gc.frames = file("frames");
+      gc.empty = file("empty");
+      gc.reference = file("reference");
+      if (auto u = g->string("reference_unit")) {
+        try {
+          gc.reference_unit = io::parse_radial_unit(*u);
+        } catch (const InputError& e) {
+          g->fail(*g->get("reference_unit"), "reference_unit", e.problem());
+        }
+        if (gc.reference_unit != RadialUnit::QInvA && gc.reference_unit != RadialUnit::QInvNm)
+          g->fail(*g->get("reference_unit"), "reference_unit", "expected q_A^-1 or q_nm^-1");
+      }
+      if (auto v = g->number("thickness_mm", 1e-6, 1e3, "mm")) gc.thickness_mm = *v;
+      if (auto v = g->number("transmission", 1e-6, 1.0, "0 < T <= 1")) gc.transmission = *v;
+      if (auto v = g->number("monitor", 1e-300, HUGE_VAL, "its monitor count")) gc.monitor = *v;
+      gc.q_range = g->range("q_range");
+      g->reject_unknown();
+      n.glassy_carbon = gc;
+    }
+    if (n.glassy_carbon && n.absolute_scale)
+      nt->fail(*nt->get("absolute_scale"), "absolute_scale",
+               "give either absolute_scale or a [saxs.normalization.glassy_carbon] standard, not both");
+    if (n.monitor.empty() && !n.absolute_scale && !n.glassy_carbon && !n.thickness_mm && n.empty.empty())
+      throw InputError(nt->source(),
+                       "[saxs.normalization] does nothing: give 'monitor', 'empty', "
+                       "'thickness_mm', 'absolute_scale' or a glassy_carbon standard");
+    nt->reject_unknown();
+    d.normalization = n;
+  }
   t.reject_unknown();
   return d;
 }
@@ -272,6 +336,12 @@ ScanConfig parse_scan_config(const std::string& text, const fs::path& source_nam
     if (auto n = scan->string("name")) c.name = *n;
     if (auto n = scan->count("frames_in_flight", 4096)) c.frames_in_flight = *n;
     scan->reject_unknown();
+  }
+  if (auto s = t.table("sample")) {
+    c.sample.name = s->string("name").value_or("");
+    c.sample.medium = s->string("medium").value_or("");
+    c.sample.description = s->string("description").value_or("");
+    s->reject_unknown();
   }
   if (auto w = t.table("waxs")) c.waxs = parse_detector(*w, "waxs", base);
   if (auto s = t.table("saxs")) c.saxs = parse_detector(*s, "saxs", base);

@@ -3,9 +3,13 @@
 #include <fmt/core.h>
 
 #include <cmath>
+#include <cstdlib>
+#include <ctime>
 #include <fstream>
 #include <map>
 
+#include "io/mask.hpp"
+#include "io/pattern_io.hpp"
 #include "io/pressure_table.hpp"
 #include "io/results_file.hpp"
 #include "plots.hpp"
@@ -40,11 +44,18 @@ const std::array<std::array<int, 3>, 8> kPalette = {{{0, 114, 178},
 
 }  // namespace
 
+const io::TableColumn& column(const std::vector<io::TableColumn>& table, const std::string& name) {
+  for (const auto& c : table)
+    if (c.name == name) return c;
+  throw std::logic_error("no column " + name + " in a scan table");
+}
+
 fs::path write_other_phases_table(const fs::path& dir, const std::vector<FrameResult>& frames,
-                                  const std::vector<std::string>& others) {
-  io::TableColumn frame{"frame", "", {}, {}}, p{"pressure_gpa", "GPa", {}, {}}, dirn{"direction", "", {}, {}},
-      phase{"phase", "", {}, {}}, a{"a_A", "Å", {}, {}}, ae{"a_esd_A", "Å", {}, {}},
-      fw{"fwhm_inv_A", "Å⁻¹", {}, {}}, fs{"fwhm_slope", "", {}, {}}, pm{"marker_pressure_gpa", "GPa", {}, {}},
+                                  const std::vector<std::string>& others, ScanTables* tables) {
+  io::TableColumn frame{"frame", "1", {}, {}}, p{"pressure_gpa", "GPa", {}, {}},
+      dirn{"direction", "", {}, {}}, phase{"phase", "", {}, {}}, a{"a_A", "angstrom", {}, {}},
+      ae{"a_esd_A", "angstrom", {}, {}}, fw{"fwhm_inv_A", "1/angstrom", {}, {}},
+      fs{"fwhm_slope", "1", {}, {}}, pm{"marker_pressure_gpa", "GPa", {}, {}},
       pme{"marker_pressure_esd_gpa", "GPa", {}, {}};
   for (const auto& r : frames) {
     if (!fitted(r)) continue;
@@ -64,36 +75,50 @@ fs::path write_other_phases_table(const fs::path& dir, const std::vector<FrameRe
       pme.numbers.push_back(number(g, "pressure_esd_gpa"));
     }
   }
-  io::write_csv(dir / "other_phases.csv", {frame, p, dirn, phase, a, ae, fw, fs, pm, pme});
+  std::vector<io::TableColumn> table = {frame, p, dirn, phase, a, ae, fw, fs, pm, pme};
+  io::write_csv(dir / "other_phases.csv", table);
+  if (tables) {
+    tables->others = others;
+    tables->other_phases = std::move(table);
+  }
   return dir / "other_phases.csv";
 }
 
 std::vector<fs::path> write_phase_tables(const fs::path& dir, const std::vector<FrameResult>& frames,
-                                         const std::vector<std::string>& phases) {
+                                         const std::vector<std::string>& phases, ScanTables* tables) {
   std::vector<io::TableColumn> pf;
-  io::TableColumn frame{"frame", "", {}, {}}, p{"pressure_gpa", "GPa", {}, {}}, dirn{"direction", "", {}, {}};
+  io::TableColumn frame{"frame", "1", {}, {}}, p{"pressure_gpa", "GPa", {}, {}},
+      dirn{"direction", "", {}, {}};
   std::vector<io::TableColumn> frac, esd;
   for (const auto& ph : phases) {
-    frac.push_back({ph, "", {}, {}});
-    esd.push_back({ph + "_esd", "", {}, {}});
+    frac.push_back({ph, "1", {}, {}});
+    esd.push_back({ph + "_esd", "1", {}, {}});
   }
-  io::TableColumn rwp{"rwp", "", {}, {}}, status{"status", "", {}, {}}, reason{"reason", "", {}, {}};
+  io::TableColumn rwp{"rwp", "1", {}, {}}, status{"status", "", {}, {}}, reason{"reason", "", {}, {}};
   // lattice.csv, one row per frame and phase
   // Columns 4–9 come from the fit result's keys (a, a_esd, c, c_esd, volume, volume_esd); the
   // headers carry their units.
   const char* const kCellKeys[6] = {"a", "a_esd", "c", "c_esd", "volume", "volume_esd"};
-  std::vector<io::TableColumn> lat = {{"frame", "", {}, {}},        {"pressure_gpa", "GPa", {}, {}},
-                                      {"direction", "", {}, {}},    {"phase", "", {}, {}},
-                                      {"a_A", "Å", {}, {}},         {"a_esd_A", "Å", {}, {}},
-                                      {"c_A", "Å", {}, {}},         {"c_esd_A", "Å", {}, {}},
-                                      {"volume_A3", "Å^3", {}, {}}, {"volume_esd_A3", "Å^3", {}, {}}};
+  std::vector<io::TableColumn> lat = {{"frame", "1", {}, {}},
+                                      {"pressure_gpa", "GPa", {}, {}},
+                                      {"direction", "", {}, {}},
+                                      {"phase", "", {}, {}},
+                                      {"a_A", "angstrom", {}, {}},
+                                      {"a_esd_A", "angstrom", {}, {}},
+                                      {"c_A", "angstrom", {}, {}},
+                                      {"c_esd_A", "angstrom", {}, {}},
+                                      {"volume_A3", "angstrom^3", {}, {}},
+                                      {"volume_esd_A3", "angstrom^3", {}, {}}};
   for (int k = 1; k <= 3; ++k) {
     lat.push_back({fmt::format("d{}_hkl", k), "", {}, {}});
-    lat.push_back({fmt::format("d{}_spacing_A", k), "Å", {}, {}});
-    lat.push_back({fmt::format("d{}_spacing_esd_A", k), "Å", {}, {}});
+    lat.push_back({fmt::format("d{}_spacing_A", k), "angstrom", {}, {}});
+    lat.push_back({fmt::format("d{}_spacing_esd_A", k), "angstrom", {}, {}});
   }
+  // The crystallite size (Scherrer size of the Bragg model, median cluster diameter of the Debye
+  // model) and its σ.
+  io::TableColumn size{"size_nm", "nm", {}, {}}, size_esd{"size_esd_nm", "nm", {}, {}};
   // A faulted WZ/ZB phase's stacking-fault probability: two more columns when there is one.
-  io::TableColumn alpha{"alpha", "", {}, {}}, alpha_esd{"alpha_esd", "", {}, {}};
+  io::TableColumn alpha{"alpha", "1", {}, {}}, alpha_esd{"alpha_esd", "1", {}, {}};
   bool any_alpha = false;
   for (const auto& r : frames) {
     if (!r.waxs.present) continue;
@@ -117,6 +142,8 @@ std::vector<fs::path> write_phase_tables(const fs::path& dir, const std::vector<
       lat[2].strings.push_back(std::string(pressure::direction_name(r.direction)));
       lat[3].strings.push_back(phases[k]);
       for (std::size_t c = 4; c < 10; ++c) lat[c].numbers.push_back(number(ph, kCellKeys[c - 4]));
+      size.numbers.push_back(number(ph, "size_nm"));
+      size_esd.numbers.push_back(number(ph, "size_nm_esd"));
       alpha.numbers.push_back(number(ph, "alpha"));
       alpha_esd.numbers.push_back(number(ph, "alpha_esd"));
       any_alpha = any_alpha || std::isfinite(alpha.numbers.back());
@@ -146,16 +173,24 @@ std::vector<fs::path> write_phase_tables(const fs::path& dir, const std::vector<
   pf.push_back(reason);
   io::write_csv(dir / "phase_fractions.csv", pf);
   write_fractions_long_csv(dir / "phase_fractions_long.csv", frame, p, dirn, phases, frac, esd);
+  lat.push_back(size);
+  lat.push_back(size_esd);
   if (any_alpha) {
     lat.push_back(alpha);
     lat.push_back(alpha_esd);
   }
   io::write_csv(dir / "lattice.csv", lat);
+  if (tables) {
+    tables->phases = phases;
+    tables->fractions = pf;
+    tables->lattice = lat;
+  }
   return {dir / "phase_fractions.csv", dir / "phase_fractions_long.csv", dir / "lattice.csv"};
 }
 
 std::vector<fs::path> write_series_tables(const fs::path& dir, const std::vector<FrameResult>& frames,
-                                          const std::vector<std::string>& phases, std::size_t hp) {
+                                          const std::vector<std::string>& phases, std::size_t hp,
+                                          ScanTables* tables) {
   // The frames as lib/series sees them: fitted frames with a pressure, each phase's fraction.
   std::vector<series::FrameResult> fitted_frames;
   std::vector<series::PhaseSeriesEos> eos;
@@ -191,23 +226,27 @@ std::vector<fs::path> write_series_tables(const fs::path& dir, const std::vector
     }
     eos.push_back(series::fit_series_eos(phases[k], std::move(pts)));
   }
-  write_eos_csv(dir / "eos.csv", eos);
+  auto eos_columns = write_eos_csv(dir / "eos.csv", eos);
+  if (tables) tables->eos = std::move(eos_columns);
   if (hp < phases.size()) {
-    write_transitions_csv(dir / "transitions.csv", series::analyse_transitions(fitted_frames, hp));
+    auto tr = write_transitions_csv(dir / "transitions.csv", series::analyse_transitions(fitted_frames, hp));
+    if (tables) tables->transitions = std::move(tr);
     return {dir / "eos.csv", dir / "transitions.csv"};
   }
   return {dir / "eos.csv"};
 }
 
-std::vector<fs::path> write_superlattice_outputs(const fs::path& dir,
-                                                 const std::vector<FrameResult>& frames) {
+std::vector<fs::path> write_superlattice_outputs(const fs::path& dir, const std::vector<FrameResult>& frames,
+                                                 ScanTables* tables) {
   std::vector<io::TableColumn> t = {
-      {"frame", "", {}, {}},   {"pressure_gpa", "", {}, {}}, {"direction", "", {}, {}},
-      {"lattice", "", {}, {}}, {"a_nm", "", {}, {}},         {"a_esd_nm", "", {}, {}},
-      {"c_nm", "", {}, {}},    {"c_esd_nm", "", {}, {}},     {"d_first_nm", "", {}, {}},
-      {"d_nn_nm", "", {}, {}}, {"domain_nm", "", {}, {}},    {"score", "", {}, {}},
-      {"status", "", {}, {}},  {"change", "", {}, {}}};
-  std::map<std::string, Series> by_lattice;  // d of the first indexed peak vs P, per lattice type
+      {"frame", "1", {}, {}},           {"pressure_gpa", "GPa", {}, {}}, {"direction", "", {}, {}},
+      {"lattice", "", {}, {}},          {"a_nm", "nm", {}, {}},          {"a_esd_nm", "nm", {}, {}},
+      {"c_nm", "nm", {}, {}},           {"c_esd_nm", "nm", {}, {}},      {"d_first_nm", "nm", {}, {}},
+      {"d_nn_nm", "nm", {}, {}},        {"domain_nm", "nm", {}, {}},     {"score", "1", {}, {}},
+      {"status", "", {}, {}},           {"change", "", {}, {}},          {"runner_up", "", {}, {}},
+      {"runner_up_a_nm", "nm", {}, {}}, {"runner_up_score", "1", {}, {}}};
+  // d of the first indexed peak vs P, per lattice type and direction (true: decompression)
+  std::map<std::pair<std::string, bool>, Series> by_lattice;
   for (const auto& r : frames) {
     if (!r.saxs.present) continue;
     const json& a = r.saxs.analysis;
@@ -231,8 +270,13 @@ std::vector<fs::path> write_superlattice_outputs(const fs::path& dir,
         : !a.is_object() ? "not indexed"
                          : a.value("status", std::string(lattice == "none" ? "no superlattice" : "indexed")));
     t[13].strings.push_back(a.is_object() ? a.value("change", std::string()) : std::string());
+    // The next-best lattice the indexing weighed (its score: BIC evidence, as `score`).
+    const json ru = a.is_object() ? a.value("runner_up", json()) : json();
+    t[14].strings.push_back(ru.is_object() ? ru.value("lattice", std::string()) : std::string());
+    t[15].numbers.push_back(number(ru, "a_nm"));
+    t[16].numbers.push_back(number(ru, "score"));
     if (r.pressure_gpa && std::isfinite(d_first) && lattice != "none") {
-      auto& s = by_lattice[lattice];
+      auto& s = by_lattice[{lattice, r.direction == pressure::Direction::Decompression}];
       s.x.push_back(*r.pressure_gpa);
       s.y.push_back(d_first);
     }
@@ -240,20 +284,23 @@ std::vector<fs::path> write_superlattice_outputs(const fs::path& dir,
   std::vector<fs::path> out;
   io::write_csv(dir / "superlattice.csv", t);
   out.push_back(dir / "superlattice.csv");
+  if (tables) tables->superlattice = t;
   if (!by_lattice.empty()) {
     XYPlot p;
-    p.title = "Superlattice: d of the first indexed peak, coloured by lattice type";
+    p.title = "Superlattice: d of the first peak (□ compression, ○ decompression)";
     p.x_label = "Pressure (GPa)";
     p.y_label = "d (nm)";
-    std::size_t k = 0;
-    for (auto& [name, s] : by_lattice) {
-      s.label = name;
-      s.rgb = kPalette[k++ % kPalette.size()];
+    std::map<std::string, std::size_t> colour;  // one colour per lattice type
+    for (auto& [key, s] : by_lattice) {
+      const auto& [name, down] = key;
+      colour.emplace(name, colour.size());
+      s.label = fmt::format("{} ({})", name, down ? "down" : "up");
+      s.rgb = kPalette[colour[name] % kPalette.size()];
       s.line = false;
-      s.symbol = 841;
+      s.symbol = down ? 840 : 841;  // squares on compression, circles on decompression
       p.series.push_back(s);
     }
-    for (const char* ext : {".png", ".svg"}) {
+    for (const char* ext : {".png", ".svg", ".pdf"}) {
       draw_plot(dir / (std::string("superlattice_vs_pressure") + ext), p);
       out.push_back(dir / (std::string("superlattice_vs_pressure") + ext));
     }
@@ -261,11 +308,186 @@ std::vector<fs::path> write_superlattice_outputs(const fs::path& dir,
   return out;
 }
 
+namespace {
+
+// SASprocess/date: now (UTC, ISO 8601), or SOURCE_DATE_EPOCH's time when set (reproducible files).
+std::string process_date() {
+  std::time_t t = std::time(nullptr);
+  if (const char* e = std::getenv("SOURCE_DATE_EPOCH"))
+    t = static_cast<std::time_t>(std::strtoll(e, nullptr, 10));
+  char buf[32] = {};
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+}  // namespace
+
+Pattern1D integrate_image(const std::string& file, const DetectorConfig& c,
+                          const DetectorIntegrator& integrator) {
+  const io::OpenOptions flips{.flip_up_down = c.flip_ud, .flip_left_right = c.flip_lr};
+  io::Frame f;
+  f.image = io::read_mean_frame(file, integrator.static_mask().shape, flips, &f.invalid);
+  f.origin = file;
+  return integrator.integrate(f);
+}
+
+saxs::AbsoluteScale glassy_carbon_scale(const DetectorConfig& c, const DetectorIntegrator& integrator) {
+  const auto& gc = *c.normalization->glassy_carbon;
+  const RadialUnit unit = integrator.settings().unit;
+  if (unit != RadialUnit::QInvNm && unit != RadialUnit::QInvA)
+    throw InputError(gc.frames, fmt::format("a glassy-carbon scale needs the SAXS patterns in q, not {} "
+                                            "([saxs.integration] unit)",
+                                            unit_name(unit)));
+  const Pattern1D standard = integrate_image(gc.frames, c, integrator),
+                  empty = integrate_image(gc.empty, c, integrator);
+  const double to_nm = unit == RadialUnit::QInvA ? 10.0 : 1.0;
+  std::vector<double> q, measured;
+  for (std::size_t i = 0; i < standard.x.size(); ++i) {
+    q.push_back(standard.x[i] * to_nm);
+    // Per monitor, the standard's own transmission out, the empty holder off, per cm.
+    measured.push_back(
+        (standard.intensity[i] / (gc.monitor * gc.transmission) - empty.intensity[i] / gc.monitor) /
+        (gc.thickness_mm * 0.1));
+  }
+  const Pattern1D ref = io::read_pattern_text(gc.reference, gc.reference_unit);
+  std::vector<double> ref_q;
+  const double ref_to_nm = ref.unit == RadialUnit::QInvA ? 10.0 : 1.0;
+  for (double x : ref.x) ref_q.push_back(x * ref_to_nm);
+  std::optional<std::pair<double, double>> range;
+  if (gc.q_range) range = std::pair{gc.q_range->min, gc.q_range->max};
+  try {
+    return saxs::absolute_scale_factor(q, measured, ref_q, ref.intensity, range);
+  } catch (const InputError& e) {
+    throw InputError(gc.reference, e.problem());
+  }
+}
+
+fs::path write_saxs_nxcansas(const fs::path& dir, const std::vector<FrameResult>& frames,
+                             const SaxsDescription& d, std::vector<std::string>& warnings) {
+  const auto& c = *d.config;
+  const auto& norm = c.normalization;
+  io::CanSasRun run;
+  run.sample_name = d.sample.name.empty() ? d.scan_name : d.sample.name;
+  if (!d.sample.medium.empty()) run.sample_details = "pressure medium: " + d.sample.medium;
+  if (!d.sample.description.empty())
+    run.sample_details += (run.sample_details.empty() ? "" : "; ") + d.sample.description;
+  run.wavelength_a = d.geometry.wavelength_m * 1e10;
+  run.detector_name = d.geometry.detector.name;
+  run.distance_m = d.geometry.dist_m;
+  run.pixel_x_m = d.geometry.detector.pixel2_m;
+  run.pixel_y_m = d.geometry.detector.pixel1_m;
+  run.process_name = "anvil " ANVIL_VERSION;
+  run.process_date = process_date();
+  std::string normalisation = "none: I as integrated (arbitrary units)";
+  double factor = 1.0;  // absolute_scale / thickness (cm)
+  if (norm) {
+    normalisation = norm->monitor.empty() ? "I" : fmt::format("I / monitor ('{}' counts)", norm->monitor);
+    if (!norm->transmitted.empty())
+      normalisation += fmt::format(" / T, T = ('{}' / '{}') / {} (empty cell)", norm->transmitted,
+                                   norm->monitor, norm->empty_ratio);
+    if (d.empty)
+      normalisation +=
+          fmt::format(" - I_empty / {} ('{}', integrated as the frames)", norm->empty_monitor, norm->empty);
+    if (norm->thickness_mm) {
+      run.thickness_mm = *norm->thickness_mm;
+      normalisation += fmt::format(" / thickness {} mm", *norm->thickness_mm);
+      factor /= *norm->thickness_mm * 0.1;
+    }
+    if (norm->absolute_scale) {
+      normalisation += fmt::format(" x absolute scale {}", *norm->absolute_scale);
+      factor *= *norm->absolute_scale;
+    }
+    if (d.glassy_carbon) {
+      const auto& gc = *norm->glassy_carbon;
+      const auto& s = *d.glassy_carbon;
+      normalisation += fmt::format(
+          " x absolute scale {:.6g} (± {:.1f} % over q) from glassy carbon {} (empty {}, thickness {} mm, "
+          "T {}, monitor {}) against {}, median ratio of {} points at q {:.4g}-{:.4g} 1/nm",
+          s.factor, 100 * s.relative_spread, gc.frames, gc.empty, gc.thickness_mm, gc.transmission,
+          gc.monitor, gc.reference, s.points, s.q_min_inv_nm, s.q_max_inv_nm);
+      factor *= s.factor;
+      run.process_notes.push_back({"absolute_scale", fmt::format("{}", s.factor)});
+      run.process_notes.push_back({"glassy_carbon", gc.frames});
+    }
+    if (!norm->monitor.empty()) normalisation += "; counters from " + d.counters_source;
+    if ((norm->absolute_scale || d.glassy_carbon) && norm->thickness_mm) run.intensity_units = "1/cm";
+  }
+  run.process_description =
+      fmt::format("azimuthal integration of the SAXS frames ({}); {}", d.integration, normalisation);
+  const std::vector<std::pair<std::string, std::string>> notes = {
+      {"anvil_version", ANVIL_VERSION},
+      {"poni", c.poni},
+      {"frames", c.frames.empty() ? std::string() : c.frames.front()},
+      {"mask", c.mask.empty() ? "none (detector gaps only)" : c.mask},
+      {"dark", c.dark.empty() ? "none" : c.dark + " (subtracted)"},
+      {"flat", c.flat.empty() ? "none" : c.flat + " (divided)"},
+      {"corrections", d.integration},
+      {"normalization", normalisation},
+      {"empty_cell", d.empty ? c.normalization->empty + " (subtracted)" : "not subtracted"}};
+  run.process_notes.insert(run.process_notes.begin(), notes.begin(), notes.end());
+  std::vector<io::CanSasFrame> out;
+  std::vector<std::size_t> no_counts;
+  for (std::size_t k = 0; k < frames.size(); ++k) {
+    const auto& r = frames[k];
+    if (!r.saxs.ok || (r.saxs.pattern.unit != RadialUnit::QInvNm && r.saxs.pattern.unit != RadialUnit::QInvA))
+      continue;
+    io::CanSasFrame f;
+    f.frame = static_cast<std::int64_t>(r.index);
+    f.title = r.pressure_gpa ? fmt::format("{} frame {}, {:.2f} GPa, {}", d.scan_name, r.index,
+                                           *r.pressure_gpa, pressure::direction_name(r.direction))
+                             : fmt::format("{} frame {}", d.scan_name, r.index);
+    if (r.pressure_gpa) {
+      f.pressure_gpa = *r.pressure_gpa;
+      f.pressure_esd_gpa = r.pressure_esd_gpa;
+      f.direction = std::string(pressure::direction_name(r.direction));
+    }
+    const double qk = r.saxs.pattern.unit == RadialUnit::QInvA ? 10.0 : 1.0;
+    for (double q : r.saxs.pattern.x) f.q_inv_nm.push_back(q * qk);
+    f.intensity = r.saxs.pattern.intensity;
+    f.sigma = r.saxs.pattern.sigma;
+    if (norm) {
+      const double m = norm->monitor.empty() ? 1.0 : k < d.monitor.size() ? d.monitor[k] : NAN;
+      double t = 1.0;
+      if (!norm->transmitted.empty()) {
+        const double it = k < d.transmitted.size() ? d.transmitted[k] : NAN;
+        t = it / m / norm->empty_ratio;
+        f.transmission = t;
+      }
+      if (!(m > 0) || !(t > 0) || !std::isfinite(t)) {
+        no_counts.push_back(r.index);
+        continue;
+      }
+      if (!norm->monitor.empty()) f.monitor = m;
+      const double s = factor / (m * t);
+      for (auto& v : f.intensity) v *= s;
+      for (auto& v : f.sigma) v *= s;
+      if (d.empty) {  // less the empty cell per its monitor, on the same scale; σ in quadrature
+        const double se = factor / norm->empty_monitor;
+        for (std::size_t i = 0; i < f.intensity.size() && i < d.empty->intensity.size(); ++i) {
+          f.intensity[i] -= se * d.empty->intensity[i];
+          if (i < f.sigma.size() && i < d.empty->sigma.size())
+            f.sigma[i] = std::hypot(f.sigma[i], se * d.empty->sigma[i]);
+        }
+      }
+    }
+    out.push_back(std::move(f));
+  }
+  if (!no_counts.empty())
+    warnings.push_back(
+        fmt::format("saxs_nxcansas.h5: frames {} left out: no positive monitor/transmission counts in {}",
+                    io::frame_ranges(no_counts), d.counters_source));
+  if (out.empty()) return {};
+  io::write_nxcansas(dir / "saxs_nxcansas.h5", out, run);
+  return dir / "saxs_nxcansas.h5";
+}
+
 std::vector<fs::path> write_scan_plots(const fs::path& dir, const std::vector<FrameResult>& frames,
                                        const std::vector<std::string>& phases) {
   std::vector<fs::path> out;
   auto both = [&](const std::string& stem, const XYPlot& plot) {
-    for (const char* ext : {".png", ".svg"}) {
+    for (const char* ext : {".png", ".svg", ".pdf"}) {
       draw_plot(dir / (stem + ext), plot);
       out.push_back(dir / (stem + ext));
     }
@@ -302,8 +524,21 @@ std::vector<fs::path> write_scan_plots(const fs::path& dir, const std::vector<Fr
     const std::string title = waxs ? (phases.empty() ? "WAXS (blue: compression, red: decompression)"
                                                      : "WAXS, coloured by the dominant phase")
                                    : "SAXS (blue: compression, red: decompression)";
-    both(waxs ? "waterfall_waxs" : "waterfall_saxs",
-         waterfall(xs, ys, labels, colours, !waxs, x_label, title));
+    XYPlot w = waterfall(xs, ys, labels, colours, !waxs, x_label, title);
+    // A legend for the colours: the phases (WAXS with fits) or the directions.
+    const auto key = [&](const std::string& label, std::array<int, 3> rgb) {
+      Series e;
+      e.label = label;
+      e.rgb = rgb;
+      w.series.push_back(std::move(e));
+    };
+    if (waxs && !phases.empty()) {
+      for (std::size_t k = 0; k < phases.size(); ++k) key(phases[k], kPalette[k % kPalette.size()]);
+    } else {
+      key("compression", {40, 70, 180});
+      key("decompression", {200, 60, 40});
+    }
+    both(waxs ? "waterfall_waxs" : "waterfall_saxs", w);
   }
   if (!phases.empty()) {
     XYPlot f;
@@ -311,7 +546,7 @@ std::vector<fs::path> write_scan_plots(const fs::path& dir, const std::vector<Fr
     f.x_label = "Pressure (GPa)";
     f.y_label = "Fraction";
     XYPlot v;
-    v.title = "V/V0 with BM3 fits (lines)";
+    v.title = "V/V0 (□ compression, ○ decompression) and BM3 fits (thick lines)";
     v.x_label = "Pressure (GPa)";
     v.y_label = "V/V0";
     std::vector<Series> volumes;  // this phase's volumes, per direction
@@ -324,6 +559,7 @@ std::vector<fs::path> write_scan_plots(const fs::path& dir, const std::vector<Fr
         s.symbol = sv.symbol = direction == pressure::Direction::Compression ? 841 : 840;
         s.dashed = sv.dashed = direction == pressure::Direction::Decompression;
         sv.label = s.label;
+        sv.line = false;  // data as symbols; the lines are the fits
         for (const auto& r : frames) {
           if (r.direction != direction || !fitted(r) || !r.pressure_gpa) continue;
           const json ph = r.waxs.analysis["phases"].value(phases[k], json());
@@ -359,8 +595,10 @@ std::vector<fs::path> write_scan_plots(const fs::path& dir, const std::vector<Fr
               }
               v.series.push_back(sv);
             }
-            Series curve;
+            Series curve;  // the fit: a thick line, the data symbols only
             curve.rgb = kPalette[k % kPalette.size()];
+            curve.width = 2.5;
+            curve.label = phases[k] + " BM3";
             for (int i = 0; i <= 50; ++i) {
               const double pr = pmin + (pmax - pmin) * i / 50.0;
               curve.x.push_back(pr);

@@ -38,6 +38,64 @@ void finish(ScanPressures& out, const std::string& source, std::size_t first_fra
 
 }  // namespace
 
+SpecPointFrames spec_point_frames(const io::SpecScan& scan, const std::string& frame_counter,
+                                  std::optional<std::int64_t> log_first_frame, std::size_t first_frame,
+                                  std::size_t frame_count, bool growing, const std::string& where) {
+  SpecPointFrames out;
+  const std::size_t points = scan.point_count();
+  out.position.assign(points, std::nullopt);
+  if (frame_count == 0) return out;
+  const std::size_t last_frame = first_frame + frame_count - 1;
+  const std::vector<double>* frames = frame_counter.empty() ? nullptr : &scan.column(frame_counter);
+  // Point i is log frame i (or the frame counter's value); the numbering maps it to the scan.
+  std::vector<std::size_t> log_frames(points);
+  for (std::size_t i = 0; i < points; ++i) {
+    log_frames[i] = i;
+    if (frames) {
+      const double f = (*frames)[i];
+      if (!(f >= 0) || f != std::floor(f) || f > 1e15)
+        throw InputError(where, fmt::format("point {}: frame counter value {} is not a frame number", i, f));
+      log_frames[i] = static_cast<std::size_t>(f);
+    }
+  }
+  io::FrameNumbering numbering;
+  if (frames) {
+    numbering = io::match_frame_numbers(log_frames, first_frame, last_frame, log_first_frame, growing,
+                                        where + " (frames from '" + frame_counter + "')");
+  } else {
+    // Points in order: point 0 is the scan's first frame unless first_frame says otherwise.
+    numbering.offset = log_first_frame.value_or(0) - static_cast<std::int64_t>(first_frame);
+    numbering.note = fmt::format("{}: point {} is the scan's frame {}", where,
+                                 log_first_frame ? *log_first_frame : 0, first_frame);
+  }
+  out.note = numbering.note;
+  out.warnings = numbering.warnings;
+  for (std::size_t i = 0; i < points; ++i) {
+    const std::int64_t s =
+        static_cast<std::int64_t>(log_frames[i]) - numbering.offset - static_cast<std::int64_t>(first_frame);
+    if (s >= 0 && s < static_cast<std::int64_t>(frame_count)) out.position[i] = static_cast<std::size_t>(s);
+  }
+  return out;
+}
+
+std::vector<double> load_scan_counter(const std::string& spec_path, const std::string& scan_key,
+                                      const std::string& counter, const std::string& frame_counter,
+                                      std::optional<std::int64_t> log_first_frame, std::size_t first_frame,
+                                      std::size_t frame_count, bool growing) {
+  const auto spec = io::read_spec(spec_path);
+  if (scan_key.empty())
+    throw InputError(spec_path, "no SPEC scan number given for counter '" + counter + "'");
+  const auto& scan = spec.scan(scan_key);
+  const auto& values = scan.column(counter);
+  const std::string where = fmt::format("{} scan {} counter '{}'", spec_path, scan.key(), counter);
+  const auto at =
+      spec_point_frames(scan, frame_counter, log_first_frame, first_frame, frame_count, growing, where);
+  std::vector<double> out(frame_count, std::numeric_limits<double>::quiet_NaN());
+  for (std::size_t i = 0; i < values.size(); ++i)
+    if (at.position[i]) out[*at.position[i]] = values[i];
+  return out;
+}
+
 ScanPressures load_scan_pressures(const PressureSource& source, std::size_t first_frame,
                                   std::size_t frame_count, bool growing) {
   ScanPressures out;
@@ -73,35 +131,14 @@ ScanPressures load_scan_pressures(const PressureSource& source, std::size_t firs
   if (source.spec_scan.empty()) throw InputError(source.path, "no SPEC scan number given");
   const auto& scan = spec.scan(source.spec_scan);
   const auto& values = scan.column(source.spec_counter);
-  const std::vector<double>* frames =
-      source.spec_frame_counter.empty() ? nullptr : &scan.column(source.spec_frame_counter);
   const std::string where =
       fmt::format("{} scan {} counter '{}'", source.path, scan.key(), source.spec_counter);
-  // Point i is log frame i (or the frame counter's value); the numbering maps it to the scan.
-  std::vector<std::size_t> log_frames(values.size());
+  const auto at = spec_point_frames(scan, source.spec_frame_counter, source.first_frame, first_frame,
+                                    frame_count, growing, where);
+  out.numbering = at.note;
+  for (const auto& w : at.warnings) out.warnings.push_back(w);
   for (std::size_t i = 0; i < values.size(); ++i) {
-    log_frames[i] = i;
-    if (frames) {
-      const double f = (*frames)[i];
-      if (!(f >= 0) || f != std::floor(f) || f > 1e15)
-        throw InputError(where, fmt::format("point {}: frame counter value {} is not a frame number", i, f));
-      log_frames[i] = static_cast<std::size_t>(f);
-    }
-  }
-  io::FrameNumbering numbering;
-  if (frames) {
-    numbering = io::match_frame_numbers(log_frames, first_frame, last_frame, source.first_frame, growing,
-                                        where + " (frames from '" + source.spec_frame_counter + "')");
-  } else {
-    // Points in order: point 0 is the scan's first frame unless first_frame says otherwise.
-    numbering.offset = source.first_frame.value_or(0) - static_cast<std::int64_t>(first_frame);
-    numbering.note = fmt::format("{}: point {} is the scan's frame {}", where,
-                                 source.first_frame ? *source.first_frame : 0, first_frame);
-  }
-  out.numbering = numbering.note;
-  for (const auto& w : numbering.warnings) out.warnings.push_back(w);
-  for (std::size_t i = 0; i < values.size(); ++i) {
-    const auto k = position(log_frames[i], numbering.offset);
+    const auto k = at.position[i];
     if (!k) continue;
     double p = values[i];
     double esd = 0.0;
@@ -123,7 +160,7 @@ ScanPressures load_scan_pressures(const PressureSource& source, std::size_t firs
     out.pressure_gpa[*k] = p;
     out.esd_gpa[*k] = esd;
   }
-  if (values.size() < frame_count && !frames && !growing)
+  if (values.size() < frame_count && source.spec_frame_counter.empty() && !growing)
     out.warnings.push_back(fmt::format("{}: {} points for {} frames", where, values.size(), frame_count));
   finish(out, where, first_frame);
   return out;

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "io/spec.hpp"
 #include "pressure/direction.hpp"
 #include "pressure/ruby.hpp"
 
@@ -43,6 +44,25 @@ struct ScanPressures {
 // so; any other mismatch is an InputError naming the frames). A scan frame the log does not
 // cover gets no pressure and a warning; an unreadable log, a missing scan or counter is an
 // InputError. `growing`: live mode, rows for frames not yet written are kept for later.
+// Which scan frame each point of a SPEC scan is (by position number - first_frame; none for a
+// point outside the scan): point i in order, from `log_first_frame` (default 0), or the value of
+// the `frame_counter` column matched by io::match_frame_numbers. `where` names the log in errors.
+struct SpecPointFrames {
+  std::vector<std::optional<std::size_t>> position;  // per point
+  std::string note;
+  std::vector<std::string> warnings;
+};
+SpecPointFrames spec_point_frames(const io::SpecScan& scan, const std::string& frame_counter,
+                                  std::optional<std::int64_t> log_first_frame, std::size_t first_frame,
+                                  std::size_t frame_count, bool growing, const std::string& where);
+
+// A SPEC counter (a monitor, a transmission diode) per scan frame, its points matched to frames as
+// the pressure's are; NaN for a frame without a point. InputError naming the file, scan or counter.
+std::vector<double> load_scan_counter(const std::string& spec_path, const std::string& scan,
+                                      const std::string& counter, const std::string& frame_counter,
+                                      std::optional<std::int64_t> log_first_frame, std::size_t first_frame,
+                                      std::size_t frame_count, bool growing = false);
+
 ScanPressures load_scan_pressures(const PressureSource& source, std::size_t first_frame,
                                   std::size_t frame_count, bool growing = false);
 

@@ -14,10 +14,11 @@ namespace {
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 }
 
-void write_eos_csv(const std::filesystem::path& path, const std::vector<series::PhaseSeriesEos>& eos,
-                   const std::vector<series::ParametricPhase>& parametric) {
-  io::TableColumn phase{"phase"}, form{"form"}, v0{"v0_A3"}, v0e{"v0_esd_A3"}, k0{"k0_gpa"},
-      k0e{"k0_esd_gpa"}, kp{"k0p"}, kpe{"k0p_esd"}, chi{"chi2_red"}, n{"n_points"}, status{"status"};
+std::vector<io::TableColumn> eos_table(const std::vector<series::PhaseSeriesEos>& eos,
+                                       const std::vector<series::ParametricPhase>& parametric) {
+  io::TableColumn phase{"phase"}, form{"form"}, v0{"v0_A3", "angstrom^3"}, v0e{"v0_esd_A3", "angstrom^3"},
+      k0{"k0_gpa", "GPa"}, k0e{"k0_esd_gpa", "GPa"}, kp{"k0p", "1"}, kpe{"k0p_esd", "1"},
+      chi{"chi2_red", "1"}, n{"n_points", "1"}, status{"status"};
   const auto row = [&](const std::string& ph, const std::string& f, double a0, double a0e, double b,
                        double be, double c, double ce, double x, double np, std::string st) {
     phase.strings.push_back(ph);
@@ -62,10 +63,19 @@ void write_eos_csv(const std::filesystem::path& path, const std::vector<series::
   for (const auto& ph : parametric)
     fit_row(ph.phase, std::string(pressure::eos_form_name(ph.eos.eos.form)) + "-parametric", ph.eos,
             ph.eos.num_points);
-  io::write_csv(path, {phase, form, v0, v0e, k0, k0e, kp, kpe, chi, n, status});
+  return {phase, form, v0, v0e, k0, k0e, kp, kpe, chi, n, status};
 }
 
-void write_transitions_csv(const std::filesystem::path& path, const series::TransitionAnalysis& tr) {
+std::vector<io::TableColumn> write_eos_csv(const std::filesystem::path& path,
+                                           const std::vector<series::PhaseSeriesEos>& eos,
+                                           const std::vector<series::ParametricPhase>& parametric) {
+  auto t = eos_table(eos, parametric);
+  io::write_csv(path, t);
+  return t;
+}
+
+std::vector<io::TableColumn> transitions_table(const series::TransitionAnalysis& tr) {
+  // `value` and `esd` have the unit of their row (the `unit` column).
   io::TableColumn q{"quantity"}, dir{"direction"}, from{"from_phase"}, to{"to_phase"}, val{"value"},
       esd{"esd"}, unit{"unit"}, note{"note"};
   const auto row = [&](const char* qq, const std::string& d, const std::string& f, const std::string& t,
@@ -101,7 +111,14 @@ void write_transitions_csv(const std::filesystem::path& path, const series::Tran
     row("retained_fraction", "decompression", tr.high_pressure_phase, "", tr.retained_fraction,
         tr.retained_esd, "fraction",
         fmt::format("frame {} at {:.3f} GPa", tr.retained_frame, tr.retained_at_gpa));
-  io::write_csv(path, {q, dir, from, to, val, esd, unit, note});
+  return {q, dir, from, to, val, esd, unit, note};
+}
+
+std::vector<io::TableColumn> write_transitions_csv(const std::filesystem::path& path,
+                                                   const series::TransitionAnalysis& tr) {
+  auto t = transitions_table(tr);
+  io::write_csv(path, t);
+  return t;
 }
 
 void write_fractions_long_csv(const std::filesystem::path& path, const io::TableColumn& frame,

@@ -22,10 +22,17 @@
 
 namespace anvil::pipeline {
 
-void write_eos_csv(const std::filesystem::path& path, const std::vector<series::PhaseSeriesEos>& eos,
-                   const std::vector<series::ParametricPhase>& parametric = {});
+// The tables as columns (with their units), as the CSV files and results.h5 both take them.
+std::vector<io::TableColumn> eos_table(const std::vector<series::PhaseSeriesEos>& eos,
+                                       const std::vector<series::ParametricPhase>& parametric = {});
+std::vector<io::TableColumn> transitions_table(const series::TransitionAnalysis& t);
 
-void write_transitions_csv(const std::filesystem::path& path, const series::TransitionAnalysis& t);
+// write_csv of the tables above; they return the columns written.
+std::vector<io::TableColumn> write_eos_csv(const std::filesystem::path& path,
+                                           const std::vector<series::PhaseSeriesEos>& eos,
+                                           const std::vector<series::ParametricPhase>& parametric = {});
+std::vector<io::TableColumn> write_transitions_csv(const std::filesystem::path& path,
+                                                   const series::TransitionAnalysis& t);
 
 // phase_fractions_long.csv: the fractions in long ("tidy") form beside the wide table, one row
 // per frame and sample phase — frame, pressure_gpa, direction, phase, fraction, fraction_esd —

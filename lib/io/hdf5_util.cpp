@@ -241,6 +241,14 @@ void write_string_array_attribute(hid_t obj, const std::string& name,
   H5Awrite(attr.get(), type.get(), ptrs.data());
 }
 
+void write_int_attribute(hid_t obj, const std::string& name, std::int64_t value) {
+  Handle space(H5Screate(H5S_SCALAR));
+  if (H5Aexists(obj, name.c_str()) > 0) H5Adelete(obj, name.c_str());
+  Handle attr(check(H5Acreate2(obj, name.c_str(), H5T_STD_I64LE, space.get(), H5P_DEFAULT, H5P_DEFAULT), name,
+                    "cannot create attribute"));
+  H5Awrite(attr.get(), H5T_NATIVE_INT64, &value);
+}
+
 void write_scalar(hid_t loc, const std::string& path, double value, const std::string& units) {
   Handle space(H5Screate(H5S_SCALAR));
   Handle ds(check(H5Dcreate2(loc, path.c_str(), H5T_IEEE_F64LE, space.get(), H5P_DEFAULT,

@@ -3,6 +3,7 @@
 
 #include <hdf5.h>
 
+#include <cstdint>
 #include <string>
 #include <utility>
 #include <vector>
@@ -67,6 +68,7 @@ void write_string_attribute(hid_t obj, const std::string& name, const std::strin
 void write_string_array_attribute(hid_t obj, const std::string& name, const std::vector<std::string>& values);
 void write_scalar(hid_t loc, const std::string& path, double value, const std::string& units);
 void write_string(hid_t loc, const std::string& path, const std::string& value);
+void write_int_attribute(hid_t obj, const std::string& name, std::int64_t value);
 // Creates every missing group along `path` and returns the last one, open.
 hid_t ensure_group(hid_t file, const std::string& path);
 

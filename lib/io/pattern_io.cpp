@@ -12,6 +12,7 @@
 #include "core/error.hpp"
 #include "core/text.hpp"
 #include "io/hdf5_util.hpp"
+#include "io/nexus.hpp"
 
 namespace anvil::io {
 
@@ -98,7 +99,7 @@ void write_pattern_text(const std::string& path, const Pattern1D& p, const std::
         out.print("{:16.9e} {:16.9e}\n", x_scale * p.x[i], p.intensity[i]);
     }
   }
-  fs::rename(tmp, path);
+  nx::rename_into_place(tmp, path);
 }
 
 Pattern1D read_pattern_pdh(const std::string& path) {
@@ -258,32 +259,7 @@ PatternStackWriter::PatternStackWriter(const std::string& path, const std::strin
     for (const auto& [k, v] : provenance) h5::write_string(proc.get(), k, v);
   }
   Handle g(h5::ensure_group(f, impl_->group));
-  h5::write_string_attribute(g.get(), "NX_class", "NXdata");
-  h5::write_string_attribute(g.get(), "signal", "I");
-  if (chi_deg.empty()) {
-    h5::write_string_attribute(g.get(), "interpretation", "spectrum");
-    h5::write_string_array_attribute(g.get(), "axes", {".", axis_name(unit)});
-  } else {
-    h5::write_string_attribute(g.get(), "interpretation", "image");
-    h5::write_string_array_attribute(g.get(), "axes", {".", "chi", axis_name(unit)});
-    hsize_t cdims[1] = {chi_deg.size()};
-    Handle cspace(H5Screate_simple(1, cdims, nullptr));
-    Handle cds(h5::check(H5Dcreate2(g.get(), "chi", H5T_IEEE_F64LE, cspace.get(), H5P_DEFAULT,
-                                    h5::untimed_dataset_plist(), H5P_DEFAULT),
-                         path, "cannot create chi axis"));
-    H5Dwrite(cds.get(), H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, chi_deg.data());
-    h5::write_string_attribute(cds.get(), "units", "degree");
-  }
-  {
-    hsize_t dims[1] = {x.size()};
-    Handle space(H5Screate_simple(1, dims, nullptr));
-    Handle ds(h5::check(H5Dcreate2(g.get(), axis_name(unit), H5T_IEEE_F64LE, space.get(), H5P_DEFAULT,
-                                   H5P_DEFAULT, H5P_DEFAULT),
-                        path, "cannot create axis"));
-    H5Dwrite(ds.get(), H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, x.data());
-    h5::write_string_attribute(ds.get(), "units", nexus_units(unit));
-    h5::write_string_attribute(ds.get(), "long_name", unit_name(unit));
-  }
+  nx::tag_pattern_stack(g.get(), unit, x, chi_deg, path);
   auto make2d = [&](const char* dname) {
     const int rank = impl_->nchi ? 3 : 2;
     hsize_t dims[3] = {0, impl_->nchi ? impl_->nchi : x.size(), x.size()};
@@ -306,6 +282,7 @@ PatternStackWriter::PatternStackWriter(const std::string& path, const std::strin
   impl_->frames = Handle(h5::check(
       H5Dcreate2(g.get(), "frame_index", H5T_STD_I64LE, space.get(), H5P_DEFAULT, dcpl.get(), H5P_DEFAULT),
       path, "cannot create frame_index"));
+  nx::tag_stack_fields(g.get(), "arbitrary");
 }
 
 PatternStackWriter::~PatternStackWriter() {
@@ -362,7 +339,7 @@ void PatternStackWriter::close() {
   impl_->frames.reset();
   H5Fflush(impl_->file.get(), H5F_SCOPE_GLOBAL);
   impl_->file.reset();
-  fs::rename(impl_->tmp, impl_->path);  // complete files only, never a half-written one
+  nx::rename_into_place(impl_->tmp, impl_->path);  // complete files only, never a half-written one
 }
 
 std::size_t pattern_stack_size(const std::string& path, const std::string& name) {

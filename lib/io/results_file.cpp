@@ -9,6 +9,7 @@
 
 #include "core/error.hpp"
 #include "io/hdf5_util.hpp"
+#include "io/nexus.hpp"
 
 namespace anvil::io {
 
@@ -16,32 +17,6 @@ namespace fs = std::filesystem;
 using h5::Handle;
 
 namespace {
-
-void write_1d(hid_t loc, const std::string& name, const std::vector<double>& v, const std::string& units,
-              const std::string& origin) {
-  hsize_t dims[1] = {v.size()};
-  Handle space(H5Screate_simple(1, dims, nullptr));
-  Handle ds(h5::check(H5Dcreate2(loc, name.c_str(), H5T_IEEE_F64LE, space.get(), H5P_DEFAULT,
-                                 h5::untimed_dataset_plist(), H5P_DEFAULT),
-                      origin, "cannot create " + name));
-  if (!v.empty()) H5Dwrite(ds.get(), H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, v.data());
-  if (!units.empty()) h5::write_string_attribute(ds.get(), "units", units);
-}
-
-void write_strings(hid_t loc, const std::string& name, const std::vector<std::string>& v,
-                   const std::string& origin) {
-  Handle type(H5Tcopy(H5T_C_S1));
-  H5Tset_size(type.get(), H5T_VARIABLE);
-  H5Tset_cset(type.get(), H5T_CSET_UTF8);
-  hsize_t dims[1] = {v.size()};
-  Handle space(H5Screate_simple(1, dims, nullptr));
-  Handle ds(h5::check(H5Dcreate2(loc, name.c_str(), type.get(), space.get(), H5P_DEFAULT,
-                                 h5::untimed_dataset_plist(), H5P_DEFAULT),
-                      origin, "cannot create " + name));
-  std::vector<const char*> ptrs;
-  for (const auto& s : v) ptrs.push_back(s.c_str());
-  if (!v.empty()) H5Dwrite(ds.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, ptrs.data());
-}
 
 void write_2d(hid_t loc, const std::string& name, const std::vector<std::vector<double>>& rows,
               std::size_t cols, const std::string& origin) {
@@ -83,30 +58,25 @@ void write_results_file(const fs::path& path, const ResultsContent& c) {
     if (!c.default_group.empty()) h5::write_string_attribute(entry.get(), "default", c.default_group);
     for (const auto& p : c.patterns) {
       Handle g(h5::ensure_group(f, "/entry/" + p.name));
-      h5::write_string_attribute(g.get(), "NX_class", "NXdata");
-      h5::write_string_attribute(g.get(), "signal", "I");
-      h5::write_string_attribute(g.get(), "interpretation", "spectrum");
-      h5::write_string_array_attribute(g.get(), "axes", {"frame_index", axis_name(p.unit)});
-      write_1d(g.get(), axis_name(p.unit), p.x, nexus_units(p.unit), origin);
+      nx::tag_pattern_stack(g.get(), p.unit, p.x, {}, origin);
       {
-        Handle ax(H5Dopen2(g.get(), axis_name(p.unit), H5P_DEFAULT));
-        h5::write_string_attribute(ax.get(), "long_name", unit_name(p.unit));
+        hsize_t dims[1] = {p.frame_index.size()};
+        Handle space(H5Screate_simple(1, dims, nullptr));
+        Handle ds(h5::check(H5Dcreate2(g.get(), "frame_index", H5T_STD_I64LE, space.get(), H5P_DEFAULT,
+                                       h5::untimed_dataset_plist(), H5P_DEFAULT),
+                            origin, "cannot create frame_index"));
+        if (!p.frame_index.empty())
+          H5Dwrite(ds.get(), H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, p.frame_index.data());
       }
-      std::vector<double> idx(p.frame_index.begin(), p.frame_index.end());
-      write_1d(g.get(), "frame_index", idx, "", origin);
+      if (!p.pressure_gpa.empty()) {  // a second axis of the frames: plot against pressure
+        nx::write_1d(g.get(), "pressure", p.pressure_gpa, "GPa", origin);
+        h5::write_int_attribute(g.get(), "pressure_indices", 0);
+      }
       write_2d(g.get(), "I", p.intensity, p.x.size(), origin);
       if (!p.sigma.empty()) write_2d(g.get(), "I_errors", p.sigma, p.x.size(), origin);
+      nx::tag_stack_fields(g.get(), p.intensity_units);
     }
-    if (!c.frame_table.empty()) {
-      Handle g(h5::ensure_group(f, "/entry/frames"));
-      h5::write_string_attribute(g.get(), "NX_class", "NXcollection");
-      for (const auto& col : c.frame_table) {
-        if (!col.strings.empty() || col.numbers.empty())
-          write_strings(g.get(), col.name, col.strings, origin);
-        else
-          write_1d(g.get(), col.name, col.numbers, col.units, origin);
-      }
-    }
+    nx::write_group_contents(entry.get(), c.entry, origin);
     if (!c.provenance.empty()) {
       Handle g(h5::ensure_group(f, "/entry/process"));
       h5::write_string_attribute(g.get(), "NX_class", "NXprocess");
@@ -114,7 +84,7 @@ void write_results_file(const fs::path& path, const ResultsContent& c) {
     }
     H5Fflush(f, H5F_SCOPE_GLOBAL);
   }
-  fs::rename(tmp, path);
+  nx::rename_into_place(tmp, path);
 }
 
 void write_csv(const fs::path& path, const std::vector<TableColumn>& columns) {
@@ -145,17 +115,28 @@ void write_csv(const fs::path& path, const std::vector<TableColumn>& columns) {
       out.print("\n");
     }
   }
-  fs::rename(tmp, path);
+  nx::rename_into_place(tmp, path);
 }
 
 }  // namespace anvil::io
 
 namespace anvil::io {
 
-void write_nxcansas(const fs::path& path, const std::vector<CanSasFrame>& frames) {
+void write_nxcansas(const fs::path& path, const std::vector<CanSasFrame>& frames, const CanSasRun& run) {
   h5::prepare();
   const std::string origin = path.string();
   const fs::path tmp = fs::path(path).concat(".part");
+  // A group of the entry, made and tagged with its NeXus and canSAS classes.
+  const auto sas_group = [](hid_t file, const std::string& path, const char* nx_class,
+                            const char* cansas_class) {
+    Handle g(h5::ensure_group(file, path));
+    h5::write_string_attribute(g.get(), "NX_class", nx_class);
+    h5::write_string_attribute(g.get(), "canSAS_class", cansas_class);
+    return g;
+  };
+  const auto scalar_if = [](hid_t g, const char* name, double v, const char* units) {
+    if (std::isfinite(v)) h5::write_scalar(g, name, v, units);
+  };
   {
     Handle file(
         h5::check(H5Fcreate(tmp.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT), origin, "cannot create"));
@@ -165,36 +146,58 @@ void write_nxcansas(const fs::path& path, const std::vector<CanSasFrame>& frames
       h5::write_string_attribute(f, "default", fmt::format("sasentry{:05d}", frames.front().frame));
     for (const auto& fr : frames) {
       const std::string entry = fmt::format("/sasentry{:05d}", fr.frame);
-      Handle e(h5::ensure_group(f, entry));
-      h5::write_string_attribute(e.get(), "NX_class", "NXentry");
-      h5::write_string_attribute(e.get(), "canSAS_class", "SASentry");
+      Handle e = sas_group(f, entry, "NXentry", "SASentry");
       h5::write_string_attribute(e.get(), "version", "1.1");
       h5::write_string_attribute(e.get(), "default", "sasdata");
       h5::write_string(e.get(), "definition", "NXcanSAS");
       h5::write_string(e.get(), "title", fr.title);
       h5::write_string(e.get(), "run", std::to_string(fr.frame));
-      Handle d(h5::ensure_group(f, entry + "/sasdata"));
-      h5::write_string_attribute(d.get(), "NX_class", "NXdata");
-      h5::write_string_attribute(d.get(), "canSAS_class", "SASdata");
+      Handle d = sas_group(f, entry + "/sasdata", "NXdata", "SASdata");
       h5::write_string_attribute(d.get(), "signal", "I");
       h5::write_string_attribute(d.get(), "I_axes", "Q");
-      {
-        const std::int64_t zero = 0;
-        Handle space(H5Screate(H5S_SCALAR));
-        Handle attr(H5Acreate2(d.get(), "Q_indices", H5T_STD_I64LE, space.get(), H5P_DEFAULT, H5P_DEFAULT));
-        H5Awrite(attr.get(), H5T_NATIVE_INT64, &zero);
-      }
-      write_1d(d.get(), "Q", fr.q_inv_nm, "1/nm", origin);
-      write_1d(d.get(), "I", fr.intensity, "arbitrary", origin);
+      h5::write_int_attribute(d.get(), "Q_indices", 0);
+      nx::write_1d(d.get(), "Q", fr.q_inv_nm, "1/nm", origin);
+      nx::write_1d(d.get(), "I", fr.intensity, run.intensity_units, origin);
       {
         Handle ids(H5Dopen2(d.get(), "I", H5P_DEFAULT));
         if (!fr.sigma.empty()) h5::write_string_attribute(ids.get(), "uncertainties", "Idev");
       }
-      if (!fr.sigma.empty()) write_1d(d.get(), "Idev", fr.sigma, "arbitrary", origin);
+      if (!fr.sigma.empty()) nx::write_1d(d.get(), "Idev", fr.sigma, run.intensity_units, origin);
+
+      Handle sample = sas_group(f, entry + "/sassample", "NXsample", "SASsample");
+      h5::write_string(sample.get(), "name", run.sample_name);
+      scalar_if(sample.get(), "pressure", fr.pressure_gpa, "GPa");
+      scalar_if(sample.get(), "pressure_errors", fr.pressure_esd_gpa, "GPa");
+      scalar_if(sample.get(), "thickness", run.thickness_mm, "mm");
+      scalar_if(sample.get(), "transmission", fr.transmission, "");
+      std::string details = run.sample_details;
+      if (!fr.direction.empty()) details += (details.empty() ? "" : "; ") + fr.direction;
+      if (!details.empty()) h5::write_string(sample.get(), "details", details);
+
+      sas_group(f, entry + "/sasinstrument", "NXinstrument", "SASinstrument");
+      Handle src = sas_group(f, entry + "/sasinstrument/sassource", "NXsource", "SASsource");
+      h5::write_string(src.get(), "radiation", run.radiation);
+      scalar_if(src.get(), "incident_wavelength", run.wavelength_a, "angstrom");
+      Handle det = sas_group(f, entry + "/sasinstrument/sasdetector", "NXdetector", "SASdetector");
+      h5::write_string(det.get(), "name", run.detector_name);
+      scalar_if(det.get(), "SDD", run.distance_m, "m");
+      scalar_if(det.get(), "x_pixel_size", run.pixel_x_m, "m");
+      scalar_if(det.get(), "y_pixel_size", run.pixel_y_m, "m");
+
+      Handle proc = sas_group(f, entry + "/sasprocess", "NXprocess", "SASprocess");
+      h5::write_string(proc.get(), "name", run.process_name);
+      if (!run.process_date.empty()) h5::write_string(proc.get(), "date", run.process_date);
+      if (!run.process_description.empty())
+        h5::write_string(proc.get(), "description", run.process_description);
+      scalar_if(proc.get(), "monitor", fr.monitor, "counts");
+      if (!run.process_notes.empty()) {
+        Handle note = sas_group(f, entry + "/sasprocess/sasnote", "NXnote", "SASnote");
+        for (const auto& [k, v] : run.process_notes) h5::write_string(note.get(), k, v);
+      }
     }
     H5Fflush(f, H5F_SCOPE_GLOBAL);
   }
-  fs::rename(tmp, path);
+  nx::rename_into_place(tmp, path);
 }
 
 void write_array_file(const fs::path& path, const ArrayFile& content) {
@@ -206,15 +209,10 @@ void write_array_file(const fs::path& path, const ArrayFile& content) {
   {
     Handle file(h5::check(H5Fcreate(tmp.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT), tmp.string(),
                           "cannot create"));
-    for (const auto& [name, v] : content.arrays) write_1d(file.get(), name, v, "", tmp.string());
+    for (const auto& [name, v] : content.arrays) nx::write_1d(file.get(), name, v, "", tmp.string());
     for (const auto& [name, value] : content.text) h5::write_string_attribute(file.get(), name, value);
   }
-  std::error_code ec;
-  fs::rename(tmp, path, ec);
-  if (ec) {
-    fs::remove(tmp, ec);
-    throw InputError(path.string(), "cannot write: " + ec.message());
-  }
+  nx::rename_into_place(tmp, path);
 }
 
 ArrayFile read_array_file(const fs::path& path) {

@@ -170,3 +170,62 @@ TEST(ScanConfig, DebyeModelKeys) {
       error_of(waxs + "[fit]\nphases = [\"X\"]\nmodel = \"debye\"\naxis = [0, 0, 0]\n").find("no direction"),
       std::string::npos);
 }
+
+// [sample] and [saxs.normalization]: what results.h5 and saxs_nxcansas.h5 record; nonsense is named.
+TEST(ScanConfig, SampleAndSaxsNormalization) {
+  const std::string saxs = "[saxs]\nframes = \"f.h5\"\nponi = \"g.poni\"\n";
+  const auto c = parse_scan_config(saxs +
+                                       "[saxs.normalization]\nmonitor = \"ic0\"\ntransmitted = \"ic2\"\n"
+                                       "empty_ratio = 0.9\nthickness_mm = 0.05\nabsolute_scale = 2.5e3\n"
+                                       "file = \"counters.spec\"\nscan = 3\n"
+                                       "[sample]\nname = \"CdSe\"\nmedium = \"Ne\"\n",
+                                   "/data/beamtime/scan.toml");
+  ASSERT_TRUE(c.saxs && c.saxs->normalization);
+  const auto& n = *c.saxs->normalization;
+  EXPECT_EQ(n.monitor, "ic0");
+  EXPECT_EQ(n.transmitted, "ic2");
+  EXPECT_DOUBLE_EQ(n.empty_ratio, 0.9);
+  EXPECT_DOUBLE_EQ(*n.thickness_mm, 0.05);
+  EXPECT_DOUBLE_EQ(*n.absolute_scale, 2.5e3);
+  EXPECT_EQ(n.file, "/data/beamtime/counters.spec");
+  EXPECT_EQ(n.scan, "3");
+  EXPECT_EQ(c.sample.name, "CdSe");
+  EXPECT_EQ(c.sample.medium, "Ne");
+  EXPECT_NE(error_of(saxs + "[saxs.normalization]\ntransmitted = \"ic2\"\n").find("needs 'monitor'"),
+            std::string::npos);
+  EXPECT_NE(error_of(saxs + "[saxs.normalization]\nmonitor = \"ic0\"\nthickness_mm = -1\n")
+                .find("'saxs.normalization.thickness_mm'"),
+            std::string::npos);
+  EXPECT_NE(error_of(saxs + "[saxs.normalization]\nmonitor = \"ic0\"\nmonitr = 1\n").find("unknown key"),
+            std::string::npos);
+  EXPECT_NE(
+      error_of("[waxs]\nframes = \"f.h5\"\nponi = \"g.poni\"\n[waxs.normalization]\nmonitor = \"ic0\"\n")
+          .find("[saxs.normalization]"),
+      std::string::npos);
+  EXPECT_NE(error_of(saxs + "[sample]\nnam = \"x\"\n").find("unknown key 'sample.nam'"), std::string::npos);
+  EXPECT_NE(error_of(saxs + "[saxs.normalization]\n").find("does nothing"), std::string::npos);
+  // A glassy-carbon standard: its files relative to the description; not with a given scale.
+  const std::string gc =
+      "[saxs.normalization]\nthickness_mm = 1.0\nempty = \"empty.tif\"\n[saxs.normalization.glassy_carbon]\n"
+      "frames = \"gc.tif\"\nempty = \"holder.tif\"\nreference = \"gc.txt\"\nthickness_mm = 1.06\n"
+      "transmission = 0.72\nq_range = [0.4, 3.0]\n";
+  const auto g = parse_scan_config(saxs + gc, "/data/beamtime/scan.toml");
+  ASSERT_TRUE(g.saxs->normalization->glassy_carbon);
+  const auto& s = *g.saxs->normalization->glassy_carbon;
+  EXPECT_EQ(g.saxs->normalization->empty, "/data/beamtime/empty.tif");
+  EXPECT_EQ(s.frames, "/data/beamtime/gc.tif");
+  EXPECT_EQ(s.reference, "/data/beamtime/gc.txt");
+  EXPECT_EQ(s.reference_unit, RadialUnit::QInvA);
+  EXPECT_DOUBLE_EQ(s.transmission, 0.72);
+  EXPECT_DOUBLE_EQ(s.q_range->max, 3.0);
+  std::string opaque = saxs + gc;
+  opaque.replace(opaque.find("0.72"), 4, "1.5");
+  EXPECT_NE(error_of(opaque).find("'saxs.normalization.glassy_carbon.transmission'"), std::string::npos)
+      << error_of(opaque);
+  std::string both = saxs + gc;
+  both.replace(both.find("thickness_mm = 1.0\n"), 19, "thickness_mm = 1.0\nabsolute_scale = 2.0\n");
+  EXPECT_NE(error_of(both).find("not both"), std::string::npos);
+  std::string no_ref = saxs + gc;
+  no_ref.replace(no_ref.find("reference = \"gc.txt\"\n"), 21, "");
+  EXPECT_NE(error_of(no_ref).find("needs 'reference'"), std::string::npos);
+}

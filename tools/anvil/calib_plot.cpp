@@ -51,8 +51,9 @@ void image_panel(const ImageF& image, const Mask& mask, const std::vector<calibr
     }
   }
   const double aspect = static_cast<double>(ny) / nx;
-  const double w = 0.40, h = std::min(0.80, w * aspect * 2.0);
-  plvpor(0.06, 0.06 + w, 0.12, 0.12 + h);
+  // The left margin holds the row numbers and the axis label (0.06 clipped "row (pixel)").
+  const double w = 0.37, h = std::min(0.80, w * aspect * 2.0);
+  plvpor(0.09, 0.09 + w, 0.12, 0.12 + h);
   plwind(-0.5, nx - 0.5, -0.5, ny - 0.5);
   set_colour_map();
   plimage(cols.data(), nx, ny, -0.5, nx - 0.5, -0.5, ny - 0.5, std::log10(lo), std::log10(hi), -0.5, nx - 0.5,
@@ -113,7 +114,7 @@ void residual_panel(const calibration::CalibrationResult& res,
   }
   const double pad = std::max(0.5, 0.05 * (xmax - xmin));
   ymax *= 1.1;
-  plvpor(0.55, 0.97, 0.12, 0.80);
+  plvpor(0.57, 0.97, 0.12, 0.80);
   plwind(xmin - pad, xmax + pad, -ymax, ymax);
   plcol0(15);
   plbox("bcgnst", 0, 0, "bcgnstv", 0, 0);

@@ -33,6 +33,7 @@
 #include "pressure/direction.hpp"
 #include "pressure/standard.hpp"
 #include "scan_outputs.hpp"
+#include "scan_outputs_nexus.hpp"
 #include "series/parametric.hpp"
 #include "series/series.hpp"
 #include "series/transition.hpp"
@@ -106,6 +107,27 @@ std::filesystem::path phase_dir(const FitSeriesArgs& a) {
 // The stack's frame numbers (/entry/<group>/frame_index) and the wavelength its provenance
 // records (the .poni text of `anvil integrate` or `anvil run`), when there is one.
 }  // namespace
+
+// results.h5 of a fit-series run: its tables as NeXus, written by anvil run's writer (the layout
+// of docs/formats.md, without the patterns, frames and instrument a scan description gives).
+std::filesystem::path write_series_results(const std::filesystem::path& out,
+                                           const pipeline::ScanTables& tables, const FitSeriesArgs& a,
+                                           double lambda_a) {
+  pipeline::NexusScan scan;
+  scan.title = std::filesystem::path(a.patterns).stem().string();
+  io::ResultsContent rc;
+  rc.entry = pipeline::results_entry(tables, scan, &rc.default_group);
+  rc.provenance = {{"program", "anvil fit-series"},
+                   {"version", ANVIL_VERSION},
+                   {"patterns", a.patterns},
+                   {"phases", a.phases},
+                   {"wavelength_A", fmt::format("{}", lambda_a)},
+                   {"pressure_file", a.pressure_file},
+                   {"model", a.debye.le_bail ? "le_bail" : a.debye.model},
+                   {"mode", a.mode}};
+  io::write_results_file(out / "results.h5", rc);
+  return out / "results.h5";
+}
 
 StackInfo stack_info(const std::string& path, const std::string& group) {
   io::h5::prepare();
@@ -252,13 +274,16 @@ int run_debye_series(const FitSeriesArgs& a, const std::vector<series::SeriesFra
   fs::create_directories(a.output);
   const fs::path out(a.output);
   std::vector<fs::path> written;
+  pipeline::ScanTables tables;               // what the CSVs hold, for results.h5
   if (!fitter->settings().phases.empty()) {  // (--le-bail: no sample phases, no fractions)
-    written = pipeline::write_phase_tables(out, results, fitter->settings().phases);
+    written = pipeline::write_phase_tables(out, results, fitter->settings().phases, &tables);
     for (auto& f : pipeline::write_series_tables(out, results, fitter->settings().phases,
-                                                 series::densest_phase(fitter->powder_phases())))
+                                                 series::densest_phase(fitter->powder_phases()), &tables))
       written.push_back(f);
   }
-  if (!ds.others.empty()) written.push_back(pipeline::write_other_phases_table(out, results, ds.others));
+  if (!ds.others.empty())
+    written.push_back(pipeline::write_other_phases_table(out, results, ds.others, &tables));
+  written.push_back(write_series_results(out, tables, a, lambda));
   if (!a.no_plots)
     for (auto& f : pipeline::write_scan_plots(out, results, fitter->settings().phases)) written.push_back(f);
   std::size_t ok = 0;
@@ -446,15 +471,17 @@ int run_fit_series(const FitSeriesArgs& a) {
   for (std::size_t p = 0; p < phases.size(); ++p)
     if (static_cast<int>(p) != standard_index) sample.push_back(p);
 
+  pipeline::ScanTables tables;  // what the CSVs hold, for results.h5
   // phase_fractions.csv
   {
     std::vector<io::TableColumn> cols;
-    io::TableColumn frame{"frame"}, pres{"pressure_gpa"}, dir{"direction"}, rwp{"rwp"}, status{"status"},
-        pesd{"pressure_esd_gpa"}, psrc{"pressure_source"}, pstd{"standard_pressure_gpa"}, notes{"notes"};
+    io::TableColumn frame{"frame", "1"}, pres{"pressure_gpa", "GPa"}, dir{"direction"}, rwp{"rwp", "1"},
+        status{"status"}, pesd{"pressure_esd_gpa", "GPa"}, psrc{"pressure_source"},
+        pstd{"standard_pressure_gpa", "GPa"}, notes{"notes"};
     std::vector<io::TableColumn> frac;
     for (std::size_t p : sample) {
-      frac.push_back({names[p]});
-      frac.push_back({names[p] + "_esd"});
+      frac.push_back({names[p], "1"});
+      frac.push_back({names[p] + "_esd", "1"});
     }
     for (const auto& f : res.frames) {
       frame.numbers.push_back(static_cast<double>(f.frame));
@@ -482,6 +509,7 @@ int run_fit_series(const FitSeriesArgs& a) {
     for (auto& c : frac) cols.push_back(c);
     for (auto* c : {&rwp, &status, &pesd, &psrc, &pstd, &notes}) cols.push_back(*c);
     io::write_csv(out / "phase_fractions.csv", cols);
+    tables.fractions = cols;
     std::vector<std::string> sample_names;
     std::vector<io::TableColumn> values, esds;
     for (std::size_t k = 0; k < sample.size(); ++k) {
@@ -491,16 +519,19 @@ int run_fit_series(const FitSeriesArgs& a) {
     }
     pipeline::write_fractions_long_csv(out / "phase_fractions_long.csv", frame, pres, dir, sample_names,
                                        values, esds);
+    tables.phases = sample_names;
   }
   // lattice.csv
   {
-    io::TableColumn frame{"frame"}, pres{"pressure_gpa"}, phase{"phase"}, ca{"a_A"}, cae{"a_esd_A"},
-        cc{"c_A"}, cce{"c_esd_A"}, v{"volume_A3"}, ve{"volume_esd_A3"}, size{"size_nm"}, sizee{"size_esd_nm"};
+    io::TableColumn frame{"frame", "1"}, pres{"pressure_gpa", "GPa"}, phase{"phase"}, ca{"a_A", "angstrom"},
+        cae{"a_esd_A", "angstrom"}, cc{"c_A", "angstrom"}, cce{"c_esd_A", "angstrom"},
+        v{"volume_A3", "angstrom^3"}, ve{"volume_esd_A3", "angstrom^3"}, size{"size_nm", "nm"},
+        sizee{"size_esd_nm", "nm"};
     std::vector<io::TableColumn> d;
     for (int k = 1; k <= 3; ++k) {
       d.push_back({fmt::format("d{}_hkl", k)});
-      d.push_back({fmt::format("d{}_spacing_A", k)});
-      d.push_back({fmt::format("d{}_spacing_esd_A", k)});
+      d.push_back({fmt::format("d{}_spacing_A", k), "angstrom"});
+      d.push_back({fmt::format("d{}_spacing_esd_A", k), "angstrom"});
     }
     for (const auto& f : res.frames) {
       if (!f.ok()) continue;
@@ -529,6 +560,7 @@ int run_fit_series(const FitSeriesArgs& a) {
     std::vector<io::TableColumn> cols{frame, pres, phase, ca, cae, cc, cce, v, ve, size, sizee};
     for (auto& c : d) cols.push_back(c);
     io::write_csv(out / "lattice.csv", cols);
+    tables.lattice = cols;
   }
   // Parametric refinement.
   std::optional<series::ParametricResult> par;
@@ -556,8 +588,8 @@ int run_fit_series(const FitSeriesArgs& a) {
     }
   }
   // eos.csv
-  pipeline::write_eos_csv(out / "eos.csv", res.eos,
-                          par ? par->phases : std::vector<series::ParametricPhase>{});
+  tables.eos = pipeline::write_eos_csv(out / "eos.csv", res.eos,
+                                       par ? par->phases : std::vector<series::ParametricPhase>{});
   // transitions.csv
   series::TransitionAnalysis tr;
   std::size_t hp = phases.size();
@@ -572,8 +604,9 @@ int run_fit_series(const FitSeriesArgs& a) {
   }
   if (hp < phases.size()) {
     tr = series::analyse_transitions(res.frames, hp, standard_index);
-    pipeline::write_transitions_csv(out / "transitions.csv", tr);
+    tables.transitions = pipeline::write_transitions_csv(out / "transitions.csv", tr);
   }
+  write_series_results(out, tables, a, lambda);
 
   // Figures.
   if (!a.no_plots) {
@@ -636,6 +669,7 @@ int run_fit_series(const FitSeriesArgs& a) {
         }
       }
       curve.rgb = pts.rgb;
+      curve.width = 2.5;  // the fit, distinct from the data's symbols
       curve.label = fmt::format("{} {} K0 = {:.1f} GPa", names[k], pressure::eos_form_name(fit->eos.form),
                                 fit->eos.k0_gpa);
       vp.series.push_back(std::move(pts));
@@ -722,8 +756,8 @@ void add_fit_series_command(CLI::App& app, Context& ctx) {
   cmd->add_flag("-q,--quiet", a->quiet, "No summary");
   add_debye_options(cmd, a->debye);
   cmd->footer(
-      "Writes phase_fractions.csv, lattice.csv, eos.csv, transitions.csv, phase_fractions.png, "
-      "volume_eos.png\n"
+      "Writes phase_fractions.csv, lattice.csv, eos.csv, transitions.csv, results.h5 (the same numbers as "
+      "NeXus), phase_fractions.png, volume_eos.png\n"
       "(and lattice_parametric.csv with --parametric). Modes, presence rule, definitions: docs/series.md\n"
       "Example:\n"
       "  anvil fit-series scan.h5 --pressure P.csv --phases CdSe-WZ,CdSe-ZB,CdSe-RS --range 6,22 -o series/");

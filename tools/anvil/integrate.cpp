@@ -121,9 +121,14 @@ int run_integrate(const IntegrateArgs& a) {
   const pipeline::DetectorIntegrator di(geometry, shape, mask, s, dark ? &*dark : nullptr,
                                         flat ? &*flat : nullptr);
   const auto kind = output_kind(a.output, source->frame_count());
-  if (kind == OutputKind::TextFolder) fs::create_directories(a.output);
-  if (kind != OutputKind::TextFolder && fs::path(a.output).has_parent_path())
-    fs::create_directories(fs::path(a.output).parent_path());
+  {  // the folder the output goes in; one that cannot be made is the user's to fix
+    const fs::path folder =
+        kind == OutputKind::TextFolder ? fs::path(a.output) : fs::path(a.output).parent_path();
+    std::error_code ec;
+    if (!folder.empty()) fs::create_directories(folder, ec);
+    if (ec)
+      throw InputError(a.output, fmt::format("cannot make the folder {}: {}", folder.string(), ec.message()));
+  }
   if (s.azimuth_bins > 0 && kind != OutputKind::Hdf5)
     throw InputError(a.output, "2D cakes are written to HDF5: give an output name ending in .h5");
 
