@@ -417,7 +417,12 @@ ScanConfig parse_scan_config(const std::string& text, const fs::path& source_nam
                   "unknown lattice '" + name + "' (fcc, bcc, sc, hcp, hex2d, hex3d, lamellar)");
       c.saxs_index.lattices = *l;
     }
+    // `range` as in [waxs], [saxs] and [fit]; `q_range` as earlier scan descriptions wrote it.
     c.saxs_index.q_range_inv_nm = s->range("q_range");
+    if (const toml::node* n = s->get("range")) {
+      if (c.saxs_index.q_range_inv_nm) s->fail(*n, "range", "give range or q_range, not both");
+      c.saxs_index.q_range_inv_nm = s->range("range");
+    }
     s->reject_unknown();
   }
   t.reject_unknown();

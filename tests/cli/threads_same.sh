@@ -18,4 +18,14 @@ h5diff "$work/w1.h5" "$work/w2.h5" /entry/integrated /entry/integrated
   --range 3 21 -q -o "$work/n2.h5"
 h5diff "$work/n1.h5" "$work/n2.h5" /entry/integrated /entry/integrated
 cmp "$work/i1.json" "$work/i2.json"
-echo "threads ok"
+# anvil index takes the same names for the range, the unit and the pattern group as integrate
+# and the scan description (--range, --unit, --group), beside its own (--qmin/--qmax, --q-unit,
+# --dataset); anvil fit's --x-unit is also --unit and fit-series' --group also --dataset.
+"$anvil" integrate "$sample/cdse_dac_saxs_master.h5" --poni "$sample/saxs.poni" --unit q_nm^-1 -q -o "$work/s.h5"
+"$anvil" index "$work/s.h5" --frame 2 --qmin 0.3 --qmax 3.5 --q-unit nm^-1 --dataset integrated -o "$work/r1.json" > /dev/null
+"$anvil" index "$work/s.h5" --frame 2 --range 0.3,3.5 --unit q_nm^-1 --group integrated -o "$work/r2.json" > /dev/null
+cmp "$work/r1.json" "$work/r2.json"
+if "$anvil" index "$work/s.h5" --range 0.3,3.5 --qmin 0.2 -o "$work/r3.json" 2> "$work/err.txt"; then
+  echo "--range with --qmin accepted"; exit 1
+fi
+echo "threads and names ok"

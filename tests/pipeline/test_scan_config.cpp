@@ -111,6 +111,20 @@ TEST(ScanConfig, WrongTypesAndValuesAreNamed) {
 }
 
 // A Dioptas .mask is read in Dioptas' layout unless the description says otherwise.
+// [index] takes `range` like [waxs.integration] and [fit] (issue 17), or `q_range`, not both.
+TEST(ScanConfig, IndexRangeTakesTheCommonName) {
+  std::string text = kGood;
+  const std::string old_key = "q_range = [0.3, 3.0]";
+  text.replace(text.find(old_key), old_key.size(), "range = [0.4, 2.5]");
+  const auto c = parse_scan_config(text, "/data/beamtime/scan.toml");
+  ASSERT_TRUE(c.saxs_index.q_range_inv_nm);
+  EXPECT_DOUBLE_EQ(c.saxs_index.q_range_inv_nm->min, 0.4);
+  EXPECT_DOUBLE_EQ(c.saxs_index.q_range_inv_nm->max, 2.5);
+  std::string both = kGood;
+  both.replace(both.find(old_key), old_key.size(), "q_range = [0.3, 3.0]\nrange = [0.4, 2.5]");
+  EXPECT_NE(error_of(both).find("range or q_range, not both"), std::string::npos) << error_of(both);
+}
+
 TEST(ScanConfig, MaskOrientationIsAutoUnlessGiven) {
   const auto c = parse_scan_config(kGood, "/data/beamtime/scan.toml");
   EXPECT_EQ(c.waxs->mask_orientation, io::MaskOrientation::Auto);

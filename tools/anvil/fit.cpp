@@ -109,7 +109,7 @@ void add_fit_command(CLI::App& app, Context& ctx) {
       ->delimiter(',')
       ->expected(2)
       ->check(number_in(0.0, 180.0));
-  cmd->add_option("--x-unit", a->x_unit,
+  cmd->add_option("--x-unit,--unit", a->x_unit,
                   "x unit when the text file does not name it: 2th_deg, q_nm^-1, q_A^-1");
   cmd->add_option("--frame", a->frame, "Frame (row) of an HDF5 pattern file")->capture_default_str();
   cmd->add_option("--plot", a->plot, "Draw data, model, difference and tick marks (.png, .svg, .pdf)");

@@ -735,7 +735,8 @@ void add_fit_series_command(CLI::App& app, Context& ctx) {
   cmd->add_option("--threads", a->threads, "Threads (0: all)")->capture_default_str();
   cmd->add_option("--wavelength", a->wavelength_a, "Wavelength (Å) when the file does not record it")
       ->check(positive_number());
-  cmd->add_option("--group", a->group, "Pattern stack under /entry (default: integrated, else waxs)");
+  cmd->add_option("--group,--dataset", a->group,
+                  "Pattern stack under /entry (default: integrated, else waxs)");
   cmd->add_option("--size-profile", a->size_profile, "sphere, lorentzian or none")->capture_default_str();
   cmd->add_option("--lp", a->lp, "lorentz (integrated + polarisation-corrected) or unpolarised")
       ->capture_default_str();

@@ -28,6 +28,7 @@ struct IndexArgs {
   std::string pattern, output, plot, lattices, q_unit, dataset = "integrated", form_factor = "none",
                                                        distribution = "schulz";
   std::optional<double> q_min, q_max;
+  std::vector<double> range;  // --range min,max: the same as --qmin/--qmax
   std::string calibrate_q, pressure_table;
   std::optional<double> standard_d;
   std::size_t frame = 0;
@@ -55,6 +56,11 @@ saxs::SaxsSettings settings_of(const IndexArgs& a) {
   if (const auto u = q_unit_of(a.q_unit); u && *u == RadialUnit::QInvA) scale = 10.0;
   if (a.q_min) s.q_min_inv_nm = *a.q_min * scale;
   if (a.q_max) s.q_max_inv_nm = *a.q_max * scale;
+  if (a.range.size() == 2) {
+    if (!(a.range[1] > a.range[0])) throw InputError("--range", "the upper end must exceed the lower");
+    s.q_min_inv_nm = a.range[0] * scale;
+    s.q_max_inv_nm = a.range[1] * scale;
+  }
   if (!a.lattices.empty()) {
     s.index.lattices.clear();
     std::stringstream ss(a.lattices);
@@ -281,12 +287,20 @@ void add_index_command(CLI::App& app, Context& ctx) {
   cmd->add_option("-o,--output", a->output, "RESULT.json")->required();
   cmd->add_option("--plot", a->plot, "PNG of the pattern, the peaks and the indexed reflections");
   cmd->add_option("--lattices", a->lattices, "Lattices to try, e.g. fcc,hcp (default: all seven)");
-  cmd->add_option("--qmin", a->q_min, "Lowest q used (in --q-unit, default nm^-1)")
-      ->check(non_negative_number());
-  cmd->add_option("--qmax", a->q_max, "Highest q used (in --q-unit, default nm^-1)")
-      ->check(positive_number());
-  cmd->add_option("--q-unit", a->q_unit,
-                  "nm^-1 or A^-1: unit of the file's q (overrides its header) and of --qmin/--qmax");
+  auto* qmin = cmd->add_option("--qmin", a->q_min, "Lowest q used (in --q-unit, default nm^-1)")
+                   ->check(non_negative_number());
+  auto* qmax = cmd->add_option("--qmax", a->q_max, "Highest q used (in --q-unit, default nm^-1)")
+                   ->check(positive_number());
+  // The names anvil integrate, fit and the scan description use: --range, --unit, --group.
+  cmd->add_option("--range", a->range, "q range used, min,max (in --q-unit; the same as --qmin/--qmax)")
+      ->delimiter(',')
+      ->expected(2)
+      ->check(non_negative_number())
+      ->excludes(qmin)
+      ->excludes(qmax);
+  cmd->add_option("--q-unit,--unit", a->q_unit,
+                  "q_nm^-1 (nm^-1) or q_A^-1 (A^-1): unit of the file's q (overrides its header) and of "
+                  "--qmin/--qmax/--range");
   cmd->add_option(
       "--calibrate-q", a->calibrate_q,
       "Lamellar q standard (e.g. cholesteryl palmitate, silver behenate; text or .pdh): the q axis is "
@@ -297,7 +311,7 @@ void add_index_command(CLI::App& app, Context& ctx) {
   cmd->add_option("--frame", a->frame, "Frame of an HDF5 pattern stack (0-based)")->capture_default_str();
   cmd->add_flag("--all-frames", a->all_frames,
                 "Index every frame of an HDF5 stack, each seeded from the previous; flags lattice changes");
-  cmd->add_option("--dataset", a->dataset, "Pattern group in the HDF5 stack")->capture_default_str();
+  cmd->add_option("--dataset,--group", a->dataset, "Pattern group in the HDF5 stack")->capture_default_str();
   cmd->add_option("--form-factor", a->form_factor,
                   "Diffuse model beside the power law: none, sphere or cylinder")
       ->capture_default_str();
