@@ -354,6 +354,28 @@ std::size_t pattern_stack_size(const std::string& path, const std::string& name)
   return dims[0];
 }
 
+std::vector<std::size_t> pattern_stack_frame_index(const std::string& path, const std::string& name) {
+  h5::prepare();
+  Handle f(h5::check(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), path, "cannot open"));
+  const std::string ds_path = "/entry/" + name + "/frame_index";
+  std::vector<std::size_t> out;
+  if (!h5::is_dataset(f.get(), ds_path)) return out;
+  Handle ds(H5Dopen2(f.get(), ds_path.c_str(), H5P_DEFAULT));
+  Handle sp(H5Dget_space(ds.get()));
+  const auto n = static_cast<std::size_t>(H5Sget_simple_extent_npoints(sp.get()));
+  std::vector<long long> v(n);
+  if (n > 0 && H5Dread(ds.get(), H5T_NATIVE_LLONG, H5S_ALL, H5S_ALL, H5P_DEFAULT, v.data()) < 0)
+    throw InputError(path, ds_path + ": cannot read");
+  for (long long x : v) out.push_back(static_cast<std::size_t>(std::max(0LL, x)));
+  return out;
+}
+
+std::string pattern_stack_process_text(const std::string& path, const std::string& key) {
+  h5::prepare();
+  Handle f(h5::check(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), path, "cannot open"));
+  return h5::read_string(f.get(), "/entry/process/" + key);
+}
+
 Pattern1D read_pattern_stack(const std::string& path, const std::string& name, std::size_t k) {
   h5::prepare();
   Handle f(h5::check(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), path, "cannot open"));

@@ -62,5 +62,9 @@ class PatternStackWriter {
 // Reads frame `k` (0-based position in the file) of a PatternStackWriter file.
 Pattern1D read_pattern_stack(const std::string& path, const std::string& name, std::size_t k);
 std::size_t pattern_stack_size(const std::string& path, const std::string& name);
+// The frame numbers a stack records (/entry/<name>/frame_index), empty when it records none.
+std::vector<std::size_t> pattern_stack_frame_index(const std::string& path, const std::string& name);
+// A text of the file's provenance (/entry/process/<key>, e.g. "poni"), empty when absent.
+std::string pattern_stack_process_text(const std::string& path, const std::string& key);
 
 }  // namespace anvil::io

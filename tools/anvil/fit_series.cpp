@@ -3,7 +3,6 @@
 // fractions, cells, equations of state and transition pressures as CSV tables and figures.
 #include <fmt/core.h>
 #include <fmt/ranges.h>
-#include <hdf5.h>
 #include <tbb/parallel_for.h>
 #include <tbb/task_arena.h>
 
@@ -24,7 +23,6 @@
 #include "core/error.hpp"
 #include "debye_fit.hpp"
 #include "geometry/poni.hpp"
-#include "io/hdf5_util.hpp"
 #include "io/pattern_io.hpp"
 #include "io/pressure_table.hpp"
 #include "io/results_file.hpp"
@@ -38,6 +36,7 @@
 #include "series/series.hpp"
 #include "series/transition.hpp"
 #include "series_tables.hpp"
+#include "waxs_fit.hpp"
 
 namespace anvil::cli {
 
@@ -130,20 +129,10 @@ std::filesystem::path write_series_results(const std::filesystem::path& out,
 }
 
 StackInfo stack_info(const std::string& path, const std::string& group) {
-  io::h5::prepare();
   StackInfo out;
-  io::h5::Handle f(io::h5::check(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), path, "cannot open"));
-  const std::string ds_path = "/entry/" + group + "/frame_index";
-  if (io::h5::is_dataset(f.get(), ds_path)) {
-    io::h5::Handle ds(H5Dopen2(f.get(), ds_path.c_str(), H5P_DEFAULT));
-    io::h5::Handle sp(H5Dget_space(ds.get()));
-    const auto n = static_cast<std::size_t>(H5Sget_simple_extent_npoints(sp.get()));
-    std::vector<long long> v(n);
-    if (n > 0 && H5Dread(ds.get(), H5T_NATIVE_LLONG, H5S_ALL, H5S_ALL, H5P_DEFAULT, v.data()) >= 0)
-      for (long long x : v) out.frame_index.push_back(static_cast<std::size_t>(std::max(0LL, x)));
-  }
+  out.frame_index = io::pattern_stack_frame_index(path, group);
   for (const std::string& key : std::vector<std::string>{"poni", group + "_poni", "waxs_poni"}) {
-    const std::string text = io::h5::read_string(f.get(), "/entry/process/" + key);
+    const std::string text = io::pattern_stack_process_text(path, key);
     if (text.empty()) continue;
     try {
       out.wavelength_a = geometry::parse_poni(text, path + ":/entry/process/" + key).wavelength_m * 1e10;
@@ -336,33 +325,21 @@ int run_fit_series(const FitSeriesArgs& a) {
   }
   for (std::size_t k = 0; k < n_frames; ++k) {
     Pattern1D p = io::read_pattern_stack(a.patterns, group, k);
-    std::vector<double> tth(p.x.size());
-    for (std::size_t i = 0; i < p.x.size(); ++i) {
-      const double x = p.x[i];
-      switch (p.unit) {
-        case RadialUnit::TwoThetaDeg:
-          tth[i] = x;
-          break;
-        case RadialUnit::QInvNm:
-        case RadialUnit::QInvA: {
-          const double q_a = p.unit == RadialUnit::QInvNm ? x / 10.0 : x;
-          const double s = q_a * lambda / (4.0 * M_PI);
-          tth[i] = s < 1.0 ? 2.0 * std::asin(s) * 180.0 / M_PI : kNaN;
-          break;
-        }
-        default:
-          throw InputError(a.patterns,
-                           fmt::format("radial unit {} is not supported here (2θ or q)", unit_name(p.unit)));
-      }
+    powder::PowderPattern in_tth;
+    try {
+      in_tth = pipeline::to_two_theta(p, lambda);  // the conversion anvil fit and anvil run use
+    } catch (const InputError& e) {
+      throw InputError(a.patterns, e.problem());  // name the stack the pattern came from
     }
     series::SeriesFrame f;
     f.frame = k < info.frame_index.size() ? info.frame_index[k] : k;
+    const auto& tth = in_tth.two_theta_deg;
     for (std::size_t i = 0; i < tth.size(); ++i) {
       if (!std::isfinite(tth[i]) || tth[i] < lo || tth[i] > hi || tth[i] <= 0) continue;
       if (!f.pattern.two_theta_deg.empty() && !(tth[i] > f.pattern.two_theta_deg.back())) continue;
       f.pattern.two_theta_deg.push_back(tth[i]);
-      f.pattern.intensity.push_back(p.intensity[i]);
-      f.pattern.sigma.push_back(p.sigma.empty() ? std::sqrt(std::max(p.intensity[i], 1.0)) : p.sigma[i]);
+      f.pattern.intensity.push_back(in_tth.intensity[i]);
+      f.pattern.sigma.push_back(in_tth.sigma[i]);
     }
     if (f.pattern.two_theta_deg.size() < 20)
       throw InputError(a.patterns, fmt::format("{} points of frame {} in the 2θ range",
