@@ -82,7 +82,8 @@ std::vector<double> PressureTable::esds_gpa() const {
   return v;
 }
 
-PressureTable parse_pressure_table(std::string_view text, const std::string& source) {
+PressureTable parse_pressure_table(std::string_view text, const std::string& source,
+                                   RepeatedFrames repeated) {
   PressureTable table;
   table.source = source;
   std::optional<std::size_t> col_frame, col_p, col_esd;
@@ -177,22 +178,29 @@ PressureTable parse_pressure_table(std::string_view text, const std::string& sou
 
   std::stable_sort(table.points.begin(), table.points.end(),
                    [](const PressurePoint& a, const PressurePoint& b) { return a.frame < b.frame; });
-  for (std::size_t i = 1; i < table.points.size(); ++i) {
-    const auto& a = table.points[i - 1];
-    const auto& b = table.points[i];
-    if (a.frame == b.frame)
-      throw InputError(source, fmt::format("line {}: frame {} is given twice (first on line {})",
-                                           std::max(a.line, b.line), b.frame, std::min(a.line, b.line)));
+  std::vector<PressurePoint> kept;
+  for (const auto& b : table.points) {
+    if (!kept.empty() && kept.back().frame == b.frame) {
+      const auto& a = kept.back();  // stable sort: the earlier line
+      if (repeated == RepeatedFrames::Error)
+        throw InputError(source, fmt::format("line {}: frame {} is given twice (first on line {})", b.line,
+                                             b.frame, a.line));
+      table.warnings.push_back(fmt::format(
+          "line {}: frame {} given again (first on line {}); the first is used", b.line, b.frame, a.line));
+      continue;
+    }
+    kept.push_back(b);
   }
+  table.points = std::move(kept);
   return table;
 }
 
-PressureTable read_pressure_table(const std::filesystem::path& path) {
+PressureTable read_pressure_table(const std::filesystem::path& path, RepeatedFrames repeated) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw InputError(path.string(), "cannot open pressure table (does the file exist?)");
   std::ostringstream ss;
   ss << in.rdbuf();
-  return parse_pressure_table(ss.str(), path.string());
+  return parse_pressure_table(ss.str(), path.string(), repeated);
 }
 
 }  // namespace anvil::io

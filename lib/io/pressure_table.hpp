@@ -70,13 +70,19 @@ FrameNumbering match_frame_numbers(const std::vector<std::size_t>& log_frames, s
 // "0-11, 13, 15-20": a sorted list of frame numbers as ranges, for messages.
 std::string frame_ranges(const std::vector<std::size_t>& sorted_frames);
 
+// A frame given twice: an error (the default), or the first row kept and the others reported in
+// `warnings`, so that a slip in a hand-written table does not stop a long series.
+enum class RepeatedFrames { Error, KeepFirst };
+
 // Reads a pressure table. Throws InputError naming the file (and line) for an unreadable file,
 // a missing header or required column, a non-numeric value, a negative or non-integer frame,
-// a frame given twice, a negative esd, or a table without data rows.
+// a frame given twice (unless KeepFirst), a negative esd, or a table without data rows.
 // Warns (in `warnings`) about pressures above 500 GPa or below -1 GPa (wrong units?).
-PressureTable read_pressure_table(const std::filesystem::path& path);
+PressureTable read_pressure_table(const std::filesystem::path& path,
+                                  RepeatedFrames repeated = RepeatedFrames::Error);
 
 // The same, from text already in memory; `source` names it in messages.
-PressureTable parse_pressure_table(std::string_view text, const std::string& source);
+PressureTable parse_pressure_table(std::string_view text, const std::string& source,
+                                   RepeatedFrames repeated = RepeatedFrames::Error);
 
 }  // namespace anvil::io

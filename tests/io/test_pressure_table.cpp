@@ -58,7 +58,18 @@ TEST(PressureTable, ColumnsAreFoundByNameInAnyOrder) {
 
 TEST(PressureTable, DuplicateFrameNamesBothLines) {
   check_error([] { parse_pressure_table("frame,pressure_gpa\n0,1.0\n1,2.0\n0,3.0\n", "p.csv"); },
-               {"p.csv", "frame 0", "twice", "line 4", "line 2"});
+              {"p.csv", "frame 0", "twice", "line 4", "line 2"});
+}
+
+// fit-series reads hand-written tables leniently: a repeated frame keeps its first row, with a warning.
+TEST(PressureTable, RepeatedFrameKeepsTheFirstRowWhenAsked) {
+  const auto t = parse_pressure_table("frame,pressure_gpa\n0,1.0\n1,2.0\n0,9.0\n", "p.csv",
+                                      anvil::io::RepeatedFrames::KeepFirst);
+  ASSERT_EQ(t.points.size(), 2u);
+  EXPECT_DOUBLE_EQ(t.pressure_gpa(0), 1.0);
+  ASSERT_EQ(t.warnings.size(), 1u);
+  EXPECT_NE(t.warnings[0].find("line 4: frame 0 given again (first on line 2)"), std::string::npos)
+      << t.warnings[0];
 }
 
 TEST(PressureTable, MissingFrameLookupSaysWhichFramesExist) {
@@ -69,14 +80,13 @@ TEST(PressureTable, MissingFrameLookupSaysWhichFramesExist) {
 
 TEST(PressureTable, BadNumberNamesTheLine) {
   check_error([] { parse_pressure_table("frame,pressure_gpa\n0,1.0\n1,2.O\n", "p.csv"); },
-               {"p.csv", "line 3", "2.O"});
+              {"p.csv", "line 3", "2.O"});
   check_error([] { parse_pressure_table("frame,pressure_gpa\n0,1.0\nx,2.0\n", "p.csv"); },
-               {"line 3", "frame"});
+              {"line 3", "frame"});
   check_error([] { parse_pressure_table("frame,pressure_gpa\n1.5,2.0\n", "p.csv"); }, {"line 2", "integer"});
   check_error([] { parse_pressure_table("frame,pressure_gpa,pressure_esd_gpa\n1,2.0,-0.1\n", "p.csv"); },
-               {"line 2", ">= 0"});
-  check_error([] { parse_pressure_table("frame,pressure_gpa\n1,2.0,3\n", "p.csv"); },
-               {"line 2", "3 fields"});
+              {"line 2", ">= 0"});
+  check_error([] { parse_pressure_table("frame,pressure_gpa\n1,2.0,3\n", "p.csv"); }, {"line 2", "3 fields"});
 }
 
 TEST(PressureTable, NegativeFrameIsRejected) {

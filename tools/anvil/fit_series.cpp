@@ -146,47 +146,6 @@ StackInfo stack_info(const std::string& path, const std::string& group) {
 
 namespace {
 
-// The pressure table with repeated frames dropped (the first row of a frame wins, the others
-// are reported), so that a slip in a hand-written table does not stop the series.
-io::PressureTable read_table_lenient(const std::string& path, std::vector<std::string>& warnings) {
-  std::ifstream in(path);
-  if (!in) throw InputError(path, "cannot open the pressure table");
-  std::string line, text;
-  int frame_col = -1, lineno = 0;
-  std::map<std::string, int> seen;
-  while (std::getline(in, line)) {
-    ++lineno;
-    const std::string body = line.substr(0, line.find('#'));
-    const auto fields = split(body, ',');
-    if (fields.empty()) {
-      text += line + "\n";
-      continue;
-    }
-    if (frame_col < 0) {
-      for (std::size_t k = 0; k < fields.size(); ++k) {
-        std::string low = fields[k];
-        std::transform(low.begin(), low.end(), low.begin(), [](unsigned char c) { return std::tolower(c); });
-        if (low == "frame") frame_col = static_cast<int>(k);
-      }
-      text += line + "\n";
-      continue;
-    }
-    if (frame_col < static_cast<int>(fields.size())) {
-      const std::string& key = fields[frame_col];
-      if (auto it = seen.find(key); it != seen.end()) {
-        warnings.push_back(
-            fmt::format("{} line {}: frame {} given again (first on line {}); the first is used", path,
-                        lineno, key, it->second));
-        text += "#" + line + "\n";
-        continue;
-      }
-      seen.emplace(key, lineno);
-    }
-    text += line + "\n";
-  }
-  return io::parse_pressure_table(text, path);
-}
-
 std::string lines_text(const std::vector<powder::LineD>& lines, std::size_t k, int what) {
   if (k >= lines.size()) return "";
   const auto& l = lines[k];
@@ -351,7 +310,7 @@ int run_fit_series(const FitSeriesArgs& a) {
 
   // Pressures.
   if (!a.pressure_file.empty()) {
-    const io::PressureTable table = read_table_lenient(a.pressure_file, warnings);
+    const io::PressureTable table = io::read_pressure_table(a.pressure_file, io::RepeatedFrames::KeepFirst);
     for (const auto& w : table.warnings) warnings.push_back(a.pressure_file + ": " + w);
     // The table's frame numbers against the stack's (io::match_frame_numbers: a 1-based table is
     // said so, any other mismatch is an error naming the frames).
