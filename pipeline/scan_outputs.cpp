@@ -86,104 +86,52 @@ fs::path write_other_phases_table(const fs::path& dir, const std::vector<FrameRe
 
 std::vector<fs::path> write_phase_tables(const fs::path& dir, const std::vector<FrameResult>& frames,
                                          const std::vector<std::string>& phases, ScanTables* tables) {
-  std::vector<io::TableColumn> pf;
-  io::TableColumn frame{"frame", "1", {}, {}}, p{"pressure_gpa", "GPa", {}, {}},
-      dirn{"direction", "", {}, {}};
-  std::vector<io::TableColumn> frac, esd;
-  for (const auto& ph : phases) {
-    frac.push_back({ph, "1", {}, {}});
-    esd.push_back({ph + "_esd", "1", {}, {}});
-  }
-  io::TableColumn rwp{"rwp", "1", {}, {}}, status{"status", "", {}, {}}, reason{"reason", "", {}, {}};
-  // lattice.csv, one row per frame and phase
-  // Columns 4–9 come from the fit result's keys (a, a_esd, c, c_esd, volume, volume_esd); the
-  // headers carry their units.
-  const char* const kCellKeys[6] = {"a", "a_esd", "c", "c_esd", "volume", "volume_esd"};
-  std::vector<io::TableColumn> lat = {{"frame", "1", {}, {}},
-                                      {"pressure_gpa", "GPa", {}, {}},
-                                      {"direction", "", {}, {}},
-                                      {"phase", "", {}, {}},
-                                      {"a_A", "angstrom", {}, {}},
-                                      {"a_esd_A", "angstrom", {}, {}},
-                                      {"c_A", "angstrom", {}, {}},
-                                      {"c_esd_A", "angstrom", {}, {}},
-                                      {"volume_A3", "angstrom^3", {}, {}},
-                                      {"volume_esd_A3", "angstrom^3", {}, {}}};
-  for (int k = 1; k <= 3; ++k) {
-    lat.push_back({fmt::format("d{}_hkl", k), "", {}, {}});
-    lat.push_back({fmt::format("d{}_spacing_A", k), "angstrom", {}, {}});
-    lat.push_back({fmt::format("d{}_spacing_esd_A", k), "angstrom", {}, {}});
-  }
-  // The crystallite size (Scherrer size of the Bragg model, median cluster diameter of the Debye
-  // model) and its σ.
-  io::TableColumn size{"size_nm", "nm", {}, {}}, size_esd{"size_esd_nm", "nm", {}, {}};
-  // A faulted WZ/ZB phase's stacking-fault probability: two more columns when there is one.
-  io::TableColumn alpha{"alpha", "1", {}, {}}, alpha_esd{"alpha_esd", "1", {}, {}};
-  bool any_alpha = false;
+  std::vector<FractionsRow> fraction_rows;
+  std::vector<LatticeRow> lattice_rows;
   for (const auto& r : frames) {
     if (!r.waxs.present) continue;
-    frame.numbers.push_back(static_cast<double>(r.index));
-    p.numbers.push_back(r.pressure_gpa.value_or(NAN));
-    dirn.strings.push_back(std::string(pressure::direction_name(r.direction)));
     const json& a = r.waxs.analysis;
     const bool ok = fitted(r);
-    status.strings.push_back(!r.waxs.ok      ? "no pattern"
-                             : a.is_object() ? a.value("status", "failed")
-                                             : "not fitted");
-    reason.strings.push_back(!r.waxs.ok ? r.waxs.error : r.waxs.analysis_reason());
-    rwp.numbers.push_back(ok ? number(a, "rwp") : NAN);
-    for (std::size_t k = 0; k < phases.size(); ++k) {
-      const json ph = ok && a["phases"].contains(phases[k]) ? a["phases"][phases[k]] : json();
-      frac[k].numbers.push_back(number(ph, "fraction"));
-      esd[k].numbers.push_back(number(ph, "fraction_esd"));
+    FractionsRow fr;
+    fr.frame = r.index;
+    fr.pressure_gpa = r.pressure_gpa.value_or(NAN);
+    fr.direction = std::string(pressure::direction_name(r.direction));
+    fr.status = !r.waxs.ok ? "no pattern" : a.is_object() ? a.value("status", "failed") : "not fitted";
+    fr.reason = !r.waxs.ok ? r.waxs.error : r.waxs.analysis_reason();
+    fr.rwp = ok ? number(a, "rwp") : NAN;
+    for (const auto& name : phases) {
+      const json ph = ok && a["phases"].contains(name) ? a["phases"][name] : json();
+      fr.fraction.push_back(number(ph, "fraction"));
+      fr.fraction_esd.push_back(number(ph, "fraction_esd"));
       if (!ok || ph.value("absent", false)) continue;
-      lat[0].numbers.push_back(static_cast<double>(r.index));
-      lat[1].numbers.push_back(r.pressure_gpa.value_or(NAN));
-      lat[2].strings.push_back(std::string(pressure::direction_name(r.direction)));
-      lat[3].strings.push_back(phases[k]);
-      for (std::size_t c = 4; c < 10; ++c) lat[c].numbers.push_back(number(ph, kCellKeys[c - 4]));
-      size.numbers.push_back(number(ph, "size_nm"));
-      size_esd.numbers.push_back(number(ph, "size_nm_esd"));
-      alpha.numbers.push_back(number(ph, "alpha"));
-      alpha_esd.numbers.push_back(number(ph, "alpha_esd"));
-      any_alpha = any_alpha || std::isfinite(alpha.numbers.back());
+      LatticeRow lr;
+      lr.frame = r.index;
+      lr.pressure_gpa = fr.pressure_gpa;
+      lr.direction = fr.direction;
+      lr.phase = name;
+      lr.a = number(ph, "a"), lr.a_esd = number(ph, "a_esd");
+      lr.c = number(ph, "c"), lr.c_esd = number(ph, "c_esd");
+      lr.volume = number(ph, "volume"), lr.volume_esd = number(ph, "volume_esd");
+      // The crystallite size (Scherrer size of the Bragg model, median cluster diameter of the Debye
+      // model) and a faulted WZ/ZB phase's stacking-fault probability.
+      lr.size_nm = number(ph, "size_nm"), lr.size_esd_nm = number(ph, "size_nm_esd");
+      lr.alpha = number(ph, "alpha"), lr.alpha_esd = number(ph, "alpha_esd");
       const json lines = ph.value("main_lines", json::array());
-      for (std::size_t l = 0; l < 3; ++l) {
-        if (l < lines.size()) {
-          const auto& h = lines[l]["hkl"];
-          lat[10 + 3 * l].strings.push_back(
-              fmt::format("{} {} {}", h[0].get<int>(), h[1].get<int>(), h[2].get<int>()));
-          lat[11 + 3 * l].numbers.push_back(number(lines[l], "d_a"));
-          lat[12 + 3 * l].numbers.push_back(number(lines[l], "d_esd"));
-        } else {
-          lat[10 + 3 * l].strings.push_back("");
-          lat[11 + 3 * l].numbers.push_back(NAN);
-          lat[12 + 3 * l].numbers.push_back(NAN);
-        }
+      for (std::size_t l = 0; l < 3 && l < lines.size(); ++l) {
+        const auto& h = lines[l]["hkl"];
+        lr.lines[l] = {fmt::format("{} {} {}", h[0].get<int>(), h[1].get<int>(), h[2].get<int>()),
+                       number(lines[l], "d_a"), number(lines[l], "d_esd")};
       }
+      lattice_rows.push_back(std::move(lr));
     }
+    fraction_rows.push_back(std::move(fr));
   }
-  pf = {frame, p, dirn};
-  for (std::size_t k = 0; k < phases.size(); ++k) {
-    pf.push_back(frac[k]);
-    pf.push_back(esd[k]);
-  }
-  pf.push_back(rwp);
-  pf.push_back(status);
-  pf.push_back(reason);
-  io::write_csv(dir / "phase_fractions.csv", pf);
-  write_fractions_long_csv(dir / "phase_fractions_long.csv", frame, p, dirn, phases, frac, esd);
-  lat.push_back(size);
-  lat.push_back(size_esd);
-  if (any_alpha) {
-    lat.push_back(alpha);
-    lat.push_back(alpha_esd);
-  }
-  io::write_csv(dir / "lattice.csv", lat);
+  auto pf = write_fractions_csv(dir, phases, fraction_rows);
+  auto lat = write_lattice_csv(dir / "lattice.csv", lattice_rows);
   if (tables) {
     tables->phases = phases;
-    tables->fractions = pf;
-    tables->lattice = lat;
+    tables->fractions = std::move(pf);
+    tables->lattice = std::move(lat);
   }
   return {dir / "phase_fractions.csv", dir / "phase_fractions_long.csv", dir / "lattice.csv"};
 }

@@ -121,6 +121,89 @@ std::vector<io::TableColumn> write_transitions_csv(const std::filesystem::path& 
   return t;
 }
 
+std::vector<io::TableColumn> write_fractions_csv(const std::filesystem::path& dir,
+                                                 const std::vector<std::string>& phases,
+                                                 const std::vector<FractionsRow>& rows,
+                                                 const std::vector<io::TableColumn>& extra) {
+  io::TableColumn frame{"frame", "1"}, p{"pressure_gpa", "GPa"}, dirn{"direction"}, rwp{"rwp", "1"},
+      status{"status"}, reason{"reason"};
+  std::vector<io::TableColumn> frac, esd;
+  for (const auto& ph : phases) {
+    frac.push_back({ph, "1"});
+    esd.push_back({ph + "_esd", "1"});
+  }
+  for (const auto& r : rows) {
+    frame.numbers.push_back(static_cast<double>(r.frame));
+    p.numbers.push_back(r.pressure_gpa);
+    dirn.strings.push_back(r.direction);
+    for (std::size_t k = 0; k < phases.size(); ++k) {
+      frac[k].numbers.push_back(k < r.fraction.size() ? r.fraction[k] : NAN);
+      esd[k].numbers.push_back(k < r.fraction_esd.size() ? r.fraction_esd[k] : NAN);
+    }
+    rwp.numbers.push_back(r.rwp);
+    status.strings.push_back(r.status);
+    reason.strings.push_back(r.reason);
+  }
+  std::vector<io::TableColumn> cols{frame, p, dirn};
+  for (std::size_t k = 0; k < phases.size(); ++k) {
+    cols.push_back(frac[k]);
+    cols.push_back(esd[k]);
+  }
+  for (auto* c : {&rwp, &status, &reason}) cols.push_back(*c);
+  for (const auto& c : extra) cols.push_back(c);
+  io::write_csv(dir / "phase_fractions.csv", cols);
+  write_fractions_long_csv(dir / "phase_fractions_long.csv", frame, p, dirn, phases, frac, esd);
+  return cols;
+}
+
+std::vector<io::TableColumn> write_lattice_csv(const std::filesystem::path& path,
+                                               const std::vector<LatticeRow>& rows) {
+  std::vector<io::TableColumn> cols = {{"frame", "1"},
+                                       {"pressure_gpa", "GPa"},
+                                       {"direction"},
+                                       {"phase"},
+                                       {"a_A", "angstrom"},
+                                       {"a_esd_A", "angstrom"},
+                                       {"c_A", "angstrom"},
+                                       {"c_esd_A", "angstrom"},
+                                       {"volume_A3", "angstrom^3"},
+                                       {"volume_esd_A3", "angstrom^3"}};
+  for (int k = 1; k <= 3; ++k) {
+    cols.push_back({fmt::format("d{}_hkl", k)});
+    cols.push_back({fmt::format("d{}_spacing_A", k), "angstrom"});
+    cols.push_back({fmt::format("d{}_spacing_esd_A", k), "angstrom"});
+  }
+  io::TableColumn size{"size_nm", "nm"}, size_esd{"size_esd_nm", "nm"}, alpha{"alpha", "1"},
+      alpha_esd{"alpha_esd", "1"};
+  bool any_alpha = false;
+  for (const auto& r : rows) {
+    cols[0].numbers.push_back(static_cast<double>(r.frame));
+    cols[1].numbers.push_back(r.pressure_gpa);
+    cols[2].strings.push_back(r.direction);
+    cols[3].strings.push_back(r.phase);
+    const double cell[6] = {r.a, r.a_esd, r.c, r.c_esd, r.volume, r.volume_esd};
+    for (std::size_t c = 0; c < 6; ++c) cols[4 + c].numbers.push_back(cell[c]);
+    for (std::size_t l = 0; l < 3; ++l) {
+      cols[10 + 3 * l].strings.push_back(r.lines[l].hkl);
+      cols[11 + 3 * l].numbers.push_back(r.lines[l].d_a);
+      cols[12 + 3 * l].numbers.push_back(r.lines[l].d_esd_a);
+    }
+    size.numbers.push_back(r.size_nm);
+    size_esd.numbers.push_back(r.size_esd_nm);
+    alpha.numbers.push_back(r.alpha);
+    alpha_esd.numbers.push_back(r.alpha_esd);
+    any_alpha = any_alpha || std::isfinite(r.alpha);
+  }
+  cols.push_back(size);
+  cols.push_back(size_esd);
+  if (any_alpha) {
+    cols.push_back(alpha);
+    cols.push_back(alpha_esd);
+  }
+  io::write_csv(path, cols);
+  return cols;
+}
+
 void write_fractions_long_csv(const std::filesystem::path& path, const io::TableColumn& frame,
                               const io::TableColumn& pressure_gpa, const io::TableColumn& direction,
                               const std::vector<std::string>& phases,

@@ -12,7 +12,10 @@
 // one "transformation" row saying why none was found), hysteresis_gpa, retained_fraction.
 #pragma once
 
+#include <array>
+#include <cmath>
 #include <filesystem>
+#include <string>
 #include <vector>
 
 #include "io/results_file.hpp"
@@ -33,6 +36,45 @@ std::vector<io::TableColumn> write_eos_csv(const std::filesystem::path& path,
                                            const std::vector<series::ParametricPhase>& parametric = {});
 std::vector<io::TableColumn> write_transitions_csv(const std::filesystem::path& path,
                                                    const series::TransitionAnalysis& t);
+
+// phase_fractions.csv and lattice.csv: one layout, written by `anvil run` and `anvil fit-series` alike.
+//
+// phase_fractions.csv — one row per frame: frame, pressure_gpa, direction, then per sample phase
+// <phase>, <phase>_esd, then rwp, status, reason, then the caller's `extra` columns (fit-series: the
+// pressure's σ, source and standard, and the notes of its sequential fit).
+// lattice.csv — one row per frame and phase present: frame, pressure_gpa, direction, phase, a_A,
+// a_esd_A, c_A, c_esd_A, volume_A3, volume_esd_A3, d1..d3 (_hkl "h k l", _spacing_A,
+// _spacing_esd_A), size_nm, size_esd_nm, and alpha, alpha_esd when any row has a stacking-fault
+// probability.
+struct FractionsRow {
+  std::size_t frame = 0;
+  double pressure_gpa = NAN;
+  std::string direction;
+  std::vector<double> fraction, fraction_esd;  // per sample phase
+  double rwp = NAN;
+  std::string status, reason;
+};
+struct LatticeLine {
+  std::string hkl;  // "h k l"
+  double d_a = NAN, d_esd_a = NAN;
+};
+struct LatticeRow {
+  std::size_t frame = 0;
+  double pressure_gpa = NAN;
+  std::string direction, phase;
+  double a = NAN, a_esd = NAN, c = NAN, c_esd = NAN, volume = NAN, volume_esd = NAN;
+  std::array<LatticeLine, 3> lines;
+  double size_nm = NAN, size_esd_nm = NAN, alpha = NAN, alpha_esd = NAN;
+};
+
+// Writes phase_fractions.csv and phase_fractions_long.csv in `dir`; returns the wide table's columns.
+std::vector<io::TableColumn> write_fractions_csv(const std::filesystem::path& dir,
+                                                 const std::vector<std::string>& phases,
+                                                 const std::vector<FractionsRow>& rows,
+                                                 const std::vector<io::TableColumn>& extra = {});
+// Writes lattice.csv at `path`; returns its columns.
+std::vector<io::TableColumn> write_lattice_csv(const std::filesystem::path& path,
+                                               const std::vector<LatticeRow>& rows);
 
 // phase_fractions_long.csv: the fractions in long ("tidy") form beside the wide table, one row
 // per frame and sample phase — frame, pressure_gpa, direction, phase, fraction, fraction_esd —

@@ -146,13 +146,6 @@ StackInfo stack_info(const std::string& path, const std::string& group) {
 
 namespace {
 
-std::string lines_text(const std::vector<powder::LineD>& lines, std::size_t k, int what) {
-  if (k >= lines.size()) return "";
-  const auto& l = lines[k];
-  if (what == 0) return fmt::format("{} {} {}", l.h, l.k, l.l);
-  return "";
-}
-
 // The Debye model over the stack: each frame fitted as `anvil run` fits it (pipeline::DebyeFitter,
 // cells seeded from each phase's EOS at the frame's pressure), frames in parallel, and the tables
 // and figures written by the same writers as `anvil run`'s.
@@ -408,95 +401,59 @@ int run_fit_series(const FitSeriesArgs& a) {
     if (static_cast<int>(p) != standard_index) sample.push_back(p);
 
   pipeline::ScanTables tables;  // what the CSVs hold, for results.h5
-  // phase_fractions.csv
+  // phase_fractions.csv and lattice.csv, in anvil run's layout; the pressure's σ, source and
+  // standard and the sequential fit's notes as extra columns.
   {
-    std::vector<io::TableColumn> cols;
-    io::TableColumn frame{"frame", "1"}, pres{"pressure_gpa", "GPa"}, dir{"direction"}, rwp{"rwp", "1"},
-        status{"status"}, pesd{"pressure_esd_gpa", "GPa"}, psrc{"pressure_source"},
+    std::vector<std::string> sample_names;
+    for (std::size_t p : sample) sample_names.push_back(names[p]);
+    std::vector<pipeline::FractionsRow> rows;
+    io::TableColumn pesd{"pressure_esd_gpa", "GPa"}, psrc{"pressure_source"},
         pstd{"standard_pressure_gpa", "GPa"}, notes{"notes"};
-    std::vector<io::TableColumn> frac;
-    for (std::size_t p : sample) {
-      frac.push_back({names[p], "1"});
-      frac.push_back({names[p] + "_esd", "1"});
-    }
+    std::vector<pipeline::LatticeRow> lattice;
     for (const auto& f : res.frames) {
-      frame.numbers.push_back(static_cast<double>(f.frame));
-      pres.numbers.push_back(f.pressure_gpa);
-      dir.strings.emplace_back(pressure::direction_name(f.direction));
-      for (std::size_t k = 0; k < sample.size(); ++k) {
-        frac[2 * k].numbers.push_back(f.phases[sample[k]].fraction);
-        frac[2 * k + 1].numbers.push_back(f.phases[sample[k]].fraction_esd);
+      pipeline::FractionsRow r;
+      r.frame = f.frame;
+      r.pressure_gpa = f.pressure_gpa;
+      r.direction = std::string(pressure::direction_name(f.direction));
+      for (std::size_t p : sample) {
+        r.fraction.push_back(f.phases[p].fraction);
+        r.fraction_esd.push_back(f.phases[p].fraction_esd);
       }
-      rwp.numbers.push_back(f.rwp);
-      status.strings.emplace_back(powder::status_name(f.status));
+      r.rwp = f.rwp;
+      r.status = powder::status_name(f.status);
+      r.reason = f.reason;
+      rows.push_back(std::move(r));
       pesd.numbers.push_back(f.pressure_esd_gpa);
       psrc.strings.emplace_back(series::pressure_origin_name(f.pressure_origin));
       pstd.numbers.push_back(f.standard_pressure_gpa);
-      std::string n = f.reason;
+      std::string n;
       for (const auto& x : f.notes) n += (n.empty() ? "" : "; ") + x;
       for (const auto& x : f.at_bound) n += (n.empty() ? "" : "; ") + x + " at its bound (frozen from here)";
-      std::replace(n.begin(), n.end(), ',', ';');
-      std::replace(n.begin(), n.end(), '\n', ' ');
       notes.strings.push_back(n);
-    }
-    cols.push_back(frame);
-    cols.push_back(pres);
-    cols.push_back(dir);
-    for (auto& c : frac) cols.push_back(c);
-    for (auto* c : {&rwp, &status, &pesd, &psrc, &pstd, &notes}) cols.push_back(*c);
-    io::write_csv(out / "phase_fractions.csv", cols);
-    tables.fractions = cols;
-    std::vector<std::string> sample_names;
-    std::vector<io::TableColumn> values, esds;
-    for (std::size_t k = 0; k < sample.size(); ++k) {
-      sample_names.push_back(names[sample[k]]);
-      values.push_back(frac[2 * k]);
-      esds.push_back(frac[2 * k + 1]);
-    }
-    pipeline::write_fractions_long_csv(out / "phase_fractions_long.csv", frame, pres, dir, sample_names,
-                                       values, esds);
-    tables.phases = sample_names;
-  }
-  // lattice.csv
-  {
-    io::TableColumn frame{"frame", "1"}, pres{"pressure_gpa", "GPa"}, phase{"phase"}, ca{"a_A", "angstrom"},
-        cae{"a_esd_A", "angstrom"}, cc{"c_A", "angstrom"}, cce{"c_esd_A", "angstrom"},
-        v{"volume_A3", "angstrom^3"}, ve{"volume_esd_A3", "angstrom^3"}, size{"size_nm", "nm"},
-        sizee{"size_esd_nm", "nm"};
-    std::vector<io::TableColumn> d;
-    for (int k = 1; k <= 3; ++k) {
-      d.push_back({fmt::format("d{}_hkl", k)});
-      d.push_back({fmt::format("d{}_spacing_A", k), "angstrom"});
-      d.push_back({fmt::format("d{}_spacing_esd_A", k), "angstrom"});
-    }
-    for (const auto& f : res.frames) {
       if (!f.ok()) continue;
       for (std::size_t p = 0; p < phases.size(); ++p) {
         const auto& ph = f.phases[p];
         if (!ph.present) continue;
         const bool hex = phases[p].kind == powder::CellKind::Hexagonal;
-        frame.numbers.push_back(static_cast<double>(f.frame));
-        pres.numbers.push_back(f.pressure_gpa);
-        phase.strings.push_back(names[p]);
-        ca.numbers.push_back(ph.a);
-        cae.numbers.push_back(ph.a_esd);
-        cc.numbers.push_back(hex ? ph.c : kNaN);
-        cce.numbers.push_back(hex ? ph.c_esd : kNaN);
-        v.numbers.push_back(ph.volume);
-        ve.numbers.push_back(ph.volume_esd);
-        size.numbers.push_back(ph.size_nm);
-        sizee.numbers.push_back(ph.size_esd);
-        for (std::size_t k = 0; k < 3; ++k) {
-          d[3 * k].strings.push_back(lines_text(ph.main_lines, k, 0));
-          d[3 * k + 1].numbers.push_back(k < ph.main_lines.size() ? ph.main_lines[k].d_a : kNaN);
-          d[3 * k + 2].numbers.push_back(k < ph.main_lines.size() ? ph.main_lines[k].d_esd : kNaN);
+        pipeline::LatticeRow l;
+        l.frame = f.frame;
+        l.pressure_gpa = f.pressure_gpa;
+        l.direction = std::string(pressure::direction_name(f.direction));
+        l.phase = names[p];
+        l.a = ph.a, l.a_esd = ph.a_esd;
+        l.c = hex ? ph.c : kNaN, l.c_esd = hex ? ph.c_esd : kNaN;
+        l.volume = ph.volume, l.volume_esd = ph.volume_esd;
+        l.size_nm = ph.size_nm, l.size_esd_nm = ph.size_esd;
+        for (std::size_t k = 0; k < 3 && k < ph.main_lines.size(); ++k) {
+          const auto& line = ph.main_lines[k];
+          l.lines[k] = {fmt::format("{} {} {}", line.h, line.k, line.l), line.d_a, line.d_esd};
         }
+        lattice.push_back(std::move(l));
       }
     }
-    std::vector<io::TableColumn> cols{frame, pres, phase, ca, cae, cc, cce, v, ve, size, sizee};
-    for (auto& c : d) cols.push_back(c);
-    io::write_csv(out / "lattice.csv", cols);
-    tables.lattice = cols;
+    tables.fractions = pipeline::write_fractions_csv(out, sample_names, rows, {pesd, psrc, pstd, notes});
+    tables.phases = sample_names;
+    tables.lattice = pipeline::write_lattice_csv(out / "lattice.csv", lattice);
   }
   // Parametric refinement.
   std::optional<series::ParametricResult> par;
