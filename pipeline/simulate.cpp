@@ -472,8 +472,7 @@ std::vector<double> waxs_curve(const WaxsModel& w, const FrameTruth& t, double n
       q.c.upper = 2 * cc[k];
     }
     q.size_nm.value = size_nm;
-    const double v = powder::cell_volume(ph.kind, a[k], cc[k]);
-    q.scale.value = norm * fr[k] / (ph.z * ph.formula_mass * v);
+    q.scale.value = norm * fr[k] / powder::hill_howard_zmv(ph, a[k], cc[k]);
   }
   std::vector<double> flat;
   for (const auto* p : P.flat()) flat.push_back(p->value);

@@ -72,6 +72,12 @@ T d_spacing(const Miller& hkl, const BasicLattice<T>& L) {
   return 1.0 / sqrt(one_over_d_squared(hkl, L));
 }
 
+// Hill & Howard (1987): a phase's weight in a mixture is S·Z·M·V (Rietveld scale, formula units per
+// cell, formula mass, cell volume); W_p = S_p Z_p M_p V_p / Σ_i S_i Z_i M_i V_i. The factor Z·M·V:
+inline double hill_howard_zmv(double z, double formula_mass, double cell_volume) {
+  return z * formula_mass * cell_volume;
+}
+
 // Bragg's law: 2θ (degrees) of a d-spacing (Å); NaN where λ > 2d (no reflection).
 inline double two_theta_deg(double d_angstrom, double wavelength_angstrom) {
   const double s = wavelength_angstrom / (2.0 * d_angstrom);

@@ -142,7 +142,9 @@ Phase make_phase(std::string name, const Lattice& cell, const gemmi::SpaceGroup&
 
 double cell_mass(const Phase& phase) { return phase.z * phase.formula_mass; }
 
-double hill_howard_zmv(const Phase& phase) { return cell_mass(phase) * cell_volume(phase.cell); }
+double hill_howard_zmv(const Phase& phase) {
+  return crystal::hill_howard_zmv(phase.z, phase.formula_mass, cell_volume(phase.cell));
+}
 
 std::vector<double> weight_fractions(const std::vector<double>& scales, const std::vector<double>& zmv) {
   if (scales.size() != zmv.size())

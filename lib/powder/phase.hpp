@@ -49,4 +49,10 @@ inline double cell_volume(CellKind kind, double a, double c) {
   return kind == CellKind::Cubic ? a * a * a : 0.5 * std::sqrt(3.0) * a * a * c;
 }
 
+// Z·M·V of the Hill–Howard weight fraction (crystal/lattice.hpp) at cell a (and c when hexagonal).
+inline double hill_howard_zmv(const PowderPhase& ph, double a, double c) {
+  return crystal::hill_howard_zmv(ph.z, ph.formula_mass,
+                                  cell_volume(ph.kind, a, ph.kind == CellKind::Hexagonal ? c : a));
+}
+
 }  // namespace anvil::powder

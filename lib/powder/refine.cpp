@@ -73,10 +73,6 @@ bool is_linear(const PatternParameters& P, std::size_t i) {
          slot.is(GlobalParam::HumpAmplitude) || slot.is(GlobalParam::EmptyScale);
 }
 
-double formula_cell_factor(const PowderPhase& ph, double a, double c) {
-  return ph.z * ph.formula_mass * cell_volume(ph.kind, a, ph.kind == CellKind::Hexagonal ? c : a);
-}
-
 // Stage 1, the linear start: the refined scales and background terms by weighted least squares at
 // the starting cells and profile (scales ≥ a thousandth of the largest, so no phase starts absent).
 void linear_start(const PatternModel& model, const PatternParameters& start, const std::vector<Param*>& flat,
@@ -142,7 +138,7 @@ std::vector<double> weight_fractions_at(const std::vector<PowderPhase>& phases, 
   double tot = 0;
   for (std::size_t p = 0; p < phases.size(); ++p) {
     f[p] = phys[layout.phase(p, kScaleK)] *
-           formula_cell_factor(phases[p], phys[layout.phase(p, kAK)], phys[layout.phase(p, kCK)]);
+           hill_howard_zmv(phases[p], phys[layout.phase(p, kAK)], phys[layout.phase(p, kCK)]);
     tot += f[p];
   }
   for (double& x : f) x = tot > 0 ? x / tot : 0.0;
@@ -167,7 +163,7 @@ bool release_supported_phases(const PatternModel& model, const ParameterLayout& 
   double total = 0;
   for (std::size_t p = 0; p < phases.size(); ++p)
     total += phys[layout.phase(p, kScaleK)] *
-             formula_cell_factor(phases[p], phys[layout.phase(p, kAK)], phys[layout.phase(p, kCK)]);
+             hill_howard_zmv(phases[p], phys[layout.phase(p, kAK)], phys[layout.phase(p, kCK)]);
   for (std::size_t p = 0; p < phases.size(); ++p) {
     if (!held[p]) continue;
     const std::size_t is = layout.phase(p, kScaleK);
@@ -178,7 +174,7 @@ bool release_supported_phases(const PatternModel& model, const ParameterLayout& 
       hh += d * d;
     }
     const double best = hh > 0 ? std::max(g / hh, 0.0) : 0.0;
-    const double k = formula_cell_factor(phases[p], phys[layout.phase(p, kAK)], phys[layout.phase(p, kCK)]);
+    const double k = hill_howard_zmv(phases[p], phys[layout.phase(p, kAK)], phys[layout.phase(p, kCK)]);
     if (best * k / (total + best * k) >= absent_fraction) {
       held[p] = false;
       back = true;
@@ -561,7 +557,7 @@ FitResult refine(const PatternModel& model, const PowderPattern& pattern, const 
   double total = 0;
   for (std::size_t p = 0; p < np; ++p) {
     const auto& q = res.parameters.phases[p];
-    k[p] = formula_cell_factor(phases[p], q.a.value, q.c.value);
+    k[p] = hill_howard_zmv(phases[p], q.a.value, q.c.value);
     total += q.scale.value * k[p];
   }
   std::vector<double> wf(np);

@@ -23,9 +23,7 @@ powder::PowderPattern simulate_pattern(const powder::PatternModel& model, const 
   for (std::size_t k = 0; k < phases.size(); ++k) {
     const auto& ph = phases[k];
     auto& q = p.phases[k];
-    const double v =
-        powder::cell_volume(ph.kind, q.a.value, ph.kind == powder::CellKind::Hexagonal ? q.c.value : 0);
-    q.scale.value = frame.fractions[k] / (ph.z * ph.formula_mass * v);
+    q.scale.value = frame.fractions[k] / powder::hill_howard_zmv(ph, q.a.value, q.c.value);
   }
   std::vector<double> values;
   for (const auto* q : p.flat()) values.push_back(q->value);
