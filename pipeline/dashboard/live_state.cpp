@@ -504,9 +504,11 @@ json LiveState::rings_of(const std::string& detector, std::size_t number) {
         if (l.contains("two_theta_deg") && l["two_theta_deg"].is_number())
           rings.push_back({{"phase", name}, {"hkl", l.value("hkl", json())}, {"value", l["two_theta_deg"]}});
     }
-  } else if (detector == "saxs" && a.contains("lines") && a["lines"].is_array()) {
-    for (const auto& l : a["lines"])
-      if (l.contains("q") && l["q"].is_number())
+  } else if (detector == "saxs" && a.contains("reflections") && a["reflections"].is_array()) {
+    // The indexed lattice's first reflections (beyond a dozen, rings crowd the picture).
+    std::size_t k = 0;
+    for (const auto& l : a["reflections"])
+      if (l.contains("q") && l["q"].is_number() && k++ < 12)
         rings.push_back({{"phase", a.value("lattice", "")}, {"hkl", l.value("hkl", json())}, {"value", l["q"]}});
   }
   return rings;
