@@ -25,7 +25,8 @@ json fit_profile_json(const powder::FitResult& r, const std::vector<std::string>
   j["background"] = floats(r.background);
   json phases = json::object();
   for (std::size_t k = 0; k < r.phases.size(); ++k)
-    if (!r.phases[k].curve.empty()) phases[k < names.size() ? names[k] : r.phases[k].name] = floats(r.phases[k].curve);
+    if (!r.phases[k].curve.empty())
+      phases[k < names.size() ? names[k] : r.phases[k].name] = floats(r.phases[k].curve);
   j["phases"] = phases;
   return j;
 }

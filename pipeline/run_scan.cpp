@@ -461,6 +461,13 @@ RunSummary run_scan(const ScanConfig& config, const RunOptions& options) {
     }
     if (results[k] && options.retry_failed && !results[k]->patterns_ok()) results[k].reset();
     if (results[k]) {
+      // The pressure log may have grown since the checkpoint (live mode): a frame's direction is
+      // only known once the next pressure is, so pressure and direction are the log's as it is now.
+      if (k < pressures.pressure_gpa.size()) {
+        results[k]->pressure_gpa = pressures.pressure_gpa[k];
+        results[k]->pressure_esd_gpa = pressures.esd_gpa[k];
+        results[k]->direction = pressures.direction[k];
+      }
       ++summary.resumed;
     } else {
       todo.push_back(k);
@@ -585,7 +592,8 @@ RunSummary run_scan(const ScanConfig& config, const RunOptions& options) {
     waxs_analysis = [&](std::size_t, const Pattern1D& p, std::optional<double> pressure_gpa) {
       const auto r = fitter->fit(p, eos_cells(fitter->phases(), pressure_gpa));
       json j = fit_result_json(r, fitter->settings().phases);
-      if (r.status == powder::FitStatus::Converged) j["profile"] = fit_profile_json(r, fitter->settings().phases);
+      if (r.status == powder::FitStatus::Converged)
+        j["profile"] = fit_profile_json(r, fitter->settings().phases);
       return j;
     };
   saxs::SaxsSettings saxs_settings;

@@ -28,7 +28,8 @@ std::string base64(const std::uint8_t* data, std::size_t size) {
   std::string out;
   out.reserve((size + 2) / 3 * 4);
   for (std::size_t i = 0; i < size; i += 3) {
-    const std::uint32_t b0 = data[i], b1 = i + 1 < size ? data[i + 1] : 0, b2 = i + 2 < size ? data[i + 2] : 0;
+    const std::uint32_t b0 = data[i], b1 = i + 1 < size ? data[i + 1] : 0,
+                        b2 = i + 2 < size ? data[i + 2] : 0;
     const std::uint32_t v = (b0 << 16) | (b1 << 8) | b2;
     out += abc[(v >> 18) & 63];
     out += abc[(v >> 12) & 63];
@@ -74,8 +75,8 @@ PreviewGeometry make_preview_geometry(const std::string& detector, const geometr
   return p;
 }
 
-FramePreview make_preview(const PreviewGeometry& g, std::size_t frame, const ImageF& image, const Mask& invalid,
-                          std::optional<double> saturation) {
+FramePreview make_preview(const PreviewGeometry& g, std::size_t frame, const ImageF& image,
+                          const Mask& invalid, std::optional<double> saturation) {
   FramePreview p;
   p.frame = frame;
   p.detector = g.detector;
@@ -178,7 +179,8 @@ FrameReader::Detector* FrameReader::open(const std::string& detector) {
   auto fg = pipeline::frame_geometry(c->poni, c->detector, {c->flip_ud, c->flip_lr});
   Mask mask;
   if (!c->mask.empty())
-    mask = io::read_mask(c->mask, d.source->shape(), open, io::resolve_mask_orientation(c->mask, c->mask_orientation));
+    mask = io::read_mask(c->mask, d.source->shape(), open,
+                         io::resolve_mask_orientation(c->mask, c->mask_orientation));
   d.geometry = std::make_shared<const PreviewGeometry>(
       make_preview_geometry(detector, fg.geometry, d.source->shape(), mask));
   return &detectors_.emplace(detector, std::move(d)).first->second;

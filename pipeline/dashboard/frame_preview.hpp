@@ -27,9 +27,9 @@ struct PreviewGeometry {
   std::string detector;  // "waxs" or "saxs"
   Shape shape;           // the frames'
   std::size_t block = 1;
-  Shape preview;             // ceil(shape / block)
-  Mask static_mask;          // the scan's mask (1 = excluded), frames' shape (empty: none)
-  std::string radial_unit;   // "2th_deg" (WAXS) or "q_nm^-1" (SAXS)
+  Shape preview;              // ceil(shape / block)
+  Mask static_mask;           // the scan's mask (1 = excluded), frames' shape (empty: none)
+  std::string radial_unit;    // "2th_deg" (WAXS) or "q_nm^-1" (SAXS)
   std::vector<float> radial;  // at each preview pixel's centre
   // Per frame pixel: its ring (radial bin) for the spot statistics; kNoRing where masked.
   std::vector<std::uint16_t> ring;
@@ -52,8 +52,8 @@ struct FramePreview {
   std::size_t spots = 0;             // valid pixels > median + 10·max(σ_MAD, √median) of their ring
 };
 
-FramePreview make_preview(const PreviewGeometry& g, std::size_t frame, const ImageF& image, const Mask& invalid,
-                          std::optional<double> saturation);
+FramePreview make_preview(const PreviewGeometry& g, std::size_t frame, const ImageF& image,
+                          const Mask& invalid, std::optional<double> saturation);
 
 // {"frame", "detector", "width", "height", "block", "pixels" (base64), "log_min", "log_max",
 //  "radial_unit", "radial" (base64 uint16, radial_min + k·(radial_max − radial_min)/65535),

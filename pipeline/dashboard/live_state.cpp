@@ -92,7 +92,13 @@ void LiveState::pass_started(std::size_t first, std::size_t frames, std::size_t 
 void LiveState::frame_resumed(const pipeline::FrameResult& r) {
   {
     const std::lock_guard lock(mutex_);
-    if (summaries_.count(r.index)) return;  // known already (live mode looks again every poll)
+    // Known already (live mode looks again every poll), unless the pressure log has since
+    // given it another pressure or direction.
+    const auto it = summaries_.find(r.index);
+    if (it != summaries_.end() && it->second["direction"] == pressure::direction_name(r.direction) &&
+        it->second["pressure_gpa"] ==
+            (r.pressure_gpa && std::isfinite(*r.pressure_gpa) ? json(*r.pressure_gpa) : json(nullptr)))
+      return;
   }
   add_frame(r, false);
 }
@@ -152,7 +158,8 @@ void LiveState::preview_loop() {
     if (!g) continue;
     preview_busy_ = true;
     lock.unlock();
-    auto preview = std::make_shared<const FramePreview>(make_preview(*g, p.number, p.image, p.invalid, std::nullopt));
+    auto preview =
+        std::make_shared<const FramePreview>(make_preview(*g, p.number, p.image, p.invalid, std::nullopt));
     lock.lock();
     preview_busy_ = false;
     auto& counts = pixels_[p.number][p.detector];
@@ -168,7 +175,8 @@ void LiveState::frame_finished(const pipeline::FrameResult& r) { add_frame(r, tr
 json LiveState::summary_of(const pipeline::FrameResult& r) const {
   json s;
   s["frame"] = r.index;
-  s["pressure_gpa"] = r.pressure_gpa && std::isfinite(*r.pressure_gpa) ? json(*r.pressure_gpa) : json(nullptr);
+  s["pressure_gpa"] =
+      r.pressure_gpa && std::isfinite(*r.pressure_gpa) ? json(*r.pressure_gpa) : json(nullptr);
   s["pressure_esd_gpa"] = r.pressure_esd_gpa;
   s["direction"] = std::string(pressure::direction_name(r.direction));
   s["ok"] = r.ok();
@@ -361,18 +369,21 @@ std::shared_ptr<const std::string> LiveState::alerts_json() {
                         {"message", message}});
     };
     const auto at = [](const json& f) {
-      return f["pressure_gpa"].is_number() ? fmt::format(" at {:.2f} GPa", f["pressure_gpa"].get<double>()) : "";
+      return f["pressure_gpa"].is_number() ? fmt::format(" at {:.2f} GPa", f["pressure_gpa"].get<double>())
+                                           : "";
     };
     const json* previous_fit = nullptr;
     std::string previous_lattice;
     std::map<std::string, std::vector<double>> history;  // pixel counts of earlier frames
     for (const auto& f : frames) {
       const std::size_t n = f["frame"].get<std::size_t>();
-      if (!f["pressure_gpa"].is_number()) add(f, "no pressure", fmt::format("frame {} has no pressure", n), "warning");
+      if (!f["pressure_gpa"].is_number())
+        add(f, "no pressure", fmt::format("frame {} has no pressure", n), "warning");
       for (const char* det : {"waxs_status", "saxs_status"}) {
         const std::string st = f.value(det, "");
         if (!st.empty() && st != "ok")
-          add(f, st, fmt::format("frame {}: {} {}: {}", n, std::string(det).substr(0, 4), st, f.value("error", "")),
+          add(f, st,
+              fmt::format("frame {}: {} {}: {}", n, std::string(det).substr(0, 4), st, f.value("error", "")),
               "error");
       }
       if (f["waxs_status"] == "ok" && !f["fractions"].empty()) {
@@ -390,8 +401,8 @@ std::shared_ptr<const std::string> LiveState::alerts_json() {
       if (f["superlattice"].is_object()) {
         const std::string lattice = f["superlattice"].value("lattice", "none");
         if (!previous_lattice.empty() && lattice != previous_lattice)
-          add(f, "superlattice changed", fmt::format("superlattice {} → {}{} (frame {})", previous_lattice, lattice, at(f), n),
-              "info");
+          add(f, "superlattice changed",
+              fmt::format("superlattice {} → {}{} (frame {})", previous_lattice, lattice, at(f), n), "info");
         previous_lattice = lattice;
       }
       // Pixel counts rising: above twice the median of the five frames before, and by 50 pixels.
@@ -401,13 +412,16 @@ std::shared_ptr<const std::string> LiveState::alerts_json() {
           const double v = c[what].get<double>();
           auto& h = history[det + what];
           if (h.size() >= 2) {
-            std::vector<double> last(h.end() - static_cast<std::ptrdiff_t>(std::min<std::size_t>(5, h.size())), h.end());
-            std::nth_element(last.begin(), last.begin() + static_cast<std::ptrdiff_t>(last.size() / 2), last.end());
+            std::vector<double> last(
+                h.end() - static_cast<std::ptrdiff_t>(std::min<std::size_t>(5, h.size())), h.end());
+            std::nth_element(last.begin(), last.begin() + static_cast<std::ptrdiff_t>(last.size() / 2),
+                             last.end());
             const double median = last[last.size() / 2];
             if (v > 2.0 * median + 50.0)
               add(f, std::string(what) == "spots" ? "spots rising" : "invalid pixels rising",
                   fmt::format("{} {} pixels: {:.0f} (the frames before: ~{:.0f}){} frame {}", det,
-                              std::string(what) == "spots" ? "diamond-spot" : "saturated/invalid", v, median, at(f), n),
+                              std::string(what) == "spots" ? "diamond-spot" : "saturated/invalid", v, median,
+                              at(f), n),
                   "warning");
           }
           h.push_back(v);
@@ -428,8 +442,8 @@ std::shared_ptr<const std::string> LiveState::eos_json() {
         const json v = f["volumes"].value(phase, json());
         if (!f["pressure_gpa"].is_number() || !v.is_array() || !v[0].is_number()) continue;
         if (!present(f["fractions"].value(phase, json()))) continue;
-        points.push_back({f["pressure_gpa"].get<double>(), f.value("pressure_esd_gpa", 0.0), v[0].get<double>(),
-                          v[1].is_number() ? v[1].get<double>() : 0.0});
+        points.push_back({f["pressure_gpa"].get<double>(), f.value("pressure_esd_gpa", 0.0),
+                          v[0].get<double>(), v[1].is_number() ? v[1].get<double>() : 0.0});
       }
       json j;
       j["points"] = points.size();
@@ -509,7 +523,8 @@ json LiveState::rings_of(const std::string& detector, std::size_t number) {
     std::size_t k = 0;
     for (const auto& l : a["reflections"])
       if (l.contains("q") && l["q"].is_number() && k++ < 12)
-        rings.push_back({{"phase", a.value("lattice", "")}, {"hkl", l.value("hkl", json())}, {"value", l["q"]}});
+        rings.push_back(
+            {{"phase", a.value("lattice", "")}, {"hkl", l.value("hkl", json())}, {"value", l["q"]}});
   }
   return rings;
 }

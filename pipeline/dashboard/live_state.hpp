@@ -77,7 +77,8 @@ class LiveState : public pipeline::RunObserver {
   std::shared_ptr<const std::string> frame_json(std::size_t number);
   // A detector's image preview: `number` null for the latest previewed; null when there is
   // none (no such frame, detector or reader).
-  std::shared_ptr<const std::string> image_json(const std::string& detector, std::optional<std::size_t> number);
+  std::shared_ptr<const std::string> image_json(const std::string& detector,
+                                                std::optional<std::size_t> number);
 
  private:
   struct PixelCounts {

@@ -119,6 +119,13 @@ DashboardServer::DashboardServer(LiveState& state, ServerOptions options)
   s.set_read_timeout(5, 0);
   s.set_write_timeout(5, 0);
   s.set_payload_max_length(64 * 1024);  // read-only: no request has a body worth reading
+  // httplib's default adds SO_REUSEPORT, with which a second anvil could bind the same port and
+  // take half of its requests: SO_REUSEADDR only (a restart need not wait for TIME_WAIT), so a
+  // port in use is an error.
+  s.set_socket_options([](socket_t sock) {
+    int yes = 1;
+    ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+  });
 
   const std::string token = options_.token;
   s.set_pre_routing_handler([token](const httplib::Request& req, httplib::Response& res) {
@@ -155,16 +162,21 @@ DashboardServer::DashboardServer(LiveState& state, ServerOptions options)
   s.Get("/dashboard.css", page_file("dashboard.css"));
   s.Get("/chart.js", [chart](const httplib::Request&, httplib::Response& res) {
     if (!fs::is_regular_file(chart))
-      return send_error(res, 404, chart.string() + " not found: install Debian's libjs-chart.js or set ANVIL_CHARTJS");
+      return send_error(res, 404,
+                        chart.string() + " not found: install Debian's libjs-chart.js or set ANVIL_CHARTJS");
     res.set_header("Cache-Control", "max-age=3600");
     res.set_content(read_text(chart), "text/javascript; charset=utf-8");
   });
 
   LiveState* st = &state_;
-  s.Get("/api/status", [st](const httplib::Request&, httplib::Response& res) { send_json(res, st->status_json()); });
-  s.Get("/api/frames", [st](const httplib::Request&, httplib::Response& res) { send_json(res, st->frames_json()); });
-  s.Get("/api/alerts", [st](const httplib::Request&, httplib::Response& res) { send_json(res, st->alerts_json()); });
-  s.Get("/api/eos", [st](const httplib::Request&, httplib::Response& res) { send_json(res, st->eos_json()); });
+  s.Get("/api/status",
+        [st](const httplib::Request&, httplib::Response& res) { send_json(res, st->status_json()); });
+  s.Get("/api/frames",
+        [st](const httplib::Request&, httplib::Response& res) { send_json(res, st->frames_json()); });
+  s.Get("/api/alerts",
+        [st](const httplib::Request&, httplib::Response& res) { send_json(res, st->alerts_json()); });
+  s.Get("/api/eos",
+        [st](const httplib::Request&, httplib::Response& res) { send_json(res, st->eos_json()); });
   s.Get("/api/frame", [st](const httplib::Request& req, httplib::Response& res) {
     if (!req.has_param("n")) return send_error(res, 400, "give the frame: /api/frame?n=NUMBER");
     const auto n = frame_number(req.get_param_value("n"));
@@ -184,10 +196,10 @@ DashboardServer::DashboardServer(LiveState& state, ServerOptions options)
     }
     const auto text = st->image_json(detector, n);
     if (!text)
-      return send_error(res, 404,
-                        n ? fmt::format("no {} image of frame {} (anvil serve needs --scan to read frames)",
-                                        detector, *n)
-                          : "no " + detector + " image yet");
+      return send_error(
+          res, 404,
+          n ? fmt::format("no {} image of frame {} (anvil serve needs --scan to read frames)", detector, *n)
+            : "no " + detector + " image yet");
     send_json(res, text);
   });
   // Files of the output folder (tables, figures, report): only regular files under it, by
@@ -205,7 +217,8 @@ DashboardServer::DashboardServer(LiveState& state, ServerOptions options)
     const fs::path p = fs::weakly_canonical(root / asked, ec);
     const auto [r, q] = std::mismatch(root.begin(), root.end(), p.begin(), p.end());
     if (ec || r != root.end()) return send_error(res, 403, "'" + rel + "' is outside the output folder");
-    if (!fs::is_regular_file(p, ec)) return send_error(res, 404, "'" + rel + "' is not a file of the output folder");
+    if (!fs::is_regular_file(p, ec))
+      return send_error(res, 404, "'" + rel + "' is not a file of the output folder");
     res.set_header("Cache-Control", "no-store");
     res.set_content(read_text(p), content_type(p));
   });

@@ -20,12 +20,12 @@ namespace anvil::dashboard {
 
 struct ServerOptions {
   std::string address = "127.0.0.1";
-  int port = 0;                         // 0: any free port (the bound one: DashboardServer::port)
-  std::string token;                    // "": none; else every request carries ?token= or a Bearer header
-  std::filesystem::path web_dir;        // index.html, dashboard.js, dashboard.css
-  std::filesystem::path chart_js;       // Chart.js (Debian's libjs-chart.js)
-  std::filesystem::path output_dir;     // DIR: /files/... serves files under it, nothing else
-  int threads = 4;                      // request threads
+  int port = 0;                      // 0: any free port (the bound one: DashboardServer::port)
+  std::string token;                 // "": none; else every request carries ?token= or a Bearer header
+  std::filesystem::path web_dir;     // index.html, dashboard.js, dashboard.css
+  std::filesystem::path chart_js;    // Chart.js (Debian's libjs-chart.js)
+  std::filesystem::path output_dir;  // DIR: /files/... serves files under it, nothing else
+  int threads = 4;                   // request threads
 };
 
 // "[ADDR:]PORT" as the command line gives it: ("127.0.0.1", PORT) without an address. Throws

@@ -14,8 +14,8 @@
 #include "core/error.hpp"
 #include "live_state.hpp"
 #include "progress.hpp"
-#include "server.hpp"
 #include "run_scan.hpp"
+#include "server.hpp"
 #ifdef ANVIL_HAVE_MPI
 #include "run_distributed.hpp"
 #endif

@@ -38,7 +38,8 @@ void add_serve_command(CLI::App& app, Context& ctx) {
   auto* cmd = app.add_subcommand(
       "serve", "Live dashboard of an output folder of anvil run (finished or being written), in a browser");
   cmd->add_option("dir", a->dir, "Output folder of anvil run (-o DIR)")->required();
-  cmd->add_option("--listen", a->listen, "[ADDR:]PORT to serve on (default address 127.0.0.1; port 0: any free)")
+  cmd->add_option("--listen", a->listen,
+                  "[ADDR:]PORT to serve on (default address 127.0.0.1; port 0: any free)")
       ->capture_default_str();
   cmd->add_option("--scan", a->scan,
                   "The scan description the folder was made from: frame images are read from its frames");
