@@ -146,6 +146,18 @@ json preview_json(const FramePreview& p, const PreviewGeometry& g) {
   j["pixels"] = base64(p.pixels.data(), p.pixels.size());
   j["log_min"] = p.log_min;
   j["log_max"] = p.log_max;
+  j["flagged"] = p.flagged;
+  j["saturated"] = p.saturated;
+  j["spots"] = p.spots;
+  return j;
+}
+
+json geometry_preview_json(const PreviewGeometry& g) {
+  json j;
+  j["detector"] = g.detector;
+  j["width"] = g.preview.cols;
+  j["height"] = g.preview.rows;
+  j["block"] = g.block;
   j["radial_unit"] = g.radial_unit;
   const auto [lo, hi] = std::minmax_element(g.radial.begin(), g.radial.end());
   const double r0 = g.radial.empty() ? 0 : *lo, r1 = g.radial.empty() ? 1 : std::max(*hi, *lo + 1e-9f);
@@ -158,9 +170,6 @@ json preview_json(const FramePreview& p, const PreviewGeometry& g) {
   j["radial"] = base64(bytes.data(), bytes.size());
   j["radial_min"] = r0;
   j["radial_max"] = r1;
-  j["flagged"] = p.flagged;
-  j["saturated"] = p.saturated;
-  j["spots"] = p.spots;
   return j;
 }
 
@@ -194,17 +203,28 @@ std::shared_ptr<const PreviewGeometry> FrameReader::geometry(const std::string& 
 
 std::optional<FramePreview> FrameReader::preview(const std::string& detector, std::size_t number) {
   std::shared_ptr<const PreviewGeometry> g;
-  const io::FrameSource* source = nullptr;
+  std::shared_ptr<const io::FrameSource> source;
+  const auto has = [&] {
+    const std::size_t first = source->first_number();
+    return number >= first && number - first < source->frame_count();
+  };
   {
     const std::lock_guard lock(mutex_);
-    const auto* d = open(detector);
+    auto* d = open(detector);
     if (!d) return std::nullopt;
     g = d->geometry;
-    source = d->source.get();  // lives as long as this reader; read() is thread-safe
+    source = d->source;
+    if (!has()) {  // a scan being written: its files as they are now
+      const auto& c = detector == "waxs" ? *config_.waxs : *config_.saxs;
+      io::OpenOptions o;
+      o.flip_up_down = c.flip_ud;
+      o.flip_left_right = c.flip_lr;
+      d->source = io::open_frames(c.frames, o);
+      source = d->source;
+    }
   }
-  const std::size_t first = source->first_number();
-  if (number < first || number - first >= source->frame_count()) return std::nullopt;
-  const auto frame = source->read(number - first);
+  if (!has()) return std::nullopt;
+  const auto frame = source->read(number - source->first_number());  // read() is thread-safe
   return make_preview(*g, number, frame.image, frame.invalid, frame.metadata.saturation_value);
 }
 

@@ -56,9 +56,11 @@ FramePreview make_preview(const PreviewGeometry& g, std::size_t frame, const Ima
                           const Mask& invalid, std::optional<double> saturation);
 
 // {"frame", "detector", "width", "height", "block", "pixels" (base64), "log_min", "log_max",
-//  "radial_unit", "radial" (base64 uint16, radial_min + k·(radial_max − radial_min)/65535),
-//  "radial_min", "radial_max", "flagged", "saturated", "spots"}
+//  "flagged", "saturated", "spots"}
 nlohmann::json preview_json(const FramePreview& p, const PreviewGeometry& g);
+// {"detector", "width", "height", "block", "radial_unit", "radial" (base64 uint16 little-endian,
+//  radial_min + k·(radial_max − radial_min)/65535), "radial_min", "radial_max"}: once per detector.
+nlohmann::json geometry_preview_json(const PreviewGeometry& g);
 
 std::string base64(const std::uint8_t* data, std::size_t size);
 
@@ -75,7 +77,7 @@ class FrameReader {
 
  private:
   struct Detector {
-    std::unique_ptr<io::FrameSource> source;
+    std::shared_ptr<const io::FrameSource> source;  // opened again when a scan being written grew
     std::shared_ptr<const PreviewGeometry> geometry;
   };
   Detector* open(const std::string& detector);

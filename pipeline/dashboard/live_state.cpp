@@ -129,7 +129,11 @@ void LiveState::frame_read(std::size_t number, const std::string& detector, cons
     }
     const bool newest = !latest_preview_.count(detector) || !latest_preview_[detector] ||
                         latest_preview_[detector]->frame <= number;
-    if (preview_busy_ || pending_ || !newest) return;  // previewing another frame: skip this one
+    // Previewing another frame, or did a moment ago (the page shows at most one image a
+    // second): this one is not previewed.
+    const auto now = std::chrono::steady_clock::now();
+    if (preview_busy_ || pending_ || !newest || now - last_preview_ < std::chrono::milliseconds(900)) return;
+    last_preview_ = now;
   }
   // Copied outside the lock (the only copy of pixels the dashboard makes per frame, and only
   // while the preview thread is idle).
@@ -164,6 +168,7 @@ void LiveState::preview_loop() {
     preview_busy_ = false;
     auto& counts = pixels_[p.number][p.detector];
     counts.spots = preview->spots;
+    if (summaries_.count(p.number)) changed_[p.number] = ++frames_version_;
     auto& latest = latest_preview_[p.detector];
     if (!latest || latest->frame <= p.number) latest = preview;
     ++version_;
@@ -211,6 +216,7 @@ void LiveState::add_frame(const pipeline::FrameResult& r, bool finished_now) {
   auto kept = finished_now ? std::make_shared<const pipeline::FrameResult>(r) : nullptr;
   const std::lock_guard lock(mutex_);
   summaries_[r.index] = std::move(s);
+  changed_[r.index] = ++frames_version_;
   in_flight_.erase(r.index);
   if (finished_now) {
     recent_.push_back(std::move(kept));
@@ -292,11 +298,12 @@ std::uint64_t LiveState::version() const {
   return version_;
 }
 
-std::shared_ptr<const std::string> LiveState::cached(const char* what, const std::function<json()>& build) {
+std::shared_ptr<const std::string> LiveState::cached(const char* what, bool by_frames,
+                                                     const std::function<json()>& build) {
   std::uint64_t v = 0;
   {
     const std::lock_guard lock(mutex_);
-    v = version_;
+    v = by_frames ? frames_version_ : version_;
     const auto it = cache_.find(what);
     if (it != cache_.end() && it->second.first == v) return it->second.second;
   }
@@ -307,12 +314,17 @@ std::shared_ptr<const std::string> LiveState::cached(const char* what, const std
 }
 
 std::shared_ptr<const std::string> LiveState::status_json() {
-  return cached("status", [&] {
+  return cached("status", false, [&] {
     const std::lock_guard lock(mutex_);
     json j;
     j["scan"] = options_.scan_name;
     j["state"] = state_;
     j["version"] = version_;
+    j["frames_version"] = frames_version_;
+    json previews = json::object();
+    for (const auto& [det, p] : latest_preview_)
+      if (p) previews[det] = p->frame;
+    j["previews"] = previews;
     j["phases"] = options_.phases;
     j["first_frame"] = first_;
     j["frames"] = std::max(frames_, summaries_.size());
@@ -338,11 +350,15 @@ std::shared_ptr<const std::string> LiveState::status_json() {
   });
 }
 
-std::shared_ptr<const std::string> LiveState::frames_json() {
-  return cached("frames", [&] {
+std::shared_ptr<const std::string> LiveState::frames_json(std::uint64_t since) {
+  const auto build = [&] {
     const std::lock_guard lock(mutex_);
     json frames = json::array();
     for (const auto& [n, s] : summaries_) {
+      if (since > 0) {
+        const auto c = changed_.find(n);
+        if (c == changed_.end() || c->second <= since) continue;
+      }
       json f = s;
       json px = json::object();
       if (const auto it = pixels_.find(n); it != pixels_.end())
@@ -351,13 +367,37 @@ std::shared_ptr<const std::string> LiveState::frames_json() {
       f["pixels"] = px;
       frames.push_back(std::move(f));
     }
-    return json{{"version", version_}, {"phases", options_.phases}, {"frames", frames}};
-  });
+    return json{{"frames_version", frames_version_},
+                {"since", since},
+                {"phases", options_.phases},
+                {"frames", frames}};
+  };
+  if (since > 0) return std::make_shared<const std::string>(build().dump());
+  return cached("frames", true, build);
+}
+
+std::shared_ptr<const std::string> LiveState::geometry_json(const std::string& detector) {
+  std::shared_ptr<const PreviewGeometry> g;
+  std::shared_ptr<FrameReader> reader;
+  {
+    const std::lock_guard lock(mutex_);
+    if (const auto it = geometry_.find(detector); it != geometry_.end()) g = it->second;
+    reader = reader_;
+  }
+  if (!g && reader) {
+    try {
+      g = reader->geometry(detector);
+    } catch (const std::exception& e) {  // the scan's files cannot be opened: said in the reply
+      return std::make_shared<const std::string>(json{{"detector", detector}, {"error", e.what()}}.dump());
+    }
+  }
+  if (!g) return nullptr;
+  return std::make_shared<const std::string>(geometry_preview_json(*g).dump());
 }
 
 std::shared_ptr<const std::string> LiveState::alerts_json() {
   const auto frames_text = frames_json();
-  return cached("alerts", [&] {
+  return cached("alerts", true, [&] {
     const json frames = json::parse(*frames_text)["frames"];
     json alerts = json::array();
     const auto add = [&](const json& f, const std::string& kind, const std::string& message,
@@ -433,7 +473,7 @@ std::shared_ptr<const std::string> LiveState::alerts_json() {
 
 std::shared_ptr<const std::string> LiveState::eos_json() {
   const auto frames_text = frames_json();
-  return cached("eos", [&] {
+  return cached("eos", true, [&] {
     const json frames = json::parse(*frames_text)["frames"];
     json out = json::object();
     for (const auto& phase : options_.phases) {
@@ -486,8 +526,13 @@ std::shared_ptr<const std::string> LiveState::eos_json() {
 
 std::shared_ptr<const std::string> LiveState::frame_json(std::size_t number) {
   std::shared_ptr<const pipeline::FrameResult> r;
+  std::uint64_t changed = 0;
   {
     const std::lock_guard lock(mutex_);
+    // Every client that follows the scan asks for the same latest frame: made once per change.
+    if (const auto c = changed_.find(number); c != changed_.end()) changed = c->second;
+    for (const auto& [key, text] : frame_cache_)
+      if (key.first == number && key.second == changed) return text;
     for (const auto& k : recent_)
       if (k->index == number) r = k;
     if (!r && !summaries_.count(number)) return nullptr;
@@ -501,7 +546,11 @@ std::shared_ptr<const std::string> LiveState::frame_json(std::size_t number) {
   json j = summary_of(*r);
   j["waxs"] = outcome_detail(r->waxs);
   j["saxs"] = outcome_detail(r->saxs);
-  return std::make_shared<const std::string>(j.dump());
+  auto text = std::make_shared<const std::string>(j.dump());
+  const std::lock_guard lock(mutex_);
+  frame_cache_.push_back({{number, changed}, text});
+  while (frame_cache_.size() > 8) frame_cache_.pop_front();
+  return text;
 }
 
 json LiveState::rings_of(const std::string& detector, std::size_t number) {

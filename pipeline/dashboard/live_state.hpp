@@ -68,9 +68,15 @@ class LiveState : public pipeline::RunObserver {
   void set_frame_reader(std::shared_ptr<FrameReader> reader);
 
   std::uint64_t version() const;
-  // JSON texts for the HTTP API (see docs/dashboard.md), rebuilt when `version` changed.
+  // JSON texts for the HTTP API (see docs/dashboard.md), rebuilt only when what they show
+  // changed: the status with any change (`version`), the rest when a frame's summary did
+  // (`frames_version`).
   std::shared_ptr<const std::string> status_json();
-  std::shared_ptr<const std::string> frames_json();
+  // Every frame; with `since` (a frames_version the client has) only those changed after it.
+  std::shared_ptr<const std::string> frames_json(std::uint64_t since = 0);
+  // The radial coordinate of a detector's previews (the same for every frame): null when no
+  // preview geometry is known yet.
+  std::shared_ptr<const std::string> geometry_json(const std::string& detector);
   std::shared_ptr<const std::string> alerts_json();
   std::shared_ptr<const std::string> eos_json();
   // One frame's full results (patterns, analysis, fit curves); null when the frame is unknown.
@@ -90,11 +96,15 @@ class LiveState : public pipeline::RunObserver {
   void preview_loop();
   nlohmann::json summary_of(const pipeline::FrameResult& r) const;
   nlohmann::json rings_of(const std::string& detector, std::size_t number);
-  std::shared_ptr<const std::string> cached(const char* what, const std::function<nlohmann::json()>& build);
+  std::shared_ptr<const std::string> cached(const char* what, bool by_frames,
+                                            const std::function<nlohmann::json()>& build);
 
   LiveOptions options_;
   mutable std::mutex mutex_;
   std::uint64_t version_ = 0;
+  std::uint64_t frames_version_ = 0;
+  std::map<std::size_t, std::uint64_t> changed_;  // frame → frames_version of its last change
+  std::chrono::steady_clock::time_point last_preview_{};
   std::string state_ = "starting";
   std::size_t first_ = 0, frames_ = 0, todo_ = 0;
   std::set<std::size_t> in_flight_;
@@ -111,6 +121,9 @@ class LiveState : public pipeline::RunObserver {
   std::map<std::filesystem::path, std::filesystem::file_time_type> seen_checkpoints_;
   std::map<std::pair<std::string, std::size_t>, std::shared_ptr<const std::string>> image_cache_;
   std::deque<std::pair<std::string, std::size_t>> image_cache_order_;
+  // Texts of frame_json by (frame, its frames_version): the last few.
+  std::deque<std::pair<std::pair<std::size_t, std::uint64_t>, std::shared_ptr<const std::string>>>
+      frame_cache_;
 
   // Previews: geometry per detector, the latest image, and the frame waiting to be previewed.
   std::map<std::string, std::shared_ptr<const PreviewGeometry>> geometry_;

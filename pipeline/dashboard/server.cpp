@@ -171,8 +171,24 @@ DashboardServer::DashboardServer(LiveState& state, ServerOptions options)
   LiveState* st = &state_;
   s.Get("/api/status",
         [st](const httplib::Request&, httplib::Response& res) { send_json(res, st->status_json()); });
-  s.Get("/api/frames",
-        [st](const httplib::Request&, httplib::Response& res) { send_json(res, st->frames_json()); });
+  s.Get("/api/frames", [st](const httplib::Request& req, httplib::Response& res) {
+    std::uint64_t since = 0;
+    if (req.has_param("since")) {
+      const auto v = frame_number(req.get_param_value("since"));
+      if (!v)
+        return send_error(res, 400, "since: '" + req.get_param_value("since") + "' is not a version number");
+      since = *v;
+    }
+    send_json(res, st->frames_json(since));
+  });
+  s.Get("/api/geometry", [st](const httplib::Request& req, httplib::Response& res) {
+    const std::string detector = req.get_param_value("detector");
+    if (detector != "waxs" && detector != "saxs")
+      return send_error(res, 400, "detector: give waxs or saxs, not '" + detector + "'");
+    const auto text = st->geometry_json(detector);
+    if (!text) return send_error(res, 404, "no " + detector + " geometry (yet)");
+    send_json(res, text);
+  });
   s.Get("/api/alerts",
         [st](const httplib::Request&, httplib::Response& res) { send_json(res, st->alerts_json()); });
   s.Get("/api/eos",

@@ -9,8 +9,10 @@ const PALETTE = ["#0072b2", "#d55e00", "#009e73", "#cc79a7", "#e69f00", "#56b4e9
 const LATTICE_COLOURS = { fcc: "#0072b2", bcc: "#d55e00", sc: "#009e73", hcp: "#cc79a7", hex2d: "#e69f00",
                           hex3d: "#56b4e9", lamellar: "#7b3294", none: "#999999" };
 
-const state = { version: -1, frames: [], phases: [], selected: null, latest: null, follow: true,
-                shownFrame: null, images: {}, eos: {}, failures: 0 };
+const state = { version: -1, framesVersion: 0, framesShown: -1, frames: [], byFrame: new Map(), phases: [],
+                selected: null, follow: true, shownFrame: null, images: {}, geometry: {}, eos: {}, failures: 0,
+                last: {} };
+const THROTTLE_MS = 1000;  // the heavier requests (frame, images, alerts, EOS): at most once a second
 
 function api(path) {
   const url = path + (token ? (path.includes("?") ? "&" : "?") + "token=" + encodeURIComponent(token) : "");
@@ -193,14 +195,17 @@ function drawAlerts(alerts) {
 function selectFrame(n, byUser) {
   if (byUser) { state.follow = false; $("follow").checked = false; }
   state.selected = n;
-  loadFrame(n);
+  loadFrame(n, true);
 }
 
-function loadFrame(n) {
-  if (n === null || n === undefined) return;
+// One frame's results; its images too when `withImages` (a clicked frame: read again from the
+// scan's files when it is not the latest preview).
+function loadFrame(n, withImages) {
+  if (n === null || n === undefined) return Promise.resolve();
   $("selected-frame").textContent = "frame " + n;
   document.body.dataset.selectedFrame = n;
-  api("api/frame?n=" + n).then(f => {
+  if (withImages) for (const det of ["waxs", "saxs"]) loadImage(det, n);
+  return api("api/frame?n=" + n).then(f => {
     if (state.selected !== n) return;
     state.shownFrame = f;
     $("selected-info").textContent = `${fmt(f.pressure_gpa, 2)} GPa (${f.direction}) — ` +
@@ -209,7 +214,6 @@ function loadFrame(n) {
     drawPatterns(f);
     document.body.dataset.loadedFrame = n;
   }, e => { $("selected-info").textContent = e.message; });
-  for (const det of ["waxs", "saxs"]) loadImage(det, n);
 }
 
 function drawPatterns(f) {
@@ -266,12 +270,28 @@ function drawPatterns(f) {
 const RING_COLOURS = [[0, 200, 255], [255, 160, 0], [120, 255, 120], [255, 90, 200], [255, 255, 0]];
 function loadImage(det, n) {
   const info = $(det + "-image-info");
-  api(`api/image?detector=${det}&n=${n}`).then(img => {
-    if (state.selected !== n) return;
-    if (img.error) { info.textContent = `frame ${n}: ${img.error}`; return; }
+  const latest = n === null || n === undefined;
+  return api(`api/image?detector=${det}` + (latest ? "" : `&n=${n}`)).then(img => {
+    if (!latest && state.selected !== n) return;
+    if (latest && !state.follow) return;
+    if (img.error) { info.textContent = `frame ${img.frame}: ${img.error}`; return; }
     state.images[det] = img;
-    drawImage(det);
+    return loadGeometry(det).then(() => drawImage(det));
   }, e => { info.textContent = e.message; });
+}
+
+// The radial coordinate of a detector's previews: the same for every frame, fetched once.
+function loadGeometry(det) {
+  if (state.geometry[det]) return Promise.resolve(state.geometry[det]);
+  return api(`api/geometry?detector=${det}`).then(g => {
+    if (g.error) return null;
+    const raw = decode(g.radial), r = new Float32Array(g.width * g.height);
+    const k = (g.radial_max - g.radial_min) / 65535;
+    for (let i = 0; i < r.length; ++i) r[i] = g.radial_min + k * (raw[2 * i] | (raw[2 * i + 1] << 8));
+    g.values = r;
+    state.geometry[det] = g;
+    return g;
+  }, () => null);
 }
 
 function decode(b64) {
@@ -298,11 +318,9 @@ function drawImage(det) {
     }
     data.data[o + 3] = 255;
   }
-  if ($("rings").checked && img.rings && img.rings.length) {
-    const raw = decode(img.radial);
-    const r = new Float32Array(img.width * img.height);
-    const k = (img.radial_max - img.radial_min) / 65535;
-    for (let i = 0; i < r.length; ++i) r[i] = img.radial_min + k * (raw[2 * i] | (raw[2 * i + 1] << 8));
+  const geo = state.geometry[det];
+  if ($("rings").checked && img.rings && img.rings.length && geo && geo.width === img.width && geo.height === img.height) {
+    const r = geo.values;
     const phases = [...new Set(img.rings.map(g => g.phase))];
     for (const ring of img.rings) {
       const c = RING_COLOURS[phases.indexOf(ring.phase) % RING_COLOURS.length];
@@ -339,27 +357,49 @@ function drawStatus(s) {
   document.body.dataset.version = s.version;
 }
 
+// Whether `key`'s heavier request may go now (at most once per THROTTLE_MS).
+function due(key) {
+  const now = Date.now();
+  if (state.last[key] && now - state.last[key] < THROTTLE_MS) return false;
+  state.last[key] = now;
+  return true;
+}
+
+function mergeFrames(reply) {
+  for (const f of reply.frames) state.byFrame.set(f.frame, f);
+  state.frames = [...state.byFrame.values()].sort((a, b) => a.frame - b.frame);
+  state.framesVersion = reply.frames_version;
+}
+
 function poll() {
   api("api/status").then(s => {
     state.failures = 0;
     $("connection").textContent = "";
     drawStatus(s);
-    if (s.version === state.version) return;
-    state.version = s.version;
     state.phases = s.phases || [];
-    return Promise.all([api("api/frames"), api("api/alerts"), api("api/eos")]).then(([frames, alerts, eos]) => {
-      state.frames = frames.frames;
-      state.eos = eos;
-      drawScanPlots();
-      drawAlerts(alerts.alerts);
-      if (state.follow && s.latest_frame !== null && (s.latest_frame !== state.selected || !state.shownFrame ||
-                                                      state.shownFrame.frame !== s.latest_frame)) {
+    const work = [];
+    // Scan-wide plots: only the frames changed since the last look.
+    if (s.frames_version !== state.framesShown && due("frames")) {
+      work.push(Promise.all([api("api/frames?since=" + state.framesVersion), api("api/alerts"), api("api/eos")])
+        .then(([frames, alerts, eos]) => {
+          mergeFrames(frames);
+          state.framesShown = frames.frames_version;
+          state.eos = eos;
+          drawScanPlots();
+          drawAlerts(alerts.alerts);
+        }));
+    }
+    if (state.follow && s.latest_frame !== null) {
+      if ((!state.shownFrame || state.shownFrame.frame !== s.latest_frame) && due("frame")) {
         state.selected = s.latest_frame;
-        loadFrame(s.latest_frame);
-      } else if (state.follow && s.latest_frame !== null) {
-        for (const det of ["waxs", "saxs"]) if (!state.images[det] || state.images[det].frame !== s.latest_frame) loadImage(det, s.latest_frame);
+        work.push(loadFrame(s.latest_frame, false));
       }
-    });
+      for (const det of Object.keys(s.previews || {}))
+        if ((!state.images[det] || state.images[det].frame !== s.previews[det]) && due("image-" + det))
+          work.push(loadImage(det, null));
+    }
+    state.version = s.version;
+    return Promise.all(work);
   }).catch(e => {
     state.failures += 1;
     $("connection").textContent = "no answer from anvil (" + e.message + ")";
@@ -369,7 +409,7 @@ function poll() {
 
 document.addEventListener("DOMContentLoaded", () => {
   makeCharts();
-  $("follow").onchange = e => { state.follow = e.target.checked; if (state.follow) state.version = -1; };
+  $("follow").onchange = e => { state.follow = e.target.checked; if (state.follow) state.shownFrame = null; };
   $("rings").onchange = () => { drawImage("waxs"); drawImage("saxs"); };
   poll();
 });
