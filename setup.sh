@@ -19,6 +19,7 @@ PACKAGES=(
   libopenmpi-dev openmpi-bin
   python3-dev pybind11-dev python3-numpy python3-pytest
   python3-nbconvert python3-ipykernel python3-matplotlib
+  libcpp-httplib-dev libjs-chart.js chromium python3-websocket
 )
 
 log() { printf '[setup] %s\n' "$*"; }

@@ -120,32 +120,36 @@ void LiveState::frame_read(std::size_t number, const std::string& detector, cons
       flagged += frame.invalid.pixels[i] & (m ? static_cast<std::uint8_t>(mask.pixels[i] == 0) : 1);
   }
   std::optional<geometry::Geometry> new_geometry;
+  bool want_preview = false;
   {
     const std::lock_guard lock(mutex_);
     pixels_[number][detector].flagged = flagged;
     if (!geometry_.count(detector)) {
-      geometry_[detector] = nullptr;  // being made (on the preview thread)
+      geometry_[detector] = nullptr;  // being made (below, once per detector)
       new_geometry = integrator.geometry();
     }
-    const bool newest = !latest_preview_.count(detector) || !latest_preview_[detector] ||
-                        latest_preview_[detector]->frame <= number;
-    // Previewing another frame, or did a moment ago (the page shows at most one image a
-    // second): this one is not previewed.
+    const auto latest = latest_preview_.find(detector);
+    const bool newest = latest == latest_preview_.end() || !latest->second || latest->second->frame <= number;
+    // Not while another frame is being previewed, nor within a second of this detector's last
+    // preview (the page shows at most one image a second): such a frame is not previewed.
     const auto now = std::chrono::steady_clock::now();
-    if (preview_busy_ || pending_ || !newest || now - last_preview_ < std::chrono::milliseconds(900)) return;
-    last_preview_ = now;
+    const auto last = last_preview_.find(detector);
+    want_preview = !preview_busy_ && !pending_ && newest &&
+                   (last == last_preview_.end() || now - last->second >= std::chrono::milliseconds(900));
+    if (want_preview) last_preview_[detector] = now;
   }
-  // Copied outside the lock (the only copy of pixels the dashboard makes per frame, and only
-  // while the preview thread is idle).
-  Pending p{number, detector, frame.image, frame.invalid};
   std::shared_ptr<const PreviewGeometry> made;
   if (new_geometry)
     made = std::make_shared<const PreviewGeometry>(
         make_preview_geometry(detector, *new_geometry, frame.image.shape, mask));
+  if (!want_preview && !made) return;
+  // Copied outside the lock (the only copy of pixels the dashboard makes, about once a second).
+  std::optional<Pending> p;
+  if (want_preview) p = Pending{number, detector, frame.image, frame.invalid};
   {
     const std::lock_guard lock(mutex_);
     if (made) geometry_[detector] = made;
-    if (preview_busy_ || pending_) return;
+    if (!p || preview_busy_ || pending_) return;
     pending_ = std::move(p);
   }
   wake_.notify_one();

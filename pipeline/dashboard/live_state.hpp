@@ -104,7 +104,7 @@ class LiveState : public pipeline::RunObserver {
   std::uint64_t version_ = 0;
   std::uint64_t frames_version_ = 0;
   std::map<std::size_t, std::uint64_t> changed_;  // frame → frames_version of its last change
-  std::chrono::steady_clock::time_point last_preview_{};
+  std::map<std::string, std::chrono::steady_clock::time_point> last_preview_;  // per detector
   std::string state_ = "starting";
   std::size_t first_ = 0, frames_ = 0, todo_ = 0;
   std::set<std::size_t> in_flight_;

@@ -250,9 +250,9 @@ DashboardServer::DashboardServer(LiveState& state, ServerOptions options)
   }
   if (port_ <= 0) {
     const int err = errno;
-    throw InputError("--serve", fmt::format("cannot listen on {}:{}{}", options_.address, options_.port,
-                                            err ? fmt::format(" ({})", std::strerror(err))
-                                                : " (port in use, or not an address of this machine)"));
+    throw InputError(options_.option, fmt::format("cannot listen on {}:{}{}", options_.address, options_.port,
+                                                  err ? fmt::format(" ({})", std::strerror(err))
+                                                      : " (port in use, or not an address of this machine)"));
   }
   thread_ = std::thread([this] { server_->listen_after_bind(); });
 }

@@ -26,6 +26,7 @@ struct ServerOptions {
   std::filesystem::path chart_js;    // Chart.js (Debian's libjs-chart.js)
   std::filesystem::path output_dir;  // DIR: /files/... serves files under it, nothing else
   int threads = 4;                   // request threads
+  std::string option = "--serve";    // the command-line option that gave the address (for errors)
 };
 
 // "[ADDR:]PORT" as the command line gives it: ("127.0.0.1", PORT) without an address. Throws

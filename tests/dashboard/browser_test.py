@@ -127,25 +127,19 @@ def main():
                     f"the fraction plot did not reach {n_points} points")
         points = dt.evaluate("Number(document.body.dataset.fractionPoints)")
         print(f"fraction plot: {points} points", flush=True)
-        # A point of the first phase near the middle of the scan, clicked with the mouse.
-        target = dt.evaluate("""(() => {
+        # A point of the first phase near the middle of the scan, clicked with the mouse (its
+        # place asked for again once the plot has scrolled into view).
+        where = """(() => {
             const c = anvilDashboard.charts.fractions;
-            c.canvas.scrollIntoView({block: 'center'});
             const ds = c.data.datasets[0];
             const i = Math.floor(ds.data.length / 2);
             const el = c.getDatasetMeta(0).data[i];
             const r = c.canvas.getBoundingClientRect();
             return {x: r.left + el.x, y: r.top + el.y, frame: ds.data[i].frame};
-        })()""")
+        })()"""
+        dt.evaluate("anvilDashboard.charts.fractions.canvas.scrollIntoView({block: 'center'})")
         time.sleep(0.3)
-        target = dt.evaluate("""(() => {
-            const c = anvilDashboard.charts.fractions;
-            const ds = c.data.datasets[0];
-            const i = Math.floor(ds.data.length / 2);
-            const el = c.getDatasetMeta(0).data[i];
-            const r = c.canvas.getBoundingClientRect();
-            return {x: r.left + el.x, y: r.top + el.y, frame: ds.data[i].frame};
-        })()""")
+        target = dt.evaluate(where)
         for kind in ("mouseMoved", "mousePressed", "mouseReleased"):
             dt.call("Input.dispatchMouseEvent", type=kind, x=target["x"], y=target["y"], button="left", clickCount=1)
         frame = target["frame"]

@@ -83,6 +83,7 @@ void add_serve_command(CLI::App& app, Context& ctx) {
     so.web_dir = dashboard::web_dir();
     so.chart_js = dashboard::chart_js_path();
     so.output_dir = dir;
+    so.option = "--listen";
     dashboard::DashboardServer server(live, so);
     fmt::print("anvil serve: dashboard at {}\n", server.url());
     std::fflush(stdout);

@@ -13,6 +13,7 @@ is the cost to anvil, not the clients' own parsing. Without it everything shares
 """
 import os
 import argparse
+import resource
 import http.client
 import json
 import re
@@ -90,6 +91,7 @@ def one_run(anvil, scan, setting, clients, threads, pin):
         cmd = ["taskset", "-c", f"0-{threads - 1}"] + cmd
     if setting != "plain":
         cmd += ["--serve", "127.0.0.1:0"]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     stop = threading.Event()
     pool = []
@@ -104,15 +106,24 @@ def one_run(anvil, scan, setting, clients, threads, pin):
                 c.start()
     lines += p.stdout.readlines()
     p.wait()
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)  # anvil's, all threads
     stop.set()
     for c in pool:
         c.join()
     shutil.rmtree(out, ignore_errors=True)
     text = "".join(lines)
     m = RATE.search(text)
-    if p.returncode not in (0, 3) or not m:
+    n = re.search(r"scan '.*': (\d+) frames", text)
+    if p.returncode not in (0, 3) or not m or not n:
         raise SystemExit(f"anvil run failed ({p.returncode}):\n{text}")
-    return float(m.group(2)), sum(c.requests for c in pool), sum(c.bytes for c in pool), sum(c.errors for c in pool), float(m.group(1))
+    # The rate from the frame loop's wall time (printed to 10 ms) and the frame count: the
+    # printed frames/s has one decimal only.
+    wall = float(m.group(1))
+    rate = int(n.group(1)) / wall
+    frames = int(n.group(1))
+    return (rate, sum(c.requests for c in pool), sum(c.bytes for c in pool), sum(c.errors for c in pool), wall,
+            cpu / frames)
 
 
 def main():
@@ -130,25 +141,31 @@ def main():
             raise SystemExit(f"--pin needs more than {a.threads} CPUs")
         os.sched_setaffinity(0, cpus[a.threads:])
     rates = {"plain": [], "serve": [], "clients": []}
+    cpu = {"plain": [], "serve": [], "clients": []}
     load = []
     one_run(a.anvil, a.scan, "plain", a.clients, a.threads, a.pin)  # warm the caches (files, Debye pair sums)
     for r in range(a.runs):
         for setting in ("plain", "serve", "clients"):
-            rate, requests, nbytes, errors, wall = one_run(a.anvil, a.scan, setting, a.clients, a.threads, a.pin)
+            rate, requests, nbytes, errors, wall, cpu_per_frame = one_run(a.anvil, a.scan, setting, a.clients,
+                                                                          a.threads, a.pin)
             rates[setting].append(rate)
+            cpu[setting].append(cpu_per_frame)
             if setting == "clients":
                 load.append((requests / wall, nbytes / wall / 1e6, errors))
-            print(f"run {r + 1} {setting:8s} {rate:7.3f} frames/s" +
+            print(f"run {r + 1} {setting:8s} {rate:7.3f} frames/s  {1e3 * cpu_per_frame:7.1f} ms CPU/frame" +
                   (f"  ({requests} requests, {requests / wall:.0f}/s, {nbytes / wall / 1e6:.1f} MB/s, {errors} errors)"
                    if setting == "clients" else ""), flush=True)
     base = statistics.median(rates["plain"])
-    print(f"\n{'setting':36s} median frames/s  (min–max)      vs without")
+    base_cpu = statistics.median(cpu["plain"])
+    print(f"\n{'setting':36s} median frames/s  (min–max)      vs without   CPU ms/frame (anvil, all threads)  vs without")
     names = {"plain": "anvil run (no dashboard)", "serve": "anvil run --serve, no client",
              "clients": f"anvil run --serve, {a.clients} polling clients"}
     for s, v in rates.items():
         med = statistics.median(v)
-        print(f"{names[s]:36s} {med:8.3f}        ({min(v):.3f}–{max(v):.3f})  {100 * (med / base - 1):+.1f} %")
-    print(json.dumps({"rates": rates, "client_load": load}))
+        c = statistics.median(cpu[s])
+        print(f"{names[s]:36s} {med:8.3f}        ({min(v):.3f}–{max(v):.3f})  {100 * (med / base - 1):+.1f} %"
+              f"      {1e3 * c:7.1f} ({1e3 * min(cpu[s]):.1f}–{1e3 * max(cpu[s]):.1f})   {100 * (c / base_cpu - 1):+.1f} %")
+    print(json.dumps({"rates": rates, "cpu_s_per_frame": cpu, "client_load": load}))
 
 
 if __name__ == "__main__":
