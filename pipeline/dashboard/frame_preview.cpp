@@ -14,7 +14,8 @@ namespace {
 
 constexpr std::size_t kRings = 256;
 
-double percentile(std::vector<float> v, double p) {
+// The p-quantile of v (reordered in place).
+double percentile(std::vector<float>& v, double p) {
   if (v.empty()) return 0;
   const auto k = static_cast<std::size_t>(p * static_cast<double>(v.size() - 1));
   std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(k), v.end());
@@ -65,12 +66,16 @@ PreviewGeometry make_preview_geometry(const std::string& detector, const geometr
   const double r0 = *lo, span = std::max(1e-12, static_cast<double>(*hi - *lo));
   p.rings = kRings;
   p.ring.assign(shape.pixel_count(), PreviewGeometry::kNoRing);
+  p.ring_pixels.assign(kRings, 0);
+  p.column_block.resize(shape.cols);
+  for (std::size_t c = 0; c < shape.cols; ++c) p.column_block[c] = static_cast<std::uint32_t>(c / p.block);
   for (std::size_t r = 0; r < shape.rows; ++r)
     for (std::size_t c = 0; c < shape.cols; ++c) {
       const std::size_t i = r * shape.cols + c;
       if (!p.static_mask.empty() && p.static_mask.pixels[i]) continue;
       const double v = p.radial[(r / p.block) * p.preview.cols + c / p.block];
       p.ring[i] = static_cast<std::uint16_t>(std::min<double>(kRings - 1, (v - r0) / span * kRings));
+      ++p.ring_pixels[p.ring[i]];
     }
   return p;
 }
@@ -88,19 +93,31 @@ FramePreview make_preview(const PreviewGeometry& g, std::size_t frame, const Ima
   std::vector<std::uint32_t> count(g.preview.pixel_count(), 0);
   // Per ring, every third valid pixel: its median and MAD.
   std::vector<std::vector<float>> ring_values(g.rings);
+  for (std::size_t k = 0; k < g.rings; ++k) ring_values[k].reserve(g.ring_pixels[k] / 3 + 1);
+  const double saturation_value = saturation.value_or(INFINITY);
+  std::size_t sample = 0;
   for (std::size_t r = 0; r < g.shape.rows; ++r) {
-    const std::size_t pr = (r / g.block) * pcols;
+    double* sum_row = sum.data() + (r / g.block) * pcols;
+    std::uint32_t* count_row = count.data() + (r / g.block) * pcols;
+    const float* row = image.pixels.data() + r * cols;
+    const std::uint8_t* mask_row = has_mask ? g.static_mask.pixels.data() + r * cols : nullptr;
+    const std::uint8_t* invalid_row = has_invalid ? invalid.pixels.data() + r * cols : nullptr;
+    const std::uint16_t* ring_row = g.ring.data() + r * cols;
     for (std::size_t c = 0; c < cols; ++c) {
-      const std::size_t i = r * cols + c;
-      const float v = image.pixels[i];
-      const bool masked = has_mask && g.static_mask.pixels[i];
-      const bool bad = (has_invalid && invalid.pixels[i]) || !std::isfinite(v);
-      if (bad && !masked) ++p.flagged;
-      if (saturation && std::isfinite(v) && v >= *saturation) ++p.saturated;
+      const float v = row[c];
+      const bool masked = mask_row && mask_row[c];
+      const bool finite = std::isfinite(v);
+      const bool bad = (invalid_row && invalid_row[c]) || !finite;
+      p.flagged += bad && !masked;
+      p.saturated += finite && v >= saturation_value;
       if (masked || bad) continue;
-      sum[pr + c / g.block] += v;
-      ++count[pr + c / g.block];
-      if (i % 3 == 0 && g.ring[i] != PreviewGeometry::kNoRing) ring_values[g.ring[i]].push_back(v);
+      const std::uint32_t b = g.column_block[c];
+      sum_row[b] += v;
+      ++count_row[b];
+      if (++sample == 3) {
+        sample = 0;
+        if (ring_row[c] != PreviewGeometry::kNoRing) ring_values[ring_row[c]].push_back(v);
+      }
     }
   }
   std::vector<float> threshold(g.rings, INFINITY);

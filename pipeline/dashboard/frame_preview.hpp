@@ -34,6 +34,8 @@ struct PreviewGeometry {
   // Per frame pixel: its ring (radial bin) for the spot statistics; kNoRing where masked.
   std::vector<std::uint16_t> ring;
   std::size_t rings = 0;
+  std::vector<std::size_t> ring_pixels;     // pixels per ring
+  std::vector<std::uint32_t> column_block;  // a frame column's preview column
   double wavelength_m = 0;
   static constexpr std::uint16_t kNoRing = 0xFFFF;
 };

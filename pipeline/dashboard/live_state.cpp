@@ -134,7 +134,9 @@ void LiveState::frame_read(std::size_t number, const std::string& detector, cons
     // preview (the page shows at most one image a second): such a frame is not previewed.
     const auto now = std::chrono::steady_clock::now();
     const auto last = last_preview_.find(detector);
-    want_preview = !preview_busy_ && !pending_ && newest &&
+    // …and only while someone looks at images (asked within the last 10 s).
+    const bool watched = image_requested_ && now - *image_requested_ < std::chrono::seconds(10);
+    want_preview = watched && !preview_busy_ && !pending_ && newest &&
                    (last == last_preview_.end() || now - last->second >= std::chrono::milliseconds(900));
     if (want_preview) last_preview_[detector] = now;
   }
@@ -303,17 +305,30 @@ std::uint64_t LiveState::version() const {
 }
 
 std::shared_ptr<const std::string> LiveState::cached(const char* what, bool by_frames,
-                                                     const std::function<json()>& build) {
+                                                     const std::function<json()>& build,
+                                                     std::chrono::milliseconds refresh) {
   std::uint64_t v = 0;
+  const auto now = std::chrono::steady_clock::now();
   {
     const std::lock_guard lock(mutex_);
     v = by_frames ? frames_version_ : version_;
-    const auto it = cache_.find(what);
-    if (it != cache_.end() && it->second.first == v) return it->second.second;
+    auto& c = cache_[what];
+    if (c.text && c.version == v) return c.text;
+    // Out of date: made again by one request thread at a time, and not more often than
+    // `refresh` (the EOS fits); the others get the text as it was.
+    if (c.text && (c.building || now - c.built < refresh)) return c.text;
+    c.building = true;
   }
-  auto text = std::make_shared<const std::string>(build().dump());
+  std::shared_ptr<const std::string> text;
+  try {
+    text = std::make_shared<const std::string>(build().dump());
+  } catch (...) {
+    const std::lock_guard lock(mutex_);
+    cache_[what].building = false;
+    throw;
+  }
   const std::lock_guard lock(mutex_);
-  cache_[what] = {v, text};
+  cache_[what] = {v, text, now, false};
   return text;
 }
 
@@ -401,131 +416,141 @@ std::shared_ptr<const std::string> LiveState::geometry_json(const std::string& d
 
 std::shared_ptr<const std::string> LiveState::alerts_json() {
   const auto frames_text = frames_json();
-  return cached("alerts", true, [&] {
-    const json frames = json::parse(*frames_text)["frames"];
-    json alerts = json::array();
-    const auto add = [&](const json& f, const std::string& kind, const std::string& message,
-                         const std::string& level) {
-      alerts.push_back({{"frame", f["frame"]},
-                        {"pressure_gpa", f["pressure_gpa"]},
-                        {"kind", kind},
-                        {"level", level},
-                        {"message", message}});
-    };
-    const auto at = [](const json& f) {
-      return f["pressure_gpa"].is_number() ? fmt::format(" at {:.2f} GPa", f["pressure_gpa"].get<double>())
-                                           : "";
-    };
-    const json* previous_fit = nullptr;
-    std::string previous_lattice;
-    std::map<std::string, std::vector<double>> history;  // pixel counts of earlier frames
-    for (const auto& f : frames) {
-      const std::size_t n = f["frame"].get<std::size_t>();
-      if (!f["pressure_gpa"].is_number())
-        add(f, "no pressure", fmt::format("frame {} has no pressure", n), "warning");
-      for (const char* det : {"waxs_status", "saxs_status"}) {
-        const std::string st = f.value(det, "");
-        if (!st.empty() && st != "ok")
-          add(f, st,
-              fmt::format("frame {}: {} {}: {}", n, std::string(det).substr(0, 4), st, f.value("error", "")),
-              "error");
-      }
-      if (f["waxs_status"] == "ok" && !f["fractions"].empty()) {
-        if (previous_fit)
-          for (const auto& [name, v] : f["fractions"].items()) {
-            const bool now = present(v), before = present((*previous_fit)["fractions"].value(name, json()));
-            if (now != before)
-              add(f, now ? "phase appeared" : "phase vanished",
-                  fmt::format("{} {}{} (frame {}, {:.0f} %)", name, now ? "appeared" : "vanished", at(f), n,
-                              v[0].is_number() ? 100.0 * v[0].get<double>() : 0.0),
+  return cached(
+      "alerts", true,
+      [&] {
+        const json frames = json::parse(*frames_text)["frames"];
+        json alerts = json::array();
+        const auto add = [&](const json& f, const std::string& kind, const std::string& message,
+                             const std::string& level) {
+          alerts.push_back({{"frame", f["frame"]},
+                            {"pressure_gpa", f["pressure_gpa"]},
+                            {"kind", kind},
+                            {"level", level},
+                            {"message", message}});
+        };
+        const auto at = [](const json& f) {
+          return f["pressure_gpa"].is_number()
+                     ? fmt::format(" at {:.2f} GPa", f["pressure_gpa"].get<double>())
+                     : "";
+        };
+        const json* previous_fit = nullptr;
+        std::string previous_lattice;
+        std::map<std::string, std::vector<double>> history;  // pixel counts of earlier frames
+        for (const auto& f : frames) {
+          const std::size_t n = f["frame"].get<std::size_t>();
+          if (!f["pressure_gpa"].is_number())
+            add(f, "no pressure", fmt::format("frame {} has no pressure", n), "warning");
+          for (const char* det : {"waxs_status", "saxs_status"}) {
+            const std::string st = f.value(det, "");
+            if (!st.empty() && st != "ok")
+              add(f, st,
+                  fmt::format("frame {}: {} {}: {}", n, std::string(det).substr(0, 4), st,
+                              f.value("error", "")),
+                  "error");
+          }
+          if (f["waxs_status"] == "ok" && !f["fractions"].empty()) {
+            if (previous_fit)
+              for (const auto& [name, v] : f["fractions"].items()) {
+                const bool now = present(v),
+                           before = present((*previous_fit)["fractions"].value(name, json()));
+                if (now != before)
+                  add(f, now ? "phase appeared" : "phase vanished",
+                      fmt::format("{} {}{} (frame {}, {:.0f} %)", name, now ? "appeared" : "vanished", at(f),
+                                  n, v[0].is_number() ? 100.0 * v[0].get<double>() : 0.0),
+                      "info");
+              }
+            previous_fit = &f;
+          }
+          if (f["superlattice"].is_object()) {
+            const std::string lattice = f["superlattice"].value("lattice", "none");
+            if (!previous_lattice.empty() && lattice != previous_lattice)
+              add(f, "superlattice changed",
+                  fmt::format("superlattice {} → {}{} (frame {})", previous_lattice, lattice, at(f), n),
                   "info");
+            previous_lattice = lattice;
           }
-        previous_fit = &f;
-      }
-      if (f["superlattice"].is_object()) {
-        const std::string lattice = f["superlattice"].value("lattice", "none");
-        if (!previous_lattice.empty() && lattice != previous_lattice)
-          add(f, "superlattice changed",
-              fmt::format("superlattice {} → {}{} (frame {})", previous_lattice, lattice, at(f), n), "info");
-        previous_lattice = lattice;
-      }
-      // Pixel counts rising: above twice the median of the five frames before, and by 50 pixels.
-      for (const auto& [det, c] : f["pixels"].items())
-        for (const char* what : {"flagged", "spots"}) {
-          if (!c[what].is_number()) continue;
-          const double v = c[what].get<double>();
-          auto& h = history[det + what];
-          if (h.size() >= 2) {
-            std::vector<double> last(
-                h.end() - static_cast<std::ptrdiff_t>(std::min<std::size_t>(5, h.size())), h.end());
-            std::nth_element(last.begin(), last.begin() + static_cast<std::ptrdiff_t>(last.size() / 2),
-                             last.end());
-            const double median = last[last.size() / 2];
-            if (v > 2.0 * median + 50.0)
-              add(f, std::string(what) == "spots" ? "spots rising" : "invalid pixels rising",
-                  fmt::format("{} {} pixels: {:.0f} (the frames before: ~{:.0f}){} frame {}", det,
-                              std::string(what) == "spots" ? "diamond-spot" : "saturated/invalid", v, median,
-                              at(f), n),
-                  "warning");
-          }
-          h.push_back(v);
+          // Pixel counts rising: above twice the median of the five frames before, and by 50 pixels.
+          for (const auto& [det, c] : f["pixels"].items())
+            for (const char* what : {"flagged", "spots"}) {
+              if (!c[what].is_number()) continue;
+              const double v = c[what].get<double>();
+              auto& h = history[det + what];
+              if (h.size() >= 2) {
+                std::vector<double> last(
+                    h.end() - static_cast<std::ptrdiff_t>(std::min<std::size_t>(5, h.size())), h.end());
+                std::nth_element(last.begin(), last.begin() + static_cast<std::ptrdiff_t>(last.size() / 2),
+                                 last.end());
+                const double median = last[last.size() / 2];
+                if (v > 2.0 * median + 50.0)
+                  add(f, std::string(what) == "spots" ? "spots rising" : "invalid pixels rising",
+                      fmt::format("{} {} pixels: {:.0f} (the frames before: ~{:.0f}){} frame {}", det,
+                                  std::string(what) == "spots" ? "diamond-spot" : "saturated/invalid", v,
+                                  median, at(f), n),
+                      "warning");
+              }
+              h.push_back(v);
+            }
         }
-    }
-    return json{{"alerts", alerts}};
-  });
+        return json{{"alerts", alerts}};
+      },
+      std::chrono::milliseconds(1000));
 }
 
 std::shared_ptr<const std::string> LiveState::eos_json() {
   const auto frames_text = frames_json();
-  return cached("eos", true, [&] {
-    const json frames = json::parse(*frames_text)["frames"];
-    json out = json::object();
-    for (const auto& phase : options_.phases) {
-      std::vector<series::PvPoint> points;
-      for (const auto& f : frames) {
-        const json v = f["volumes"].value(phase, json());
-        if (!f["pressure_gpa"].is_number() || !v.is_array() || !v[0].is_number()) continue;
-        if (!present(f["fractions"].value(phase, json()))) continue;
-        points.push_back({f["pressure_gpa"].get<double>(), f.value("pressure_esd_gpa", 0.0),
-                          v[0].get<double>(), v[1].is_number() ? v[1].get<double>() : 0.0});
-      }
-      json j;
-      j["points"] = points.size();
-      const auto form = points.size() >= 5 ? pressure::EosForm::BM3 : pressure::EosForm::BM2;
-      if (points.size() < 3) {
-        j["error"] = "fewer than 3 frames with this phase and a pressure";
-        out[phase] = j;
-        continue;
-      }
-      try {
-        const auto fit = series::fit_eos(points, form);
-        j["form"] = std::string(pressure::eos_form_name(form));
-        j["converged"] = fit.converged;
-        j["v0"] = fit.eos.v0;
-        j["v0_esd"] = fit.v0_esd;
-        j["k0_gpa"] = fit.eos.k0_gpa;
-        j["k0_esd_gpa"] = fit.k0_esd;
-        j["k0_prime"] = fit.eos.k0_prime;
-        j["k0_prime_esd"] = fit.k0_prime_esd;
-        double lo = INFINITY, hi = -INFINITY;
-        for (const auto& p : points) {
-          lo = std::min(lo, p.pressure_gpa);
-          hi = std::max(hi, p.pressure_gpa);
+  return cached(
+      "eos", true,
+      [&] {
+        const json frames = json::parse(*frames_text)["frames"];
+        json out = json::object();
+        for (const auto& phase : options_.phases) {
+          std::vector<series::PvPoint> points;
+          for (const auto& f : frames) {
+            const json v = f["volumes"].value(phase, json());
+            if (!f["pressure_gpa"].is_number() || !v.is_array() || !v[0].is_number()) continue;
+            if (!present(f["fractions"].value(phase, json()))) continue;
+            points.push_back({f["pressure_gpa"].get<double>(), f.value("pressure_esd_gpa", 0.0),
+                              v[0].get<double>(), v[1].is_number() ? v[1].get<double>() : 0.0});
+          }
+          json j;
+          j["points"] = points.size();
+          const auto form = points.size() >= 5 ? pressure::EosForm::BM3 : pressure::EosForm::BM2;
+          if (points.size() < 3) {
+            j["error"] = "fewer than 3 frames with this phase and a pressure";
+            out[phase] = j;
+            continue;
+          }
+          try {
+            const auto fit = series::fit_eos(points, form);
+            j["form"] = std::string(pressure::eos_form_name(form));
+            j["converged"] = fit.converged;
+            j["v0"] = fit.eos.v0;
+            j["v0_esd"] = fit.v0_esd;
+            j["k0_gpa"] = fit.eos.k0_gpa;
+            j["k0_esd_gpa"] = fit.k0_esd;
+            j["k0_prime"] = fit.eos.k0_prime;
+            j["k0_prime_esd"] = fit.k0_prime_esd;
+            double lo = INFINITY, hi = -INFINITY;
+            for (const auto& p : points) {
+              lo = std::min(lo, p.pressure_gpa);
+              hi = std::max(hi, p.pressure_gpa);
+            }
+            json curve = json::array();
+            for (int k = 0; k <= 40; ++k) {
+              const double p = lo + (hi - lo) * k / 40.0;
+              const double v = fit.eos.volume_at(p);
+              if (std::isfinite(v)) curve.push_back({p, v});
+            }
+            j["curve"] = curve;
+          } catch (const InputError& e) {  // too few usable points: said, not drawn
+            j["error"] = e.what();
+          }
+          out[phase] = j;
         }
-        json curve = json::array();
-        for (int k = 0; k <= 40; ++k) {
-          const double p = lo + (hi - lo) * k / 40.0;
-          const double v = fit.eos.volume_at(p);
-          if (std::isfinite(v)) curve.push_back({p, v});
-        }
-        j["curve"] = curve;
-      } catch (const InputError& e) {  // too few usable points: said, not drawn
-        j["error"] = e.what();
-      }
-      out[phase] = j;
-    }
-    return out;
-  });
+        return out;
+      },
+      std::chrono::milliseconds(2000));  // the EOS fits: at most every 2 s
 }
 
 std::shared_ptr<const std::string> LiveState::frame_json(std::size_t number) {
@@ -589,6 +614,7 @@ std::shared_ptr<const std::string> LiveState::image_json(const std::string& dete
   std::shared_ptr<FrameReader> reader;
   {
     const std::lock_guard lock(mutex_);
+    image_requested_ = std::chrono::steady_clock::now();  // previews are made while someone looks
     const auto it = latest_preview_.find(detector);
     if (it != latest_preview_.end() && it->second && (!number || it->second->frame == *number))
       preview = it->second;

@@ -96,8 +96,11 @@ class LiveState : public pipeline::RunObserver {
   void preview_loop();
   nlohmann::json summary_of(const pipeline::FrameResult& r) const;
   nlohmann::json rings_of(const std::string& detector, std::size_t number);
+  // `build`'s text for the current version (`by_frames`: frames_version), made again at most
+  // every `refresh`.
   std::shared_ptr<const std::string> cached(const char* what, bool by_frames,
-                                            const std::function<nlohmann::json()>& build);
+                                            const std::function<nlohmann::json()>& build,
+                                            std::chrono::milliseconds refresh = std::chrono::milliseconds(0));
 
   LiveOptions options_;
   mutable std::mutex mutex_;
@@ -105,6 +108,7 @@ class LiveState : public pipeline::RunObserver {
   std::uint64_t frames_version_ = 0;
   std::map<std::size_t, std::uint64_t> changed_;  // frame → frames_version of its last change
   std::map<std::string, std::chrono::steady_clock::time_point> last_preview_;  // per detector
+  std::optional<std::chrono::steady_clock::time_point> image_requested_;       // the last /api/image
   std::string state_ = "starting";
   std::size_t first_ = 0, frames_ = 0, todo_ = 0;
   std::set<std::size_t> in_flight_;
@@ -117,7 +121,13 @@ class LiveState : public pipeline::RunObserver {
   std::string last_error_;
   std::optional<std::size_t> last_error_frame_;
   std::chrono::system_clock::time_point started_ = std::chrono::system_clock::now();
-  std::map<std::string, std::pair<std::uint64_t, std::shared_ptr<const std::string>>> cache_;
+  struct Cached {
+    std::uint64_t version = 0;
+    std::shared_ptr<const std::string> text;
+    std::chrono::steady_clock::time_point built{};
+    bool building = false;
+  };
+  std::map<std::string, Cached> cache_;
   std::map<std::filesystem::path, std::filesystem::file_time_type> seen_checkpoints_;
   std::map<std::pair<std::string, std::size_t>, std::shared_ptr<const std::string>> image_cache_;
   std::deque<std::pair<std::string, std::size_t>> image_cache_order_;

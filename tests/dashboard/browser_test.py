@@ -112,7 +112,7 @@ def main():
                                     "--no-first-run", "--no-default-browser-check", "--disable-extensions",
                                     "--disable-background-networking", "--remote-debugging-port=0",
                                     "--remote-debugging-address=127.0.0.1",
-                                    f"--user-data-dir={profile}", "--window-size=1500,2300", "about:blank"],
+                                    f"--user-data-dir={profile}", "--window-size=1500,1750", "about:blank"],
                                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         line = read_line_matching(browser, lambda t: "DevTools listening on ws://" in t, 60, "chromium's DevTools")
         port = line.split("ws://127.0.0.1:", 1)[1].split("/", 1)[0]
@@ -120,7 +120,7 @@ def main():
         page = next(t for t in targets if t.get("type") == "page")
         dt = DevTools(page["webSocketDebuggerUrl"])
         dt.call("Page.enable")
-        dt.call("Emulation.setDeviceMetricsOverride", width=1500, height=2300, deviceScaleFactor=1, mobile=False)
+        dt.call("Emulation.setDeviceMetricsOverride", width=1500, height=1750, deviceScaleFactor=1, mobile=False)
         dt.call("Page.navigate", url=url)
         dt.wait_for("typeof window.anvilDashboard === 'object'", 30, "the page's script did not start")
         dt.wait_for(f"Number(document.body.dataset.fractionPoints || 0) >= {n_points}", 120,

@@ -210,7 +210,7 @@ function loadFrame(n, withImages) {
     state.shownFrame = f;
     $("selected-info").textContent = `${fmt(f.pressure_gpa, 2)} GPa (${f.direction}) — ` +
       (f.ok ? "ok" : "FAILED: " + f.error) + (f.rwp !== null ? `, Rwp ${fmt(100 * f.rwp, 2)} %` : "") + " — " +
-      Object.entries(f.fractions || {}).map(([p, v]) => `${p} ${fmt(100 * v[0], 0)}±${fmt(100 * v[1], 0)} %`).join(", ");
+      Object.entries(f.fractions || {}).map(([p, v]) => `${p} ${fmt(100 * v[0], 1)} ± ${fmt(100 * v[1], 1)} %`).join(", ");
     drawPatterns(f);
     document.body.dataset.loadedFrame = n;
   }, e => { $("selected-info").textContent = e.message; });
@@ -394,9 +394,12 @@ function poll() {
         state.selected = s.latest_frame;
         work.push(loadFrame(s.latest_frame, false));
       }
-      for (const det of Object.keys(s.previews || {}))
-        if ((!state.images[det] || state.images[det].frame !== s.previews[det]) && due("image-" + det))
+      // anvil makes previews only while someone asks for them: ask for the latest until one exists.
+      for (const det of ["waxs", "saxs"]) {
+        const known = (s.previews || {})[det];
+        if ((!state.images[det] || state.images[det].frame !== known) && due("image-" + det))
           work.push(loadImage(det, null));
+      }
     }
     state.version = s.version;
     return Promise.all(work);
