@@ -115,9 +115,14 @@ void LiveState::frame_read(std::size_t number, const std::string& detector, cons
   const auto& mask = integrator.static_mask();
   std::size_t flagged = 0;
   if (frame.invalid.shape == frame.image.shape) {
-    const bool m = mask.shape == frame.image.shape;
-    for (std::size_t i = 0; i < frame.invalid.pixels.size(); ++i)
-      flagged += frame.invalid.pixels[i] & (m ? static_cast<std::uint8_t>(mask.pixels[i] == 0) : 1);
+    const std::uint8_t* inv = frame.invalid.pixels.data();
+    const std::size_t n = frame.invalid.pixels.size();
+    if (mask.shape == frame.image.shape) {
+      const std::uint8_t* m = mask.pixels.data();
+      for (std::size_t i = 0; i < n; ++i) flagged += (inv[i] != 0) & (m[i] == 0);
+    } else {
+      for (std::size_t i = 0; i < n; ++i) flagged += inv[i] != 0;
+    }
   }
   std::optional<geometry::Geometry> new_geometry;
   bool want_preview = false;
