@@ -133,7 +133,11 @@ DashboardServer::DashboardServer(LiveState& state, ServerOptions options)
       send_error(res, 405, "read-only: only GET");
       return httplib::Server::HandlerResponse::Handled;
     }
-    if (!token.empty()) {
+    // The page's own files hold no data: they load without the token (which the page then
+    // sends with every request it makes); the API and the folder's files need it.
+    const bool page = req.path == "/" || req.path == "/index.html" || req.path == "/dashboard.js" ||
+                      req.path == "/dashboard.css" || req.path == "/chart.js";
+    if (!token.empty() && !page) {
       std::string given = req.get_param_value("token");
       const std::string auth = req.get_header_value("Authorization");
       if (given.empty() && auth.rfind("Bearer ", 0) == 0) given = auth.substr(7);

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Browser test of the live dashboard: headless Chromium, driven over the DevTools protocol
 (Debian's python3-websocket), loads the page of `anvil run --follow --serve 127.0.0.1:0` on the
-sample scan, waits until the phase-fraction plot holds N points, clicks one of them and checks
+sample scan (with a token, which the printed address carries), waits until the phase-fraction
+plot holds N points, clicks one of them and checks
 that the page opened that frame (its patterns and fit loaded), and saves a screenshot.
 
 usage: browser_test.py ANVIL SCAN_TOML WORK_DIR SCREENSHOT.png [N_POINTS]
@@ -100,7 +101,8 @@ def main():
     shutil.rmtree(work, ignore_errors=True)
     os.makedirs(work)
     run = subprocess.Popen([anvil, "run", scan, "-o", os.path.join(work, "out"), "--follow", "--serve",
-                            "127.0.0.1:0", "--poll", "0.2", "--idle-timeout", "60", "-q", "--threads", "2"],
+                            "127.0.0.1:0", "--token", "browser-test", "--poll", "0.2", "--idle-timeout", "60", "-q",
+                            "--threads", "2"],
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     profile = tempfile.mkdtemp(prefix="anvil-chromium-")
     browser = None

@@ -412,6 +412,9 @@ function poll() {
 
 document.addEventListener("DOMContentLoaded", () => {
   makeCharts();
+  if (token)  // the footer's links to the API carry the token too
+    for (const a of document.querySelectorAll("footer a"))
+      a.href = a.getAttribute("href") + "?token=" + encodeURIComponent(token);
   $("follow").onchange = e => { state.follow = e.target.checked; if (state.follow) state.shownFrame = null; };
   $("rings").onchange = () => { drawImage("waxs"); drawImage("saxs"); };
   poll();
