@@ -85,7 +85,8 @@ void LiveState::pass_started(std::size_t first, std::size_t frames, std::size_t 
   first_ = first;
   frames_ = frames;
   todo_ = todo;
-  state_ = "running";
+  // Live mode looks for new frames every poll: "running" only when there is something to do.
+  if (todo > 0 || state_ == "starting") state_ = "running";
   ++version_;
 }
 
@@ -226,14 +227,17 @@ void LiveState::add_frame(const pipeline::FrameResult& r, bool finished_now) {
   json s = summary_of(r);
   auto kept = finished_now ? std::make_shared<const pipeline::FrameResult>(r) : nullptr;
   const std::lock_guard lock(mutex_);
+  const bool is_new = !summaries_.count(r.index);
   summaries_[r.index] = std::move(s);
   changed_[r.index] = ++frames_version_;
   in_flight_.erase(r.index);
   if (finished_now) {
     recent_.push_back(std::move(kept));
     while (recent_.size() > options_.frames_kept) recent_.pop_front();
-    finish_times_.push_back(std::chrono::steady_clock::now());
-    while (finish_times_.size() > 20) finish_times_.pop_front();
+    if (is_new) {  // (a failed frame tried again in live mode is not a new one for the rate)
+      finish_times_.push_back(std::chrono::steady_clock::now());
+      while (finish_times_.size() > 20) finish_times_.pop_front();
+    }
     ++finished_this_run_;
     image_cache_.clear();  // rings of a redone frame may have moved
     image_cache_order_.clear();
