@@ -51,15 +51,15 @@ class Client(threading.Thread):
 
     def run(self):
         # As dashboard.js: status every 0.5 s; the frames changed since the last look, the alerts
-        # and the EOS when a frame changed; the latest frame and each detector's latest preview
-        # when they changed; each of these at most once a second; the geometry once.
+        # and the EOS when a frame changed (at most at every poll); the latest frame and each
+        # detector's latest preview when they changed (at most once a second); the geometry once.
         frames_version, shown_frame, images, last = 0, None, {}, {}
         for det in ("waxs", "saxs"):
             self.get(f"/api/geometry?detector={det}")
 
-        def due(key):
+        def due(key):  # as dashboard.js: the changed frames at every poll, the rest once a second
             now = time.monotonic()
-            if now - last.get(key, -1e9) < 1.0:
+            if now - last.get(key, -1e9) < (0.5 if key == "frames" else 1.0) - 0.05:
                 return False
             last[key] = now
             return True

@@ -12,7 +12,10 @@ const LATTICE_COLOURS = { fcc: "#0072b2", bcc: "#d55e00", sc: "#009e73", hcp: "#
 const state = { version: -1, framesVersion: 0, framesShown: -1, frames: [], byFrame: new Map(), phases: [],
                 selected: null, follow: true, shownFrame: null, images: {}, geometry: {}, eos: {}, failures: 0,
                 last: {} };
-const THROTTLE_MS = 1000;  // the heavier requests (frame, images, alerts, EOS): at most once a second
+// The heavier requests (the frame, images) at most once a second, the changed frames (with alerts
+// and EOS) at most at every poll: with frames slower than one a second, everything is redrawn
+// within one poll (0.5 s) of a frame finishing.
+const THROTTLE_MS = { frames: POLL_MS, default: 1000 };
 
 function api(path) {
   const url = path + (token ? (path.includes("?") ? "&" : "?") + "token=" + encodeURIComponent(token) : "");
@@ -357,10 +360,11 @@ function drawStatus(s) {
   document.body.dataset.version = s.version;
 }
 
-// Whether `key`'s heavier request may go now (at most once per THROTTLE_MS).
+// Whether `key`'s request may go now (at most once per THROTTLE_MS).
 function due(key) {
   const now = Date.now();
-  if (state.last[key] && now - state.last[key] < THROTTLE_MS) return false;
+  const every = THROTTLE_MS[key] || THROTTLE_MS.default;
+  if (state.last[key] && now - state.last[key] < every - 50) return false;
   state.last[key] = now;
   return true;
 }
