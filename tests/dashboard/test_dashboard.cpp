@@ -386,9 +386,12 @@ TEST(Dashboard, ServeAFinishedFolderWithTokenAndBadInput) {
   const auto dir = scratch();
   make_tiff_scan(dir, dir / "held");
   for (int k = 0; k < kFrames; ++k) deliver(dir / "held", dir, k);
+  // A token left in the shell's environment does not stop a run without --serve.
+  ::setenv("ANVIL_DASHBOARD_TOKEN", "from-the-shell", 1);
   Child plain(
       {ANVIL_CLI, "run", (dir / "scan.toml").string(), "-o", (dir / "out").string(), "-q", "--threads", "2"});
   ASSERT_EQ(plain.wait(120), 3) << plain.output();  // frame 8 has no valid pixel
+  ::unsetenv("ANVIL_DASHBOARD_TOKEN");
 
   Child serve({ANVIL_CLI, "serve", (dir / "out").string(), "--listen", "127.0.0.1:0", "--scan",
                (dir / "scan.toml").string(), "--token", "s3cret", "--for", "60"});

@@ -5,6 +5,7 @@
 #include <atomic>
 #include <chrono>
 #include <csignal>
+#include <cstdlib>
 #include <filesystem>
 #include <optional>
 #include <thread>
@@ -71,13 +72,15 @@ void add_run_command(CLI::App& app, Context& ctx, const std::string& command_lin
                   "Live dashboard in a browser at [ADDR:]PORT (default address 127.0.0.1; port 0: any free "
                   "port, printed); read-only (docs/dashboard.md)");
   cmd->add_option("--token", a->token,
-                  "With --serve: a secret every request must carry (the printed address has it); for a "
-                  "shared beamline network")
-      ->envname("ANVIL_DASHBOARD_TOKEN");
+                  "With --serve: a secret every request for data must carry (the printed address has it); "
+                  "for a shared beamline network (default: $ANVIL_DASHBOARD_TOKEN)");
   cmd->callback([a, &ctx, command_line] {
     if (!a->token.empty() && a->serve.empty()) throw InputError("anvil run", "--token goes with --serve");
     std::optional<std::pair<std::string, int>> listen;
     if (!a->serve.empty()) listen = dashboard::parse_listen_address(a->serve, "--serve");
+    // (The variable is read only with --serve: set in a shell, it must not stop other runs.)
+    if (const char* env = std::getenv("ANVIL_DASHBOARD_TOKEN"); listen && a->token.empty() && env)
+      a->token = env;
     if (listen && a->mpi)
       throw InputError("anvil run", "--serve and --mpi do not go together (serve a folder with anvil serve)");
     const auto config = pipeline::load_scan_config(a->config);
