@@ -169,6 +169,16 @@ def main():
         with open(screenshot, "wb") as f:
             f.write(data)
         print(f"screenshot: {screenshot} ({len(data)} bytes)")
+        # anvil served all of it without falling over, and stops cleanly when told to.
+        if run.poll() is not None:
+            fail(f"anvil exited ({run.returncode}) while the page was open")
+        run.send_signal(signal.SIGTERM)
+        try:
+            code = run.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            fail("anvil did not stop within 60 s of SIGTERM")
+        if code not in (0, 130):
+            fail(f"anvil run --follow --serve ended with exit status {code}")
         print("PASS")
         return 0
     finally:
