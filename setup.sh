@@ -20,6 +20,7 @@ PACKAGES=(
   python3-dev pybind11-dev python3-numpy python3-pytest python3-h5py python3-silx
   python3-nbconvert python3-ipykernel python3-matplotlib
   python3-pandas python3-pyfai python3-fabio
+  libcpp-httplib-dev libjs-chart.js chromium python3-websocket
 )
 
 log() { printf '[setup] %s\n' "$*"; }

@@ -29,8 +29,10 @@
 #include "core/error.hpp"
 #include "core/text.hpp"
 #include "debye_fit.hpp"
+#include "fit_profile.hpp"
 #include "geometry/detector.hpp"
 #include "geometry/poni.hpp"
+#include "io/frame_source.hpp"
 #include "io/mask.hpp"
 #include "io/pressure_table.hpp"
 #include "io/results_file.hpp"
@@ -128,7 +130,7 @@ std::string identity_of(const DetectorSetup& d, std::size_t number) {
 }
 
 DetectorOutcome process(const DetectorSetup& d, std::size_t number, std::optional<double> pressure_gpa,
-                        const Analysis& analyse, StageClock& clock, int first_stage) {
+                        const Analysis& analyse, StageClock& clock, int first_stage, RunObserver* observer) {
   DetectorOutcome out;
   out.detector = d.config->name;
   out.present = true;
@@ -144,6 +146,7 @@ DetectorOutcome process(const DetectorSetup& d, std::size_t number, std::optiona
     auto t = std::chrono::steady_clock::now();
     const auto frame = d.source->read(*k);
     clock.add(first_stage, t);
+    if (observer) observer->frame_read(number, d.config->name, frame, *d.integrator);
     t = std::chrono::steady_clock::now();
     out.pattern = d.integrator->integrate(frame);
     clock.add(first_stage + 1, t);
@@ -225,8 +228,9 @@ json frame_to_json(const FrameResult& r, std::uint64_t fingerprint) {
   return j;
 }
 
-std::optional<FrameResult> frame_from_json(const json& j, std::uint64_t fingerprint) {
-  if (j.value("fingerprint", "") != fmt::format("{:016x}", fingerprint)) return std::nullopt;
+// `fingerprint` null: any scan description's.
+std::optional<FrameResult> frame_from_json(const json& j, std::optional<std::uint64_t> fingerprint) {
+  if (fingerprint && j.value("fingerprint", "") != fmt::format("{:016x}", *fingerprint)) return std::nullopt;
   FrameResult r;
   r.index = j.at("frame");
   if (j.contains("pressure_gpa")) r.pressure_gpa = j.at("pressure_gpa").get<double>();
@@ -292,6 +296,14 @@ io::PatternStackData stack_of(const std::string& name, const std::vector<FrameRe
 }
 
 }  // namespace
+
+std::optional<FrameResult> read_frame_checkpoint(const fs::path& file) {
+  try {
+    return frame_from_json(json::parse(read_text(file)), std::nullopt);
+  } catch (const std::exception&) {  // half-written or not a checkpoint: nothing to show
+    return std::nullopt;
+  }
+}
 
 std::string DetectorOutcome::error_reason() const {
   if (!reason.empty()) return reason;
@@ -478,6 +490,13 @@ RunSummary run_scan(const ScanConfig& config, const RunOptions& options) {
     }
     if (results[k] && options.retry_failed && !results[k]->patterns_ok()) results[k].reset();
     if (results[k]) {
+      // The pressure log may have grown since the checkpoint (live mode): a frame's direction is
+      // only known once the next pressure is, so pressure and direction are the log's as it is now.
+      if (k < pressures.pressure_gpa.size()) {
+        results[k]->pressure_gpa = pressures.pressure_gpa[k];
+        results[k]->pressure_esd_gpa = pressures.esd_gpa[k];
+        results[k]->direction = pressures.direction[k];
+      }
       ++summary.resumed;
     } else {
       todo.push_back(k);
@@ -489,6 +508,11 @@ RunSummary run_scan(const ScanConfig& config, const RunOptions& options) {
                                         io::frame_ranges(changed)));
   if (options.share_rank == 0)
     write_text_atomically(config_copy, config_text);  // one writer when distributed
+  if (options.observer) {
+    options.observer->pass_started(first, n, todo.size());
+    for (const auto& r : results)
+      if (r) options.observer->frame_resumed(*r);
+  }
 
   std::unique_ptr<WaxsFitter> fitter;
   std::unique_ptr<DebyeFitter> debye_fitter;
@@ -583,15 +607,23 @@ RunSummary run_scan(const ScanConfig& config, const RunOptions& options) {
   }
   Analysis waxs_analysis, saxs_analysis;
   if (debye_fitter)
+    // The fitted curves go with the numbers (fit_profile.hpp): the dashboard draws them again.
     waxs_analysis = [&](std::size_t, const Pattern1D& p, std::optional<double> pressure_gpa) {
-      return debye_fitter->fit(p, eos_cells(debye_fitter->powder_phases(), pressure_gpa), pressure_gpa);
+      const auto r =
+          debye_fitter->fit_raw(p, eos_cells(debye_fitter->powder_phases(), pressure_gpa), pressure_gpa);
+      json j = debye_fitter->result_json(r);
+      if (r.converged) j["profile"] = fit_profile_json(r, debye_fitter->settings().phases);
+      return j;
     };
   if (fitter)
     // Each frame starts from the cells its phases' equations of state predict at its pressure
     // (lib/series' starting EOS), so fits begin near their answer whatever the frame order.
     waxs_analysis = [&](std::size_t, const Pattern1D& p, std::optional<double> pressure_gpa) {
-      return fit_result_json(fitter->fit(p, eos_cells(fitter->phases(), pressure_gpa)),
-                             fitter->settings().phases);
+      const auto r = fitter->fit(p, eos_cells(fitter->phases(), pressure_gpa));
+      json j = fit_result_json(r, fitter->settings().phases);
+      if (r.status == powder::FitStatus::Converged)
+        j["profile"] = fit_profile_json(r, fitter->settings().phases);
+      return j;
     };
   saxs::SaxsSettings saxs_settings;
   // Each frame's SAXS analysis by frame number (a few tens of kB each; beyond kSaxsAnalysedKept frames
@@ -660,8 +692,13 @@ RunSummary run_scan(const ScanConfig& config, const RunOptions& options) {
         r.pressure_esd_gpa = pressures.esd_gpa[w.index];
         r.direction = pressures.direction[w.index];
       }
-      if (waxs) r.waxs = process(*waxs, r.index, r.pressure_gpa, waxs_analysis, clock, StageClock::WaxsRead);
-      if (saxs) r.saxs = process(*saxs, r.index, r.pressure_gpa, saxs_analysis, clock, StageClock::SaxsRead);
+      if (options.observer) options.observer->frame_started(r.index);
+      if (waxs)
+        r.waxs = process(*waxs, r.index, r.pressure_gpa, waxs_analysis, clock, StageClock::WaxsRead,
+                         options.observer);
+      if (saxs)
+        r.saxs = process(*saxs, r.index, r.pressure_gpa, saxs_analysis, clock, StageClock::SaxsRead,
+                         options.observer);
       return d;
     });
     tbb::flow::sequencer_node<Done> order(g, [](const Done& d) { return d.seq; });
@@ -678,6 +715,7 @@ RunSummary run_scan(const ScanConfig& config, const RunOptions& options) {
       results[d.position] = d.result;
       clock.add(StageClock::Write, t_write);
       ++written;
+      if (options.observer) options.observer->frame_finished(d.result);
       if (options.on_frame) options.on_frame(d.result, written, todo.size());
       return tbb::flow::continue_msg();
     });

@@ -25,6 +25,10 @@
 #include "pressure/direction.hpp"
 #include "scan_config.hpp"
 
+namespace anvil::io {
+struct Frame;
+}
+
 namespace anvil::pipeline {
 
 struct DetectorOutcome {
@@ -67,6 +71,28 @@ struct FrameResult {
   std::string error() const;
 };
 
+class DetectorIntegrator;
+
+// Watches a run as it goes (the live dashboard, pipeline/dashboard). Called from the flow
+// graph's threads: implementations must be thread-safe and quick (copy what they need under a
+// short lock and return); they never change the reduction's results.
+class RunObserver {
+ public:
+  virtual ~RunObserver() = default;
+  // A pass over the scan begins: frames first .. first + frames - 1, `todo` of them to reduce
+  // now (the rest are taken from checkpoints and reported through frame_resumed first).
+  virtual void pass_started(std::size_t /*first*/, std::size_t /*frames*/, std::size_t /*todo*/) {}
+  virtual void frame_resumed(const FrameResult&) {}
+  // A frame's reduction starts (worker thread).
+  virtual void frame_started(std::size_t /*number*/) {}
+  // A detector's ("waxs", "saxs") frame as read, before integration (worker thread): the pixels,
+  // the detector's own invalid pixels, and the integrator with the static mask and geometry.
+  virtual void frame_read(std::size_t /*number*/, const std::string& /*detector*/, const io::Frame&,
+                          const DetectorIntegrator&) {}
+  // A frame is finished and checkpointed (the writer, serially, in this pass's frame order).
+  virtual void frame_finished(const FrameResult&) {}
+};
+
 struct RunOptions {
   std::filesystem::path output_dir;
   std::filesystem::path phase_dir;  // where named phases (CdSe-WZ, ...) are found: calib/phases
@@ -85,6 +111,7 @@ struct RunOptions {
   const std::atomic<bool>* stop = nullptr;
   // Called from the writer (serially, in frame order) for every frame finished in this run.
   std::function<void(const FrameResult&, std::size_t done, std::size_t total)> on_frame;
+  RunObserver* observer = nullptr;  // optional: the live dashboard
 };
 
 struct RunSummary {
@@ -110,6 +137,11 @@ struct RunSummary {
 };
 
 RunSummary run_scan(const ScanConfig& config, const RunOptions& options);
+
+// A frame's checkpoint file (DIR/.checkpoints/frame_NNNNNN.json) as the run wrote it, whatever
+// scan description it was made with; nullopt when it cannot be read or parsed. For readers of a
+// finished or running output folder (`anvil serve`).
+std::optional<FrameResult> read_frame_checkpoint(const std::filesystem::path& file);
 
 // The folder name a scan's results go to when none is given: "<name>_results" with the name
 // reduced to letters, digits, '.', '-' and '_' (a scan name is never a path: "../../x" gives

@@ -101,5 +101,6 @@ void add_fit_command(CLI::App& app, Context& ctx);                              
 void add_simulate_command(CLI::App& app, Context& ctx);                              // simulate.cpp
 void add_fit_series_command(CLI::App& app, Context& ctx);                            // fit_series.cpp
 void add_index_command(CLI::App& app, Context& ctx);                                 // index.cpp
+void add_serve_command(CLI::App& app, Context& ctx);                                 // serve.cpp
 
 }  // namespace anvil::cli

@@ -25,6 +25,7 @@ int main(int argc, char** argv) {
   std::string command_line;
   for (int i = 0; i < argc; ++i) command_line += (i ? " " : "") + std::string(argv[i]);
   anvil::cli::add_run_command(app, ctx, command_line);
+  anvil::cli::add_serve_command(app, ctx);
 
   try {
     app.parse(argc, argv);

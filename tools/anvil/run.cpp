@@ -5,6 +5,7 @@
 #include <atomic>
 #include <chrono>
 #include <csignal>
+#include <cstdlib>
 #include <filesystem>
 #include <optional>
 #include <thread>
@@ -12,8 +13,10 @@
 #include "calib_dirs.hpp"
 #include "commands.hpp"
 #include "core/error.hpp"
+#include "live_state.hpp"
 #include "progress.hpp"
 #include "run_scan.hpp"
+#include "server.hpp"
 #ifdef ANVIL_HAVE_MPI
 #include "run_distributed.hpp"
 #endif
@@ -35,6 +38,8 @@ struct RunArgs {
   bool mpi = false;
   double poll_s = 2.0;
   double idle_timeout_s = 60.0;
+  std::string serve;  // [ADDR:]PORT of the live dashboard
+  std::string token;
 };
 
 }  // namespace
@@ -63,7 +68,21 @@ void add_run_command(CLI::App& app, Context& ctx, const std::string& command_lin
                   "Stop following after this many seconds without a new frame")
       ->capture_default_str()
       ->check(non_negative_number());
+  cmd->add_option("--serve", a->serve,
+                  "Live dashboard in a browser at [ADDR:]PORT (default address 127.0.0.1; port 0: any free "
+                  "port, printed); read-only (docs/dashboard.md)");
+  cmd->add_option("--token", a->token,
+                  "With --serve: a secret every request for data must carry (the printed address has it); "
+                  "for a shared beamline network (default: $ANVIL_DASHBOARD_TOKEN)");
   cmd->callback([a, &ctx, command_line] {
+    if (!a->token.empty() && a->serve.empty()) throw InputError("anvil run", "--token goes with --serve");
+    std::optional<std::pair<std::string, int>> listen;
+    if (!a->serve.empty()) listen = dashboard::parse_listen_address(a->serve, "--serve");
+    // (The variable is read only with --serve: set in a shell, it must not stop other runs.)
+    if (const char* env = std::getenv("ANVIL_DASHBOARD_TOKEN"); listen && a->token.empty() && env)
+      a->token = env;
+    if (listen && a->mpi)
+      throw InputError("anvil run", "--serve and --mpi do not go together (serve a folder with anvil serve)");
     const auto config = pipeline::load_scan_config(a->config);
     pipeline::RunOptions o;
     o.output_dir = a->output.empty() ? std::filesystem::path(a->config).parent_path() /
@@ -87,6 +106,29 @@ void add_run_command(CLI::App& app, Context& ctx, const std::string& command_lin
     // One writer per folder (MPI ranks share theirs by design and coordinate through rank 0).
     std::optional<pipeline::OutputLock> lock;
     if (!a->mpi) lock.emplace(o.output_dir, command_line);
+    // The dashboard: fed by the run (o.observer), served from its own threads; it binds before
+    // the first frame, so a port in use stops the command before any work.
+    std::unique_ptr<dashboard::LiveState> live;
+    std::unique_ptr<dashboard::DashboardServer> server;
+    if (listen) {
+      dashboard::LiveOptions lo;
+      lo.scan_name = config.name;
+      lo.output_dir = o.output_dir;
+      lo.phases = config.fit.phases;
+      live = std::make_unique<dashboard::LiveState>(lo);
+      live->set_frame_reader(std::make_shared<dashboard::FrameReader>(config));
+      dashboard::ServerOptions so;
+      so.address = listen->first;
+      so.port = listen->second;
+      so.token = a->token;
+      so.web_dir = dashboard::web_dir();
+      so.chart_js = dashboard::chart_js_path();
+      so.output_dir = o.output_dir;
+      server = std::make_unique<dashboard::DashboardServer>(*live, so);
+      fmt::print("anvil run: dashboard at {}\n", server->url());
+      std::fflush(stdout);
+      o.observer = live.get();
+    }
     const auto t0 = std::chrono::steady_clock::now();
     bool print = true;
     pipeline::RunSummary s;
@@ -123,12 +165,14 @@ void add_run_command(CLI::App& app, Context& ctx, const std::string& command_lin
       std::size_t seen = s.frames;
       double idle = 0;
       while (!g_stop.load() && idle < a->idle_timeout_s && !s.interrupted) {
+        if (live) live->set_state("waiting");
         std::this_thread::sleep_for(std::chrono::duration<double>(a->poll_s));
         if (g_stop.load()) break;
         try {
           s = pipeline::run_scan(config, o);
         } catch (const InputError& e) {  // e.g. a master file caught half-written: look again
           fmt::print(stderr, "anvil run --follow: {}\n", e.what());
+          if (live) live->set_error(e.what());
           idle += a->poll_s;
           continue;
         }
@@ -142,6 +186,7 @@ void add_run_command(CLI::App& app, Context& ctx, const std::string& command_lin
       }
     }
     if (progress) progress->finish();
+    if (live) live->set_state(s.interrupted ? "interrupted" : "finished");
     if (!print) {  // an MPI rank other than 0: rank 0 reports
       ctx.exit_code = s.interrupted ? 130 : 0;
       return;
