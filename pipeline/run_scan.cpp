@@ -52,13 +52,6 @@ using json = nlohmann::json;
 
 namespace {
 
-std::string read_text(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 // Everything one detector needs for the whole scan, built once.
 struct DetectorSetup {
   const DetectorConfig* config = nullptr;
@@ -259,7 +252,7 @@ Checkpoint load_checkpoint(const fs::path& dir, std::size_t number, std::uint64_
   const auto p = checkpoint_path(dir, number);
   if (!fs::exists(p)) return Checkpoint::Absent;
   try {
-    out = frame_from_json(json::parse(read_text(p)), fingerprint);
+    out = frame_from_json(json::parse(read_text_file(p)), fingerprint);
   } catch (const std::exception&) {
     out.reset();  // unreadable: the frame is simply redone
   }
@@ -299,7 +292,7 @@ io::PatternStackData stack_of(const std::string& name, const std::vector<FrameRe
 
 std::optional<FrameResult> read_frame_checkpoint(const fs::path& file) {
   try {
-    return frame_from_json(json::parse(read_text(file)), std::nullopt);
+    return frame_from_json(json::parse(read_text_file(file)), std::nullopt);
   } catch (const std::exception&) {  // half-written or not a checkpoint: nothing to show
     return std::nullopt;
   }
@@ -370,7 +363,7 @@ OutputLock::OutputLock(const fs::path& dir, const std::string& command_line) {
   if (fd_ < 0)
     throw InputError(path.string(), fmt::format("cannot open the lock file: {}", std::strerror(errno)));
   if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
-    std::string holder = read_text(path);
+    std::string holder = read_text_file(path);
     while (!holder.empty() && (holder.back() == '\n' || holder.back() == ' ')) holder.pop_back();
     ::close(fd_);
     fd_ = -1;
@@ -411,7 +404,7 @@ RunSummary run_scan(const ScanConfig& config, const RunOptions& options) {
   if (config.waxs) setups.push_back(set_up(*config.waxs));
   if (config.saxs) setups.push_back(set_up(*config.saxs));
   for (const auto& s : setups) summary.notes.insert(summary.notes.end(), s.notes.begin(), s.notes.end());
-  const std::string config_text = fs::exists(config.file) ? read_text(config.file) : std::string();
+  const std::string config_text = fs::exists(config.file) ? read_text_file(config.file) : std::string();
   std::uint64_t fingerprint = fnv1a(config_text.data(), config_text.size());
   for (const auto& s : setups) {
     fingerprint = fnv1a(s.poni_text.data(), s.poni_text.size(), fingerprint);

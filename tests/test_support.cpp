@@ -1,7 +1,9 @@
 #include "test_support.hpp"
 
 #include <cstdlib>
+#include <fstream>
 #include <functional>
+#include <sstream>
 #include <string>
 
 namespace anvil::test {
@@ -9,6 +11,17 @@ namespace anvil::test {
 std::filesystem::path reference_dir() {
   if (const char* env = std::getenv("ANVIL_REFERENCE_DIR"); env && *env) return env;
   return ANVIL_REFERENCE_DIR;
+}
+
+std::filesystem::path scratch_for_test(const std::string& prefix) {
+  return scratch_dir(prefix + "_" + ::testing::UnitTest::GetInstance()->current_test_info()->name());
+}
+
+std::string slurp(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
 }
 
 std::filesystem::path scratch_dir(const std::string& name) {

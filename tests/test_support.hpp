@@ -14,6 +14,12 @@ std::filesystem::path reference_dir();
 // A fresh, empty scratch folder for this test, removed at the next call with the same name.
 std::filesystem::path scratch_dir(const std::string& name);
 
+// scratch_dir("<prefix>_<name of the running test>").
+std::filesystem::path scratch_for_test(const std::string& prefix);
+
+// A whole file as bytes ("" when it cannot be read: the assertions that follow say what is missing).
+std::string slurp(const std::filesystem::path& path);
+
 }  // namespace anvil::test
 
 // Binds `var` to reference_dir()/rel, or skips the test with a message naming the missing file.

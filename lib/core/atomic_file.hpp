@@ -1,4 +1,4 @@
-// Text files written whole or not at all: to a temporary name of this process's own
+// Text files read whole, and written whole or not at all: to a temporary name of this process's own
 // ("<path>.part<pid>", so processes sharing a folder never collide), then renamed.
 #pragma once
 
@@ -6,6 +6,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -13,6 +14,12 @@
 #include "core/error.hpp"
 
 namespace anvil {
+
+// The whole file as bytes; "" when it cannot be opened (the caller says what was expected there).
+inline std::string read_text_file(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
 
 // InputError(path, "cannot create|write <what>...") on failure; no partial file is left.
 inline void write_text_atomically(const std::filesystem::path& path, std::string_view text,

@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "calib_dirs.hpp"
+#include "core/atomic_file.hpp"
 #include "core/error.hpp"
 
 namespace anvil::dashboard {
@@ -19,13 +20,6 @@ namespace anvil::dashboard {
 namespace fs = std::filesystem;
 
 namespace {
-
-std::string read_text(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 // Equal, in time that does not depend on where they differ.
 bool same_secret(const std::string& a, const std::string& b) {
@@ -157,7 +151,7 @@ DashboardServer::DashboardServer(LiveState& state, ServerOptions options)
     return [web, name](const httplib::Request&, httplib::Response& res) {
       const fs::path p = web / name;
       if (!fs::is_regular_file(p)) return send_error(res, 404, name + " is missing from " + web.string());
-      res.set_content(read_text(p), content_type(p));
+      res.set_content(read_text_file(p), content_type(p));
     };
   };
   s.Get("/", page_file("index.html"));
@@ -169,7 +163,7 @@ DashboardServer::DashboardServer(LiveState& state, ServerOptions options)
       return send_error(res, 404,
                         chart.string() + " not found: install Debian's libjs-chart.js or set ANVIL_CHARTJS");
     res.set_header("Cache-Control", "max-age=3600");
-    res.set_content(read_text(chart), "text/javascript; charset=utf-8");
+    res.set_content(read_text_file(chart), "text/javascript; charset=utf-8");
   });
 
   LiveState* st = &state_;
@@ -240,7 +234,7 @@ DashboardServer::DashboardServer(LiveState& state, ServerOptions options)
     if (!fs::is_regular_file(p, ec))
       return send_error(res, 404, "'" + rel + "' is not a file of the output folder");
     res.set_header("Cache-Control", "no-store");
-    res.set_content(read_text(p), content_type(p));
+    res.set_content(read_text_file(p), content_type(p));
   });
   s.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
     if (res.body.empty()) send_error(res, res.status, fmt::format("{} {}: not found", req.method, req.path));

@@ -39,17 +39,8 @@ constexpr int kFrames = 10;
 // A frame the detector wrote without a single valid pixel (all -1): it fails, the scan goes on.
 constexpr int kBroken = 8;
 
-fs::path scratch() {
-  return test::scratch_dir(std::string("dashboard_") +
-                           ::testing::UnitTest::GetInstance()->current_test_info()->name());
-}
-
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+fs::path scratch() { return test::scratch_for_test("dashboard"); }
+using test::slurp;
 
 bool has(const std::string& text, const std::string& what) { return text.find(what) != std::string::npos; }
 

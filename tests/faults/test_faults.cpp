@@ -31,17 +31,8 @@ namespace {
 
 const fs::path kSample = fs::path(ANVIL_SOURCE_DIR) / "sample_data" / "cdse_dac";
 
-fs::path scratch() {
-  return test::scratch_dir(std::string("faults_") +
-                           ::testing::UnitTest::GetInstance()->current_test_info()->name());
-}
-
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+fs::path scratch() { return test::scratch_for_test("faults"); }
+using test::slurp;
 
 std::string quote(const std::string& s) {
   std::string q = "'";
